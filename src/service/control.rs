@@ -1,0 +1,321 @@
+//! Control-plane operations: create, define, activate, deactivate, delete, SetStatus, tags.
+
+use std::sync::Arc;
+
+use crate::journal::{CancelSource, EventKind};
+use crate::protocol::input::{
+    ActivatePipelineInput, AddTagsInput, CreatePipelineInput, DeactivatePipelineInput, GetPipelineDefinitionInput,
+    PipelineIdInput, PutPipelineDefinitionInput, RemoveTagsInput, SetStatusInput,
+};
+use crate::protocol::output::{CreatePipelineOutput, GetPipelineDefinitionOutput};
+use crate::protocol::shapes::{Tag, validate_tags};
+use crate::protocol::{Response, ServiceError};
+use crate::time::{SECOND_MS, format_dp_time};
+
+use super::Service;
+use super::definition::validate;
+use super::model::{
+    AttemptStatus, Instance, InstanceKey, InstanceStatus, LeaseEnd, Pipeline, PipelineKey, PipelineState,
+};
+use super::timers::TimerKind;
+
+impl Service {
+    /// The pipeline with this id; deleted pipelines answer PipelineDeletedException.
+    pub(super) fn pipeline_key(&self, id: &str) -> Result<PipelineKey, ServiceError> {
+        let key = *self.s.pipeline_index.get(id).ok_or_else(|| ServiceError::pipeline_not_found(id))?;
+        if self.s.pipelines[key].state == PipelineState::Deleted {
+            return Err(ServiceError::pipeline_deleted(id));
+        }
+        Ok(key)
+    }
+
+    pub(super) fn create_pipeline(&mut self, r: CreatePipelineInput) -> Result<Response, ServiceError> {
+        let (name, unique_id) = (r.name.unwrap_or_default(), r.unique_id.unwrap_or_default());
+        if let Some(&key) = self.s.unique_index.get(&(name.clone(), unique_id.clone())) {
+            if self.s.pipelines[key].state != PipelineState::Deleted {
+                return Ok(Response::CreatePipeline(CreatePipelineOutput {
+                    pipeline_id: self.s.pipelines[key].id.clone(),
+                }));
+            }
+        }
+        let mut id = self.s.ids.pipeline_id();
+        while self.s.pipeline_index.contains_key(&id) {
+            id = self.s.ids.pipeline_id();
+        }
+        let key = self.s.pipelines.len();
+        self.s.pipelines.push(Pipeline {
+            id: id.clone(),
+            name: name.clone(),
+            unique_id: unique_id.clone(),
+            description: r.description,
+            tags: r.tags,
+            created_at: self.s.clock,
+            state: PipelineState::Pending,
+            definition: None,
+            active_definition: None,
+            parameter_objects: Vec::new(),
+            parameter_values: Vec::new(),
+            paused: Default::default(),
+            instances: Vec::new(),
+            instance_ids: Default::default(),
+            attempt_ids: Default::default(),
+            activations: 0,
+        });
+        self.s.pipeline_index.insert(id.clone(), key);
+        self.s.unique_index.insert((name.clone(), unique_id), key);
+        self.emit_pipeline(EventKind::PipelineCreated, key, None, format!("name {name:?}"));
+        Ok(Response::CreatePipeline(CreatePipelineOutput { pipeline_id: id }))
+    }
+
+    pub(super) fn put_definition(
+        &mut self,
+        r: PutPipelineDefinitionInput,
+        save: bool,
+    ) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let objects = r.pipeline_objects.unwrap_or_default();
+        let (definition, output) = validate(&objects, &self.s.settings);
+        if let (true, Some(definition)) = (save, definition) {
+            let p = &mut self.s.pipelines[key];
+            p.definition = Some(definition);
+            p.parameter_objects = r.parameter_objects;
+            p.parameter_values = r.parameter_values;
+            let n = objects.len();
+            self.emit_pipeline(EventKind::DefinitionPut, key, None, format!("{n} objects"));
+        }
+        Ok(Response::PutPipelineDefinition(output))
+    }
+
+    pub(super) fn get_definition(&mut self, r: GetPipelineDefinitionInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let p = &self.s.pipelines[key];
+        let definition = match r.version.as_deref() {
+            Some("active") => Some(p.active_definition.as_ref().ok_or_else(|| {
+                ServiceError::invalid(format!(
+                    "Pipeline {} has never been activated: it has no active definition",
+                    p.id
+                ))
+            })?),
+            _ => p.definition.as_ref(),
+        };
+        Ok(Response::GetPipelineDefinition(GetPipelineDefinitionOutput {
+            pipeline_objects: definition.map(|d| d.objects.clone()).unwrap_or_default(),
+            parameter_objects: p.parameter_objects.clone(),
+            parameter_values: p.parameter_values.clone(),
+        }))
+    }
+
+    pub(super) fn activate(&mut self, r: ActivatePipelineInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let p = &self.s.pipelines[key];
+        let Some(definition) = p.definition.clone() else {
+            return Err(ServiceError::invalid(format!(
+                "Pipeline {} has no valid definition: call PutPipelineDefinition first",
+                p.id
+            )));
+        };
+        let resumable = p.state == PipelineState::Inactive
+            && p.instances.iter().any(|&i| !self.s.instances[i].status.is_terminal());
+        self.s.pipelines[key].state = PipelineState::Scheduled;
+        if resumable {
+            // Reactivating a pipeline deactivated without cancelActive resumes where it stopped.
+            self.emit_pipeline(EventKind::Activated { instances: 0 }, key, None, "resumed after deactivation".into());
+            for i in self.s.pipelines[key].instances.clone() {
+                self.refresh_ready(i);
+            }
+            return Ok(Response::empty());
+        }
+        let now = self.s.clock;
+        // Fractions of a second are dropped: object times have second resolution.
+        let start = r.start_timestamp.map_or(now, |t| (t as u64).saturating_mul(SECOND_MS));
+        let p = &mut self.s.pipelines[key];
+        p.activations += 1;
+        p.active_definition = Some(definition.clone());
+        let activation = p.activations;
+        let mut created: Vec<(String, InstanceKey)> = Vec::new();
+        for activity in definition.activities.values() {
+            let mut id = format!("@{}_{}", activity.id, format_dp_time(start));
+            if p.instance_ids.contains_key(&id) {
+                id = format!("{id}_{activation}");
+            }
+            let i = self.s.instances.len();
+            self.s.instances.push(Instance {
+                pipeline: key,
+                id: id.clone(),
+                activity: Arc::new(activity.clone()),
+                status: InstanceStatus::WaitingOnDependencies,
+                scheduled_start: start,
+                actual_start: None,
+                actual_end: None,
+                attempts: Vec::new(),
+                current_attempt: None,
+                failures: 0,
+                waiting_on: activity.depends_on.len(),
+                dependents: Vec::new(),
+                queued: false,
+                ready_timer: None,
+            });
+            p.instance_ids.insert(id, i);
+            p.instances.push(i);
+            created.push((activity.id.clone(), i));
+        }
+        let instance_of = |activity: &str| created.iter().find(|(a, _)| a == activity).map(|(_, i)| *i);
+        for &(_, i) in &created {
+            for dep in self.s.instances[i].activity.depends_on.clone() {
+                let upstream = instance_of(&dep).expect("validated dependsOn names an activity");
+                self.s.instances[upstream].dependents.push(i);
+            }
+        }
+        self.emit_pipeline(
+            EventKind::Activated { instances: created.len() },
+            key,
+            None,
+            format!("activation {activation}"),
+        );
+        for &(_, i) in &created {
+            if self.s.instances[i].waiting_on == 0 {
+                self.s.instances[i].status = InstanceStatus::WaitingForRunner;
+                if start > now {
+                    self.s.instances[i].ready_timer = Some(self.s.timers.set(start, TimerKind::ReadyAt(i)));
+                }
+                self.refresh_ready(i);
+            }
+        }
+        Ok(Response::empty())
+    }
+
+    pub(super) fn deactivate(&mut self, r: DeactivatePipelineInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let cancel_active = r.cancel_active.unwrap_or(true);
+        self.s.pipelines[key].state = PipelineState::Inactive;
+        self.emit_pipeline(EventKind::Deactivated { cancel_active }, key, None, String::new());
+        for i in self.s.pipelines[key].instances.clone() {
+            if cancel_active {
+                self.cancel_instance(i, CancelSource::Deactivate, "pipeline deactivated with cancelActive");
+            } else {
+                self.refresh_ready(i);
+            }
+        }
+        Ok(Response::empty())
+    }
+
+    pub(super) fn delete(&mut self, r: PipelineIdInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        for i in self.s.pipelines[key].instances.clone() {
+            self.cancel_instance(i, CancelSource::Delete, "pipeline deleted");
+        }
+        self.s.pipelines[key].state = PipelineState::Deleted;
+        // Held polls never see a deleted pipeline's tasks: they were taken off the queues above.
+        self.emit_pipeline(EventKind::Deleted, key, None, String::new());
+        Ok(Response::empty())
+    }
+
+    pub(super) fn set_status(&mut self, r: SetStatusInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let status = r.status.unwrap_or_default();
+        let ids = r.object_ids.unwrap_or_default();
+        let p = &self.s.pipelines[key];
+        let on_components = matches!(status.as_str(), "PAUSE" | "RESUME");
+        // Check every id before changing anything, so a bad id leaves the pipeline untouched.
+        let mut instances = Vec::new();
+        for id in &ids {
+            if on_components {
+                let known = p.definition.as_ref().is_some_and(|d| d.activities.contains_key(id));
+                if !known {
+                    return Err(ServiceError::invalid(format!(
+                        "{status} applies to activity components; {id:?} is not one"
+                    )));
+                }
+            } else {
+                let Some(&i) = p.instance_ids.get(id) else {
+                    return Err(ServiceError::invalid(format!(
+                        "{status} applies to instances; {id:?} is not an instance of {}",
+                        p.id
+                    )));
+                };
+                if status == "RERUN" && !self.s.instances[i].status.is_terminal() {
+                    return Err(ServiceError::invalid(format!(
+                        "Instance {id} is {}: only finished, failed or canceled instances can be rerun",
+                        self.s.instances[i].status.as_str()
+                    )));
+                }
+                instances.push(i);
+            }
+        }
+        match status.as_str() {
+            "PAUSE" | "RESUME" => {
+                let pause = status == "PAUSE";
+                for id in ids {
+                    let p = &mut self.s.pipelines[key];
+                    let changed = if pause { p.paused.insert(id.clone()) } else { p.paused.remove(&id) };
+                    if !changed {
+                        continue;
+                    }
+                    let kind = if pause { EventKind::Paused } else { EventKind::Resumed };
+                    self.emit_pipeline(kind, key, Some(id.clone()), format!("SetStatus {status}"));
+                    let of_component: Vec<InstanceKey> = self.s.pipelines[key]
+                        .instances
+                        .iter()
+                        .copied()
+                        .filter(|&i| self.s.instances[i].activity.id == id)
+                        .collect();
+                    for i in of_component {
+                        self.refresh_ready(i);
+                    }
+                }
+            }
+            "TRY_CANCEL" => {
+                for i in instances {
+                    self.cancel_instance(i, CancelSource::TryCancel, "SetStatus TRY_CANCEL");
+                }
+            }
+            "MARK_FINISHED" => {
+                for i in instances {
+                    if self.s.instances[i].status == InstanceStatus::Finished {
+                        continue;
+                    }
+                    self.stop_instance(
+                        i,
+                        LeaseEnd::Canceled(crate::journal::CancelSource::MarkFinished),
+                        AttemptStatus::Canceled,
+                    );
+                    self.emit(EventKind::MarkedFinished, Some(i), None, "SetStatus MARK_FINISHED".into());
+                    self.finish_instance(i);
+                    self.refresh_ready(i);
+                }
+            }
+            "RERUN" => {
+                for i in instances {
+                    let inst = &mut self.s.instances[i];
+                    inst.status = InstanceStatus::WaitingForRunner;
+                    inst.failures = 0;
+                    inst.current_attempt = None;
+                    inst.actual_end = None;
+                    self.emit(EventKind::Rerun, Some(i), None, "SetStatus RERUN".into());
+                    self.refresh_ready(i);
+                }
+            }
+            _ => unreachable!("validated status"),
+        }
+        Ok(Response::empty())
+    }
+
+    pub(super) fn add_tags(&mut self, r: AddTagsInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let mut tags = self.s.pipelines[key].tags.clone();
+        for t in r.tags.unwrap_or_default() {
+            tags.retain(|old| old.key != t.key);
+            tags.push(t);
+        }
+        validate_tags(&tags, "tags")?;
+        self.s.pipelines[key].tags = tags;
+        Ok(Response::empty())
+    }
+
+    pub(super) fn remove_tags(&mut self, r: RemoveTagsInput) -> Result<Response, ServiceError> {
+        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let keys = r.tag_keys.unwrap_or_default();
+        self.s.pipelines[key].tags.retain(|t: &Tag| !keys.iter().any(|k| t.key.as_deref() == Some(k.as_str())));
+        Ok(Response::empty())
+    }
+}

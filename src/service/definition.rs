@@ -1,0 +1,407 @@
+//! Pipeline definitions: validation the way the service reports it, and field inheritance.
+//!
+//! Fields resolve through the object's own fields, then its `parent` chain, then the `Default`
+//! object, so a definition pasted from a real pipeline (workerGroup on Default, say) behaves as
+//! it would on AWS. Only activities (objects whose type ends in `Activity`) become tasks.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::protocol::output::{PutPipelineDefinitionOutput, ValidationError, ValidationWarning};
+use crate::protocol::{Field, PipelineObject};
+use crate::time::parse_period;
+
+use super::settings::Settings;
+
+/// Most objects a pipeline may hold (AWS limit).
+pub const MAX_OBJECTS: usize = 100;
+/// Most fields an object may hold (AWS limit).
+pub const MAX_FIELDS: usize = 50;
+
+/// An activity with every field resolved and every ownership rule parsed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Activity {
+    /// Object id.
+    pub id: String,
+    /// Object name.
+    pub name: String,
+    /// Worker group its tasks go to.
+    pub worker_group: String,
+    /// `reportProgressTimeout`, if set.
+    pub report_progress_timeout_ms: Option<u64>,
+    /// `attemptTimeout`, if set.
+    pub attempt_timeout_ms: Option<u64>,
+    /// Retries allowed after a failure.
+    pub maximum_retries: u32,
+    /// Wait between a failure and the next attempt.
+    pub retry_delay_ms: u64,
+    /// Activities that must finish first.
+    pub depends_on: Vec<String>,
+    /// All fields, own and inherited, as the runner sees them.
+    pub fields: Vec<Field>,
+}
+
+/// A definition that passed validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Definition {
+    /// The objects as they were put, in put order.
+    pub objects: Vec<PipelineObject>,
+    /// Activities by id.
+    pub activities: BTreeMap<String, Activity>,
+}
+
+impl Definition {
+    /// The object with this id.
+    pub fn object(&self, id: &str) -> Option<&PipelineObject> {
+        self.objects.iter().find(|o| o.id.as_deref() == Some(id))
+    }
+}
+
+#[derive(Default)]
+struct Report {
+    errors: BTreeMap<String, Vec<String>>,
+    warnings: BTreeMap<String, Vec<String>>,
+}
+
+impl Report {
+    fn error(&mut self, id: &str, message: String) {
+        self.errors.entry(id.to_string()).or_default().push(message);
+    }
+    fn warn(&mut self, id: &str, message: String) {
+        self.warnings.entry(id.to_string()).or_default().push(message);
+    }
+    fn into_output(self) -> PutPipelineDefinitionOutput {
+        let errored = !self.errors.is_empty();
+        PutPipelineDefinitionOutput {
+            validation_errors: self.errors.into_iter().map(|(id, errors)| ValidationError { id, errors }).collect(),
+            validation_warnings: self
+                .warnings
+                .into_iter()
+                .map(|(id, warnings)| ValidationWarning { id, warnings })
+                .collect(),
+            errored,
+        }
+    }
+}
+
+/// Resolves a field through own fields, the `parent` chain and `Default`.
+fn resolve<'a>(by_id: &BTreeMap<&str, &'a PipelineObject>, object: &'a PipelineObject) -> Vec<&'a Field> {
+    let mut out: Vec<&Field> = Vec::new();
+    let mut seen_keys: BTreeSet<&str> = BTreeSet::new();
+    let mut visited: BTreeSet<&str> = BTreeSet::new();
+    let mut chain: Vec<&PipelineObject> = Vec::new();
+    let mut current = Some(object);
+    while let Some(o) = current {
+        // Cycles are reported elsewhere; here they only stop the walk.
+        if !visited.insert(o.id.as_deref().unwrap_or("")) {
+            break;
+        }
+        chain.push(o);
+        current = o
+            .fields
+            .iter()
+            .find(|f| f.key() == "parent")
+            .and_then(|f| f.ref_value.as_deref())
+            .and_then(|p| by_id.get(p).copied());
+    }
+    if let Some(default) = by_id.get("Default") {
+        if !visited.contains("Default") {
+            chain.push(default);
+        }
+    }
+    for o in chain {
+        let keys_here: BTreeSet<&str> = o.fields.iter().map(Field::key).filter(|k| *k != "parent").collect();
+        for f in &o.fields {
+            if f.key() != "parent" && !seen_keys.contains(f.key()) {
+                out.push(f);
+            }
+        }
+        seen_keys.extend(keys_here);
+    }
+    if let Some(own_parent) = object.fields.iter().find(|f| f.key() == "parent") {
+        out.push(own_parent);
+    }
+    out
+}
+
+fn single<'a>(fields: &[&'a Field], key: &str) -> Option<&'a Field> {
+    fields.iter().copied().find(|f| f.key() == key)
+}
+
+fn string_value<'a>(fields: &[&'a Field], key: &str) -> Option<&'a str> {
+    single(fields, key).and_then(|f| f.string_value.as_deref())
+}
+
+/// Validates a definition; returns it when it may be saved, and the AWS-style report.
+pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Definition>, PutPipelineDefinitionOutput) {
+    let mut report = Report::default();
+    if objects.len() > MAX_OBJECTS {
+        report.error(
+            "pipeline",
+            format!("A pipeline may hold at most {MAX_OBJECTS} objects; this definition has {}", objects.len()),
+        );
+    }
+    let mut by_id: BTreeMap<&str, &PipelineObject> = BTreeMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        let Some(id) = o.id.as_deref().filter(|id| !id.is_empty()) else {
+            report.error(&format!("pipelineObjects.{}", i + 1), "Object has no id".into());
+            continue;
+        };
+        if o.name.as_deref().is_none_or(str::is_empty) {
+            report.error(id, "Object has no name".into());
+        }
+        if o.fields.len() > MAX_FIELDS {
+            report.error(id, format!("An object may hold at most {MAX_FIELDS} fields; it has {}", o.fields.len()));
+        }
+        if by_id.insert(id, o).is_some() {
+            report.error(id, "Duplicate object id".into());
+        }
+    }
+    for (id, o) in &by_id {
+        for f in &o.fields {
+            if let Some(target) = f.ref_value.as_deref() {
+                if !by_id.contains_key(target) {
+                    report.error(id, format!("Field '{}' references unknown object '{target}'", f.key()));
+                }
+            }
+        }
+        if parent_cycle(&by_id, o) {
+            report.error(id, "The parent chain loops back to this object".into());
+        }
+    }
+
+    let mut activities = BTreeMap::new();
+    for (id, o) in &by_id {
+        if *id == "Default" {
+            continue;
+        }
+        let fields = resolve(&by_id, o);
+        let Some(kind) = string_value(&fields, "type") else {
+            report.error(id, "Object has no type (set 'type' on it or on a parent)".into());
+            continue;
+        };
+        if !kind.ends_with("Activity") {
+            continue;
+        }
+        if let Some(activity) = validate_activity(id, o, &fields, settings, &mut report) {
+            activities.insert(id.to_string(), activity);
+        }
+    }
+    for (id, a) in &activities {
+        for dep in &a.depends_on {
+            if by_id.contains_key(dep.as_str()) && !activities.contains_key(dep) {
+                report.error(id, format!("dependsOn '{dep}' is not an activity"));
+            }
+        }
+    }
+    if let Some(id) = dependency_cycle(&activities) {
+        report.error(&id, "dependsOn forms a cycle through this activity".into());
+    }
+    if activities.is_empty() && report.errors.is_empty() {
+        report.warn("pipeline", "The definition has no activity: activating it creates no task".into());
+    }
+    let output = report.into_output();
+    let definition = (!output.errored).then(|| Definition { objects: objects.to_vec(), activities });
+    (definition, output)
+}
+
+fn validate_activity(
+    id: &str,
+    o: &PipelineObject,
+    fields: &[&Field],
+    settings: &Settings,
+    report: &mut Report,
+) -> Option<Activity> {
+    let before = report.errors.get(id).map_or(0, Vec::len);
+    let worker_group = string_value(fields, "workerGroup").unwrap_or("");
+    if worker_group.is_empty() {
+        report.error(id, "Activity has no workerGroup: no task runner could take its tasks".into());
+    }
+    let mut period = |key: &str| -> Option<u64> {
+        let text = string_value(fields, key)?;
+        match parse_period(text) {
+            Ok(ms) => Some(ms),
+            Err(e) => {
+                report.error(id, format!("Field '{key}': {e}"));
+                None
+            }
+        }
+    };
+    let report_progress_timeout_ms = period("reportProgressTimeout");
+    let attempt_timeout_ms = period("attemptTimeout");
+    let retry_delay_ms = period("retryDelay").unwrap_or(settings.default_retry_delay_ms);
+    if retry_delay_ms < settings.minimum_retry_delay_ms {
+        report.error(
+            id,
+            format!(
+                "Field 'retryDelay' must be at least {} minutes",
+                settings.minimum_retry_delay_ms / crate::time::MINUTE_MS
+            ),
+        );
+    }
+    let cap = settings.maximum_retries_cap;
+    let maximum_retries = match string_value(fields, "maximumRetries") {
+        None => settings.default_maximum_retries,
+        Some(text) => match text.trim().parse::<u32>() {
+            Ok(n) if n <= cap => n,
+            _ => {
+                report.error(id, format!("Field 'maximumRetries' must be an integer from 0 to {cap}, got {text:?}"));
+                0
+            }
+        },
+    };
+    let schedule_type = string_value(fields, "scheduleType");
+    if single(fields, "schedule").is_some() || schedule_type.is_some_and(|t| !t.eq_ignore_ascii_case("ondemand")) {
+        report.warn(
+            id,
+            "Schedules are not simulated: each activation runs this activity once, as with scheduleType ondemand"
+                .into(),
+        );
+    }
+    let depends_on = fields.iter().filter(|f| f.key() == "dependsOn").filter_map(|f| f.ref_value.clone()).collect();
+    if report.errors.get(id).map_or(0, Vec::len) > before {
+        return None;
+    }
+    Some(Activity {
+        id: id.to_string(),
+        name: o.name.clone().unwrap_or_default(),
+        worker_group: worker_group.to_string(),
+        report_progress_timeout_ms,
+        attempt_timeout_ms,
+        maximum_retries,
+        retry_delay_ms,
+        depends_on,
+        fields: fields.iter().map(|f| (*f).clone()).collect(),
+    })
+}
+
+fn parent_cycle(by_id: &BTreeMap<&str, &PipelineObject>, start: &PipelineObject) -> bool {
+    let start_id = start.id.as_deref().unwrap_or("");
+    let mut current = start;
+    for _ in 0..=by_id.len() {
+        let Some(parent) = current.fields.iter().find(|f| f.key() == "parent").and_then(|f| f.ref_value.as_deref())
+        else {
+            return false;
+        };
+        if parent == start_id {
+            return true;
+        }
+        match by_id.get(parent) {
+            Some(p) => current = p,
+            None => return false,
+        }
+    }
+    false
+}
+
+fn dependency_cycle(activities: &BTreeMap<String, Activity>) -> Option<String> {
+    // Kahn's algorithm: whatever cannot be ordered sits on or behind a cycle.
+    let mut indegree: BTreeMap<&str, usize> = activities.keys().map(|k| (k.as_str(), 0)).collect();
+    for a in activities.values() {
+        for d in &a.depends_on {
+            if activities.contains_key(d) {
+                *indegree.get_mut(a.id.as_str()).expect("own id") += 1;
+            }
+        }
+    }
+    let mut ready: Vec<&str> = indegree.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
+    while let Some(done) = ready.pop() {
+        indegree.remove(done);
+        for a in activities.values() {
+            if a.depends_on.iter().any(|d| d == done) {
+                if let Some(n) = indegree.get_mut(a.id.as_str()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        ready.push(a.id.as_str());
+                    }
+                }
+            }
+        }
+    }
+    indegree.keys().next().map(|k| k.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(id: &str, fields: Vec<Field>) -> PipelineObject {
+        PipelineObject { id: Some(id.into()), name: Some(id.into()), fields }
+    }
+
+    fn copy(extra: Vec<Field>) -> Vec<PipelineObject> {
+        let mut fields = vec![Field::string("type", "ShellCommandActivity"), Field::string("workerGroup", "wg-1")];
+        fields.extend(extra);
+        vec![obj("Copy", fields)]
+    }
+
+    fn errors(objects: &[PipelineObject]) -> Vec<String> {
+        let (_, out) = validate(objects, &Settings::default());
+        out.validation_errors
+            .into_iter()
+            .flat_map(|e| e.errors.into_iter().map(move |m| format!("{}: {m}", e.id)))
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_activity_validates_with_defaults() {
+        let (def, out) = validate(&copy(vec![]), &Settings::default());
+        assert!(!out.errored, "{out:?}");
+        let a = &def.unwrap().activities["Copy"];
+        assert_eq!((a.maximum_retries, a.retry_delay_ms, a.report_progress_timeout_ms), (2, 600_000, None));
+    }
+
+    #[test]
+    fn fields_inherit_from_default_and_parents() {
+        let objects = vec![
+            obj("Default", vec![Field::string("workerGroup", "from-default"), Field::string("maximumRetries", "4")]),
+            obj("Base", vec![Field::string("type", "ShellCommandActivity"), Field::string("maximumRetries", "1")]),
+            obj("Copy", vec![Field::reference("parent", "Base")]),
+        ];
+        let (def, out) = validate(&objects, &Settings::default());
+        assert!(!out.errored, "{out:?}");
+        let a = &def.unwrap().activities["Copy"];
+        assert_eq!((a.worker_group.as_str(), a.maximum_retries), ("from-default", 1));
+    }
+
+    #[test]
+    fn the_issue_s_validation_errors_are_reported() {
+        let missing_wg = vec![obj("Copy", vec![Field::string("type", "ShellCommandActivity")])];
+        assert!(errors(&missing_wg)[0].starts_with("Copy: Activity has no workerGroup"));
+        let no_name =
+            vec![PipelineObject { id: Some("X".into()), name: None, fields: vec![Field::string("type", "Schedule")] }];
+        assert_eq!(errors(&no_name), ["X: Object has no name"]);
+        let no_id = vec![PipelineObject { id: None, name: Some("n".into()), fields: vec![] }];
+        assert_eq!(errors(&no_id), ["pipelineObjects.1: Object has no id"]);
+        assert!(errors(&copy(vec![Field::string("reportProgressTimeout", "15 mins")]))[0].contains("invalid period"));
+        assert!(errors(&copy(vec![Field::string("maximumRetries", "6")]))[0].contains("from 0 to 5"));
+        assert!(errors(&copy(vec![Field::string("maximumRetries", "-1")]))[0].contains("from 0 to 5"));
+        assert!(errors(&copy(vec![Field::string("retryDelay", "1 minutes")]))[0].contains("at least 2 minutes"));
+        assert!(errors(&copy(vec![Field::reference("dependsOn", "Nope")]))[0].contains("unknown object 'Nope'"));
+    }
+
+    #[test]
+    fn cycles_are_errors() {
+        let mut objects = copy(vec![Field::reference("dependsOn", "Load")]);
+        objects.push(obj(
+            "Load",
+            vec![
+                Field::string("type", "ShellCommandActivity"),
+                Field::string("workerGroup", "wg"),
+                Field::reference("dependsOn", "Copy"),
+            ],
+        ));
+        assert!(errors(&objects).iter().any(|e| e.contains("cycle")));
+        let looped = vec![
+            obj("A", vec![Field::reference("parent", "B"), Field::string("type", "X")]),
+            obj("B", vec![Field::reference("parent", "A")]),
+        ];
+        assert!(errors(&looped).iter().any(|e| e.contains("parent chain loops")));
+    }
+
+    #[test]
+    fn schedules_warn_but_do_not_block() {
+        let (def, out) = validate(&copy(vec![Field::string("scheduleType", "cron")]), &Settings::default());
+        assert!(def.is_some() && !out.errored);
+        assert_eq!(out.validation_warnings.len(), 1);
+    }
+}

@@ -1,0 +1,360 @@
+//! The sans-IO service core: a state machine that is handed `now` and returns what to do.
+//!
+//! [`Service::handle`] answers one request at a given instant; [`Service::next_deadline`] says
+//! when the next timed rule is due and [`Service::advance`] applies every rule due by an
+//! instant, each at its own deadline. Held polls are answered later through [`Effect`]s. Every
+//! change is journaled. Nothing here reads a clock, touches a socket or iterates an unordered
+//! collection, so the same calls at the same instants always give the same answers.
+
+pub mod definition;
+pub mod ids;
+pub mod model;
+pub mod settings;
+pub mod timers;
+
+mod control;
+mod describe;
+mod leases;
+mod tasks;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::journal::{Event, EventKind};
+use crate::protocol::output::PollForTaskOutput;
+use crate::protocol::{Request, Response, ServiceError};
+use crate::time::Millis;
+
+use ids::IdGen;
+use model::{Attempt, Instance, InstanceKey, Pipeline, PipelineKey, RunnerRecord, Task};
+pub use settings::Settings;
+use timers::{TimerKind, Timers};
+
+/// Key of the ready queue: oldest scheduled start first, then instance id.
+type ReadyKey = (Millis, String, InstanceKey);
+
+/// How a request was answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Answered now.
+    Done(Response),
+    /// A PollForTask with nothing ready: held; its answer comes later as [`Effect::PollAnswered`].
+    PollHeld(u64),
+}
+
+/// Something the driver must do for the core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Answer a held poll.
+    PollAnswered {
+        /// The held poll.
+        poll: u64,
+        /// Its answer (`{}` when the hold time ran out).
+        output: PollForTaskOutput,
+    },
+}
+
+/// A held poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct HeldPoll {
+    worker_group: String,
+    hostname: Option<String>,
+    timer: timers::TimerKey,
+}
+
+/// Everything the service knows; compared whole by tests that check a call changed nothing.
+#[derive(Clone, Debug, PartialEq)]
+struct State {
+    settings: Settings,
+    ids: IdGen,
+    clock: Millis,
+    pipelines: Vec<Pipeline>,
+    pipeline_index: BTreeMap<String, PipelineKey>,
+    unique_index: BTreeMap<(String, String), PipelineKey>,
+    instances: Vec<Instance>,
+    attempts: Vec<Attempt>,
+    /// Leases by sequence number − 1.
+    tasks: Vec<Task>,
+    ready: BTreeMap<String, BTreeSet<ReadyKey>>,
+    held: BTreeMap<String, BTreeMap<u64, HeldPoll>>,
+    held_groups: BTreeMap<u64, String>,
+    next_poll: u64,
+    timers: Timers,
+    runners: BTreeMap<String, RunnerRecord>,
+    terminate: BTreeSet<String>,
+}
+
+/// The virtual Data Pipeline service.
+#[derive(Clone, Debug)]
+pub struct Service {
+    s: State,
+    journal: Vec<Event>,
+    next_event: u64,
+    effects: Vec<Effect>,
+}
+
+impl Service {
+    /// A service with no pipelines whose clock starts at `now`.
+    pub fn new(settings: Settings, now: Millis) -> Service {
+        Service {
+            s: State {
+                ids: IdGen::new(settings.seed),
+                settings,
+                clock: now,
+                pipelines: Vec::new(),
+                pipeline_index: BTreeMap::new(),
+                unique_index: BTreeMap::new(),
+                instances: Vec::new(),
+                attempts: Vec::new(),
+                tasks: Vec::new(),
+                ready: BTreeMap::new(),
+                held: BTreeMap::new(),
+                held_groups: BTreeMap::new(),
+                next_poll: 1,
+                timers: Timers::default(),
+                runners: BTreeMap::new(),
+                terminate: BTreeSet::new(),
+            },
+            journal: Vec::new(),
+            next_event: 1,
+            effects: Vec::new(),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.s.settings
+    }
+
+    /// The latest instant the service has seen.
+    pub fn now(&self) -> Millis {
+        self.s.clock
+    }
+
+    /// Handles one request at `now`, after applying every rule due by then.
+    pub fn handle(&mut self, now: Millis, request: Request) -> Result<Outcome, ServiceError> {
+        self.advance(now);
+        let done = |r: Result<Response, ServiceError>| r.map(Outcome::Done);
+        match request {
+            Request::PollForTask(r) => self.poll_for_task(r),
+            Request::ReportTaskProgress(r) => done(self.report_task_progress(r)),
+            Request::SetTaskStatus(r) => done(self.set_task_status(r)),
+            Request::ReportTaskRunnerHeartbeat(r) => done(self.heartbeat(r)),
+            Request::CreatePipeline(r) => done(self.create_pipeline(r)),
+            Request::PutPipelineDefinition(r) => done(self.put_definition(r, true)),
+            Request::ValidatePipelineDefinition(r) => done(self.put_definition(r, false)),
+            Request::GetPipelineDefinition(r) => done(self.get_definition(r)),
+            Request::ActivatePipeline(r) => done(self.activate(r)),
+            Request::DeactivatePipeline(r) => done(self.deactivate(r)),
+            Request::DeletePipeline(r) => done(self.delete(r)),
+            Request::SetStatus(r) => done(self.set_status(r)),
+            Request::DescribeObjects(r) => done(self.describe_objects(r)),
+            Request::QueryObjects(r) => done(self.query_objects(r)),
+            Request::DescribePipelines(r) => done(self.describe_pipelines(r)),
+            Request::ListPipelines(r) => done(self.list_pipelines(r)),
+            Request::AddTags(r) => done(self.add_tags(r)),
+            Request::RemoveTags(r) => done(self.remove_tags(r)),
+            Request::EvaluateExpression(_) => Err(ServiceError::invalid(
+                "EvaluateExpression is not simulated: dpsim stores expressions as written and never evaluates them",
+            )),
+        }
+    }
+
+    /// When the next timed rule is due, if any.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        self.s.timers.next_at()
+    }
+
+    /// Applies every timed rule due at or before `now`, each at its own deadline, in order.
+    pub fn advance(&mut self, now: Millis) {
+        while let Some(timer) = self.s.timers.pop_due(now) {
+            self.s.clock = self.s.clock.max(timer.at);
+            self.fire(timer);
+        }
+        self.s.clock = self.s.clock.max(now);
+    }
+
+    /// Gives up a held poll whose client went away, so no task is handed to nobody.
+    pub fn abandon_poll(&mut self, now: Millis, poll: u64) {
+        self.advance(now);
+        let Some(group) = self.s.held_groups.remove(&poll) else { return };
+        if let Some(held) = self.s.held.get_mut(&group).and_then(|g| g.remove(&poll)) {
+            self.s.timers.cancel(held.timer);
+            self.emit(EventKind::PollAbandoned { poll }, None, held.hostname, "client went away".into());
+        }
+    }
+
+    /// Makes the runner's next heartbeat answer `terminate: true`.
+    pub fn request_terminate(&mut self, taskrunner_id: &str) {
+        self.s.terminate.insert(taskrunner_id.to_string());
+    }
+
+    /// Takes the answers owed to held polls.
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Takes the journal written since the last call.
+    pub fn take_journal(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.journal)
+    }
+
+    /// True when both services hold the same state (journals and pending effects aside).
+    pub fn same_state(&self, other: &Service) -> bool {
+        self.s == other.s
+    }
+
+    /// Number of instances waiting in ready queues.
+    pub fn ready_len(&self) -> usize {
+        self.s.ready.values().map(BTreeSet::len).sum()
+    }
+
+    /// Number of live leases.
+    pub fn live_leases(&self) -> usize {
+        self.s.attempts.iter().filter(|a| a.lease.is_some()).count()
+    }
+
+    fn fire(&mut self, timer: timers::TimerKey) {
+        match timer.kind {
+            TimerKind::Lease(seq) => self.lease_deadline(seq, timer),
+            TimerKind::AttemptTimeout(attempt) => self.attempt_timeout(attempt),
+            TimerKind::ReadyAt(instance) => {
+                self.s.instances[instance].ready_timer = None;
+                self.refresh_ready(instance);
+            }
+            TimerKind::PollHold(poll) => {
+                let Some(group) = self.s.held_groups.remove(&poll) else { return };
+                let held = self.s.held.get_mut(&group).and_then(|g| g.remove(&poll));
+                let hostname = held.and_then(|h| h.hostname);
+                self.emit(
+                    EventKind::PollTimedOut { poll },
+                    None,
+                    hostname,
+                    "hold time ran out with no task ready".into(),
+                );
+                self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default() });
+            }
+        }
+    }
+
+    /// Journals an event about an instance (or none) at the current instant.
+    fn emit(&mut self, kind: EventKind, instance: Option<InstanceKey>, runner: Option<String>, cause: String) {
+        let (pipeline_id, object_id) = match instance {
+            Some(i) => {
+                let inst = &self.s.instances[i];
+                (Some(self.s.pipelines[inst.pipeline].id.clone()), Some(inst.id.clone()))
+            }
+            None => (None, None),
+        };
+        self.push_event(Event {
+            at: self.s.clock,
+            seq: 0,
+            pipeline_id,
+            object_id,
+            attempt_id: None,
+            task: None,
+            runner,
+            kind,
+            cause,
+        });
+    }
+
+    /// Journals an event about a lease.
+    fn emit_task(&mut self, kind: EventKind, seq: u64, cause: String) {
+        let task = &self.s.tasks[(seq - 1) as usize];
+        let inst = &self.s.instances[task.instance];
+        let event = Event {
+            at: self.s.clock,
+            seq: 0,
+            pipeline_id: Some(self.s.pipelines[task.pipeline].id.clone()),
+            object_id: Some(inst.id.clone()),
+            attempt_id: Some(self.s.attempts[task.attempt].id.clone()),
+            task: Some(seq),
+            runner: task.hostname.clone(),
+            kind,
+            cause,
+        };
+        self.push_event(event);
+    }
+
+    /// Journals an event about a pipeline or one of its components.
+    fn emit_pipeline(&mut self, kind: EventKind, pipeline: PipelineKey, object: Option<String>, cause: String) {
+        let event = Event {
+            at: self.s.clock,
+            seq: 0,
+            pipeline_id: Some(self.s.pipelines[pipeline].id.clone()),
+            object_id: object,
+            attempt_id: None,
+            task: None,
+            runner: None,
+            kind,
+            cause,
+        };
+        self.push_event(event);
+    }
+
+    fn push_event(&mut self, mut event: Event) {
+        event.seq = self.next_event;
+        self.next_event += 1;
+        self.journal.push(event);
+    }
+
+    /// Whether an instance may be handed out now.
+    fn eligible(&self, i: InstanceKey) -> bool {
+        let inst = &self.s.instances[i];
+        let p = &self.s.pipelines[inst.pipeline];
+        inst.status == model::InstanceStatus::WaitingForRunner
+            && inst.ready_timer.is_none()
+            && p.state == model::PipelineState::Scheduled
+            && !p.paused.contains(&inst.activity.id)
+    }
+
+    /// Puts an instance in, or takes it out of, its ready queue to match its eligibility, and
+    /// hands it to a held poll when one is waiting.
+    fn refresh_ready(&mut self, i: InstanceKey) {
+        let eligible = self.eligible(i);
+        let inst = &self.s.instances[i];
+        if eligible == inst.queued {
+            return;
+        }
+        let key = (inst.scheduled_start, inst.id.clone(), i);
+        let group = inst.activity.worker_group.clone();
+        self.s.instances[i].queued = eligible;
+        if eligible {
+            self.s.ready.entry(group.clone()).or_default().insert(key);
+            self.emit(EventKind::Ready, Some(i), None, "waiting for a runner".into());
+            self.dispatch(&group);
+        } else if let Some(q) = self.s.ready.get_mut(&group) {
+            q.remove(&key);
+            if q.is_empty() {
+                self.s.ready.remove(&group);
+            }
+        }
+    }
+
+    /// Takes the oldest ready instance of a worker group off its queue.
+    fn pop_ready(&mut self, group: &str) -> Option<InstanceKey> {
+        let q = self.s.ready.get_mut(group)?;
+        let (_, _, i) = q.pop_first()?;
+        if q.is_empty() {
+            self.s.ready.remove(group);
+        }
+        self.s.instances[i].queued = false;
+        Some(i)
+    }
+
+    /// Serves held polls of a group, oldest first, while tasks are ready.
+    fn dispatch(&mut self, group: &str) {
+        loop {
+            let Some((&poll, _)) = self.s.held.get(group).and_then(|g| g.first_key_value()) else { return };
+            let Some(i) = self.pop_ready(group) else { return };
+            let held = self.s.held.get_mut(group).and_then(|g| g.remove(&poll)).expect("held poll present");
+            if self.s.held.get(group).is_some_and(BTreeMap::is_empty) {
+                self.s.held.remove(group);
+            }
+            self.s.held_groups.remove(&poll);
+            self.s.timers.cancel(held.timer);
+            let task = self.assign(i, held.hostname, "held poll");
+            self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput { task_object: Some(task) } });
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Every choice the service makes where AWS is silent, as one settings struct.
+//!
+//! Defaults follow PROTOCOL.md section 6; each field's doc names the rule it controls.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::{MINUTE_MS, SECOND_MS};
+
+/// The service's tunable rules. `Settings::default()` is what AWS documents or implies.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Time a runner has to acknowledge (first ReportTaskProgress) a task, from the moment the
+    /// PollForTask that assigned it is answered. Default 2 minutes.
+    pub ack_timeout_ms: u64,
+    /// Longest gap between progress reports when the activity sets no
+    /// `reportProgressTimeout`. Default 15 minutes.
+    pub progress_timeout_ms: u64,
+    /// How long PollForTask is held when no task is ready before it answers `{}`. Default 90 s
+    /// (AWS); keep it under botocore's 60 s read timeout for Python clients.
+    pub poll_hold_ms: u64,
+    /// `maximumRetries` when an activity omits it. Default 2.
+    pub default_maximum_retries: u32,
+    /// Largest `maximumRetries` a definition may set. Default 5 (AWS's cap).
+    pub maximum_retries_cap: u32,
+    /// `retryDelay` when an activity omits it. Default 10 minutes.
+    pub default_retry_delay_ms: u64,
+    /// Smallest `retryDelay` a definition may set. Default 2 minutes (AWS's minimum).
+    pub minimum_retry_delay_ms: u64,
+    /// Seed for pipeline ids and the taskId key; the same seed gives the same ids.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            ack_timeout_ms: 2 * MINUTE_MS,
+            progress_timeout_ms: 15 * MINUTE_MS,
+            poll_hold_ms: 90 * SECOND_MS,
+            default_maximum_retries: 2,
+            maximum_retries_cap: 5,
+            default_retry_delay_ms: 10 * MINUTE_MS,
+            minimum_retry_delay_ms: 2 * MINUTE_MS,
+            seed: 0,
+        }
+    }
+}

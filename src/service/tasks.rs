@@ -1,0 +1,281 @@
+//! The four task-runner operations and the handout of a task.
+
+use std::collections::BTreeMap;
+
+use crate::journal::EventKind;
+use crate::protocol::input::{
+    PollForTaskInput, ReportTaskProgressInput, ReportTaskRunnerHeartbeatInput, SetTaskStatusInput,
+};
+use crate::protocol::output::{
+    PollForTaskOutput, ReportTaskProgressOutput, ReportTaskRunnerHeartbeatOutput, TaskObject,
+};
+use crate::protocol::{Operation, Response, ServiceError};
+use crate::time::format_duration;
+
+use super::model::{
+    Attempt, AttemptStatus, InstanceKey, InstanceStatus, LeaseEnd, LeaseState, PipelineState, RunnerRecord, Task,
+};
+use super::timers::TimerKind;
+use super::{HeldPoll, Outcome, Service};
+
+/// What a taskId names, once verified.
+enum Lookup {
+    /// A live lease.
+    Live(u64),
+    /// An issued lease that ended.
+    Ended(u64, LeaseEnd),
+}
+
+impl Service {
+    pub(super) fn poll_for_task(&mut self, r: PollForTaskInput) -> Result<Outcome, ServiceError> {
+        let group = r.worker_group.unwrap_or_default();
+        if let Some(i) = self.pop_ready(&group) {
+            let task = self.assign(i, r.hostname, "poll");
+            return Ok(Outcome::Done(Response::PollForTask(PollForTaskOutput { task_object: Some(task) })));
+        }
+        let hold = self.s.settings.poll_hold_ms;
+        if hold == 0 {
+            return Ok(Outcome::Done(Response::PollForTask(PollForTaskOutput::default())));
+        }
+        let poll = self.s.next_poll;
+        self.s.next_poll += 1;
+        let timer = self.s.timers.set(self.s.clock + hold, TimerKind::PollHold(poll));
+        self.emit(EventKind::PollParked { poll }, None, r.hostname.clone(), format!("no task ready in {group:?}"));
+        self.s
+            .held
+            .entry(group.clone())
+            .or_default()
+            .insert(poll, HeldPoll { worker_group: group.clone(), hostname: r.hostname, timer });
+        self.s.held_groups.insert(poll, group);
+        Ok(Outcome::PollHeld(poll))
+    }
+
+    /// Hands an instance's current attempt (a new one if none) to a runner under a new taskId.
+    pub(super) fn assign(&mut self, i: InstanceKey, hostname: Option<String>, cause: &str) -> TaskObject {
+        let now = self.s.clock;
+        let attempt = match self.s.instances[i].current_attempt {
+            Some(a) => a,
+            None => self.new_attempt(i),
+        };
+        let inst = &mut self.s.instances[i];
+        inst.status = InstanceStatus::Running;
+        inst.actual_start.get_or_insert(now);
+        let pipeline = inst.pipeline;
+        let attempt_timeout = inst.activity.attempt_timeout_ms;
+
+        let seq = self.s.tasks.len() as u64 + 1;
+        let deadline = now + self.s.settings.ack_timeout_ms;
+        let timer = self.s.timers.set(deadline, TimerKind::Lease(seq));
+        let a = &mut self.s.attempts[attempt];
+        a.handouts += 1;
+        a.status = AttemptStatus::Running;
+        a.hostname = hostname.clone();
+        a.lease = Some(seq);
+        if a.started.is_none() {
+            a.started = Some(now);
+            if let Some(limit) = attempt_timeout {
+                a.timeout_timer = Some(self.s.timers.set(now + limit, TimerKind::AttemptTimeout(attempt)));
+            }
+        }
+        let reassigned = a.handouts > 1;
+        self.s.tasks.push(Task {
+            pipeline,
+            instance: i,
+            attempt,
+            hostname,
+            state: LeaseState::Live { acked: false, deadline, timer },
+        });
+        let why = if reassigned { format!("{cause}; same attempt handed out again") } else { cause.to_string() };
+        self.emit_task(EventKind::Assigned { reassigned, ack_deadline: deadline }, seq, why);
+        self.task_object(seq)
+    }
+
+    fn new_attempt(&mut self, i: InstanceKey) -> usize {
+        let key = self.s.attempts.len();
+        let inst = &mut self.s.instances[i];
+        let number = inst.attempts.len() as u32 + 1;
+        let id = format!("{}_Attempt={number}", inst.id);
+        inst.attempts.push(key);
+        inst.current_attempt = Some(key);
+        self.s.pipelines[inst.pipeline].attempt_ids.insert(id.clone(), key);
+        self.s.attempts.push(Attempt {
+            id,
+            instance: i,
+            number,
+            status: AttemptStatus::WaitingForRunner,
+            hostname: None,
+            started: None,
+            ended: None,
+            report_progress_time: None,
+            reported: BTreeMap::new(),
+            task_status: None,
+            error_id: None,
+            error_message: None,
+            error_stack_trace: None,
+            lease: None,
+            handouts: 0,
+            timeout_timer: None,
+        });
+        key
+    }
+
+    fn task_object(&self, seq: u64) -> TaskObject {
+        let task = &self.s.tasks[(seq - 1) as usize];
+        let attempt = &self.s.attempts[task.attempt];
+        let inst = &self.s.instances[task.instance];
+        let pipeline = &self.s.pipelines[task.pipeline];
+        let mut objects = BTreeMap::new();
+        objects.insert(attempt.id.clone(), self.render_attempt(task.attempt));
+        objects.insert(inst.id.clone(), self.render_instance(task.instance));
+        if let Some(def) = &pipeline.active_definition {
+            if let Some(component) = def.object(&inst.activity.id) {
+                objects.insert(inst.activity.id.clone(), component.clone());
+            }
+            // The runner needs what the activity points at (data nodes, databases, ...).
+            for f in &inst.activity.fields {
+                if let Some(target) = f.ref_value.as_deref() {
+                    if let Some(o) = def.object(target) {
+                        objects.insert(target.to_string(), o.clone());
+                    }
+                }
+            }
+        }
+        TaskObject {
+            task_id: self.s.ids.task_id(seq),
+            pipeline_id: pipeline.id.clone(),
+            attempt_id: attempt.id.clone(),
+            objects,
+        }
+    }
+
+    /// Verifies a taskId and says what it names; forged ids and deleted pipelines are errors.
+    fn lookup(&mut self, task_id: &str, op: Operation) -> Result<Lookup, ServiceError> {
+        let seq = self.s.ids.verify_task_id(task_id).filter(|seq| *seq >= 1 && *seq <= self.s.tasks.len() as u64);
+        let Some(seq) = seq else {
+            self.emit(
+                EventKind::ForgedCall { operation: op },
+                None,
+                None,
+                "taskId was never issued by this service".into(),
+            );
+            return Err(ServiceError::task_not_found(format!("Task {task_id} not found")));
+        };
+        let task = &self.s.tasks[(seq - 1) as usize];
+        if self.s.pipelines[task.pipeline].state == PipelineState::Deleted {
+            let err = ServiceError::pipeline_deleted(&self.s.pipelines[task.pipeline].id);
+            self.emit_task(
+                EventKind::StaleCall { operation: op, answer: err.code.to_string() },
+                seq,
+                "pipeline was deleted".into(),
+            );
+            return Err(err);
+        }
+        Ok(match task.state {
+            LeaseState::Live { .. } => Lookup::Live(seq),
+            LeaseState::Ended(end) => Lookup::Ended(seq, end),
+        })
+    }
+
+    pub(super) fn report_task_progress(&mut self, r: ReportTaskProgressInput) -> Result<Response, ServiceError> {
+        let task_id = r.task_id.unwrap_or_default();
+        let seq = match self.lookup(&task_id, Operation::ReportTaskProgress)? {
+            Lookup::Ended(seq, end) => {
+                let answer = "canceled=true".to_string();
+                self.emit_task(
+                    EventKind::StaleCall { operation: Operation::ReportTaskProgress, answer },
+                    seq,
+                    format!("lease is over: {}", end.describe()),
+                );
+                return Ok(Response::ReportTaskProgress(ReportTaskProgressOutput { canceled: true }));
+            }
+            Lookup::Live(seq) => seq,
+        };
+        let now = self.s.clock;
+        let task = &self.s.tasks[(seq - 1) as usize];
+        let (attempt, instance) = (task.attempt, task.instance);
+        let LeaseState::Live { acked, timer, .. } = task.state else { unreachable!("looked up live") };
+        let timeout = self.s.instances[instance]
+            .activity
+            .report_progress_timeout_ms
+            .unwrap_or(self.s.settings.progress_timeout_ms);
+        let deadline = now + timeout;
+        self.s.timers.cancel(timer);
+        let timer = self.s.timers.set(deadline, TimerKind::Lease(seq));
+        self.s.tasks[(seq - 1) as usize].state = LeaseState::Live { acked: true, deadline, timer };
+        let a = &mut self.s.attempts[attempt];
+        a.report_progress_time = Some(now);
+        for f in r.fields {
+            a.reported.insert(f.key().to_string(), f);
+        }
+        let (kind, cause) = if acked {
+            (
+                EventKind::Renewed { progress_deadline: deadline },
+                format!("progress report; next due within {}", format_duration(timeout)),
+            )
+        } else {
+            (
+                EventKind::Acknowledged { progress_deadline: deadline },
+                format!("first progress report; next due within {}", format_duration(timeout)),
+            )
+        };
+        self.emit_task(kind, seq, cause);
+        Ok(Response::ReportTaskProgress(ReportTaskProgressOutput { canceled: false }))
+    }
+
+    pub(super) fn set_task_status(&mut self, r: SetTaskStatusInput) -> Result<Response, ServiceError> {
+        let task_id = r.task_id.unwrap_or_default();
+        let seq = match self.lookup(&task_id, Operation::SetTaskStatus)? {
+            Lookup::Ended(seq, end) => {
+                let err = ServiceError::task_not_found(format!("Task {task_id} is no longer live: {}", end.describe()));
+                self.emit_task(
+                    EventKind::StaleCall { operation: Operation::SetTaskStatus, answer: err.code.to_string() },
+                    seq,
+                    format!("lease is over: {}", end.describe()),
+                );
+                return Err(err);
+            }
+            Lookup::Live(seq) => seq,
+        };
+        let status = r.task_status.unwrap_or_default();
+        let task = &self.s.tasks[(seq - 1) as usize];
+        let (attempt, instance) = (task.attempt, task.instance);
+        let a = &mut self.s.attempts[attempt];
+        a.task_status = Some(status.clone());
+        a.error_id = r.error_id.clone();
+        a.error_message = r.error_message;
+        a.error_stack_trace = r.error_stack_trace;
+        if status == "FINISHED" {
+            self.end_lease(seq, LeaseEnd::Finished);
+            self.end_attempt(attempt, AttemptStatus::Finished);
+            self.emit_task(EventKind::Finished, seq, "runner set FINISHED".into());
+            self.finish_instance(instance);
+        } else {
+            self.end_lease(seq, LeaseEnd::Failed);
+            self.end_attempt(attempt, AttemptStatus::Failed);
+            let error_id = r.error_id;
+            self.emit_task(EventKind::Failed { status: status.clone(), error_id }, seq, format!("runner set {status}"));
+            self.attempt_failed(instance);
+        }
+        Ok(Response::empty())
+    }
+
+    pub(super) fn heartbeat(&mut self, r: ReportTaskRunnerHeartbeatInput) -> Result<Response, ServiceError> {
+        let id = r.taskrunner_id.unwrap_or_default();
+        let now = self.s.clock;
+        let record = self.s.runners.entry(id.clone()).or_insert(RunnerRecord {
+            last_seen: now,
+            heartbeats: 0,
+            worker_group: None,
+            hostname: None,
+        });
+        record.last_seen = now;
+        record.heartbeats += 1;
+        record.worker_group = r.worker_group.or(record.worker_group.take());
+        record.hostname = r.hostname.or(record.hostname.take());
+        let runner = record.hostname.clone().unwrap_or_else(|| id.clone());
+        let terminate = self.s.terminate.contains(&id);
+        let cause = if terminate { "termination was requested".into() } else { "alive".into() };
+        self.emit(EventKind::Heartbeat { taskrunner_id: id, terminate }, None, Some(runner), cause);
+        Ok(Response::ReportTaskRunnerHeartbeat(ReportTaskRunnerHeartbeatOutput { terminate }))
+    }
+}

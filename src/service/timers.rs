@@ -1,0 +1,75 @@
+//! The deadline queue: every timed rule of the service in one ordered set.
+//!
+//! Entries are ordered by instant, then by creation, so timers due at the same millisecond fire
+//! in the order they were set. Owners keep their [`TimerKey`] to cancel in O(log n).
+
+use std::collections::BTreeSet;
+
+use crate::time::Millis;
+
+use super::model::{AttemptKey, InstanceKey};
+
+/// What a timer does when it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TimerKind {
+    /// The ack or progress deadline of a lease.
+    Lease(u64),
+    /// An attempt's `attemptTimeout`.
+    AttemptTimeout(AttemptKey),
+    /// An instance's retry delay or future start ends.
+    ReadyAt(InstanceKey),
+    /// A held poll's hold time ends.
+    PollHold(u64),
+}
+
+/// A set timer: when, creation order, and what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct TimerKey {
+    /// When it fires.
+    pub at: Millis,
+    seq: u64,
+    /// What it does.
+    pub kind: TimerKind,
+}
+
+/// The ordered set of pending timers.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Timers {
+    set: BTreeSet<TimerKey>,
+    next_seq: u64,
+}
+
+impl Timers {
+    /// Sets a timer and returns its key.
+    pub fn set(&mut self, at: Millis, kind: TimerKind) -> TimerKey {
+        let key = TimerKey { at, seq: self.next_seq, kind };
+        self.next_seq += 1;
+        self.set.insert(key);
+        key
+    }
+
+    /// Cancels a timer (no-op when it already fired).
+    pub fn cancel(&mut self, key: TimerKey) {
+        self.set.remove(&key);
+    }
+
+    /// The earliest pending instant.
+    pub fn next_at(&self) -> Option<Millis> {
+        self.set.first().map(|k| k.at)
+    }
+
+    /// Removes and returns the earliest timer due at or before `now`.
+    pub fn pop_due(&mut self, now: Millis) -> Option<TimerKey> {
+        if self.set.first()?.at <= now { self.set.pop_first() } else { None }
+    }
+
+    /// Number of pending timers.
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+}

@@ -1,0 +1,224 @@
+//! The service host: the core behind a lock, held polls waiting on channels, and the task that
+//! applies deadlines as they fall due.
+//!
+//! This is the only place the core meets async code. Every core call goes through
+//! [`Host::with_core`], which afterwards delivers the answers owed to held polls, so an answer
+//! can never be produced without reaching the poll that waits for it.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::{Notify, oneshot};
+
+use crate::journal::Event;
+use crate::protocol::output::PollForTaskOutput;
+use crate::protocol::{Request, Response, ServiceError};
+use crate::service::{Effect, Outcome, Service, Settings};
+use crate::time::Millis;
+
+use super::clock::Clock;
+use super::request_id::RequestIds;
+use super::sigv4::Credentials;
+
+struct HostState {
+    core: Service,
+    waiting: BTreeMap<u64, oneshot::Sender<PollForTaskOutput>>,
+    request_ids: RequestIds,
+    journal: Vec<Event>,
+    keep_journal: bool,
+}
+
+struct Inner {
+    state: Mutex<HostState>,
+    clock: Arc<dyn Clock>,
+    deadlines_changed: Notify,
+    credentials: Option<Credentials>,
+}
+
+/// A shareable handle on one running service.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+/// How to build a [`Host`].
+#[derive(Clone, Debug, Default)]
+pub struct HostConfig {
+    /// The service's rules.
+    pub settings: Settings,
+    /// When set, every AWS call must carry a valid SigV4 signature for these credentials.
+    pub credentials: Option<Credentials>,
+    /// Keep the journal for [`Host::take_journal`] (the simulator does; `serve` only logs it).
+    pub keep_journal: bool,
+}
+
+/// Gives up a held poll if the request future is dropped before its answer arrives.
+struct AbandonOnDrop<'a> {
+    host: &'a Host,
+    poll: u64,
+    answered: bool,
+}
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.host.abandon(self.poll);
+        }
+    }
+}
+
+impl Host {
+    /// A host whose service starts at the clock's current instant.
+    pub fn new(config: HostConfig, clock: Arc<dyn Clock>) -> Host {
+        let now = clock.now();
+        let seed = config.settings.seed;
+        Host {
+            inner: Arc::new(Inner {
+                state: Mutex::new(HostState {
+                    core: Service::new(config.settings, now),
+                    waiting: BTreeMap::new(),
+                    request_ids: RequestIds::new(seed),
+                    journal: Vec::new(),
+                    keep_journal: config.keep_journal,
+                }),
+                clock,
+                deadlines_changed: Notify::new(),
+                credentials: config.credentials,
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HostState> {
+        // A panic while holding the lock already failed the run; keep serving what we can.
+        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The service's current instant.
+    pub fn now(&self) -> Millis {
+        self.inner.clock.now()
+    }
+
+    /// The clock the host reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Credentials signatures are checked against, if any.
+    pub fn credentials(&self) -> Option<&Credentials> {
+        self.inner.credentials.as_ref()
+    }
+
+    /// The next `x-amzn-RequestId`.
+    pub fn next_request_id(&self) -> String {
+        self.lock().request_ids.next_id()
+    }
+
+    /// Runs `f` on the core, then delivers held-poll answers and collects the journal.
+    pub fn with_core<R>(&self, f: impl FnOnce(&mut Service) -> R) -> R {
+        let mut state = self.lock();
+        let result = f(&mut state.core);
+        Self::flush(&mut state);
+        drop(state);
+        self.inner.deadlines_changed.notify_one();
+        result
+    }
+
+    fn flush(state: &mut HostState) {
+        for effect in state.core.take_effects() {
+            match effect {
+                Effect::PollAnswered { poll, output } => {
+                    if let Some(tx) = state.waiting.remove(&poll) {
+                        // A receiver dropped at this point is a client gone mid-answer: like a
+                        // lost response, the ack deadline takes care of the task.
+                        let _ = tx.send(output);
+                    }
+                }
+            }
+        }
+        let events = state.core.take_journal();
+        for e in &events {
+            tracing::debug!(target: "dpsim::journal", at = e.at, kind = e.kind.name(), object = ?e.object_id, task = ?e.task, runner = ?e.runner, cause = %e.cause);
+        }
+        if state.keep_journal {
+            state.journal.extend(events);
+        }
+    }
+
+    /// Handles a validated request, waiting for the answer of a held poll.
+    pub async fn call(&self, request: Request) -> Result<Response, ServiceError> {
+        let now = self.now();
+        let (outcome, rx) = {
+            let mut state = self.lock();
+            let outcome = state.core.handle(now, request);
+            // Register before the lock is released, so the answer cannot be produced unseen.
+            let rx = match &outcome {
+                Ok(Outcome::PollHeld(poll)) => {
+                    let (tx, rx) = oneshot::channel();
+                    state.waiting.insert(*poll, tx);
+                    Some(rx)
+                }
+                _ => None,
+            };
+            Self::flush(&mut state);
+            (outcome, rx)
+        };
+        self.inner.deadlines_changed.notify_one();
+        match outcome? {
+            Outcome::Done(response) => Ok(response),
+            Outcome::PollHeld(poll) => {
+                let mut guard = AbandonOnDrop { host: self, poll, answered: false };
+                let rx = rx.expect("registered above");
+                let output = rx.await.unwrap_or_default();
+                guard.answered = true;
+                Ok(Response::PollForTask(output))
+            }
+        }
+    }
+
+    fn abandon(&self, poll: u64) {
+        let now = self.now();
+        let mut state = self.lock();
+        if state.waiting.remove(&poll).is_some() {
+            state.core.abandon_poll(now, poll);
+            Self::flush(&mut state);
+        }
+    }
+
+    /// Wakes the deadline task, e.g. after the clock jumped.
+    pub fn clock_changed(&self) {
+        self.inner.deadlines_changed.notify_one();
+    }
+
+    /// Takes the journal kept since the last call.
+    pub fn take_journal(&self) -> Vec<Event> {
+        std::mem::take(&mut self.lock().journal)
+    }
+
+    /// Applies deadlines as they fall due, forever. Spawn it beside the server.
+    pub async fn run_deadlines(self) {
+        loop {
+            let wait_ms = {
+                let state = self.lock();
+                state.core.next_deadline().map(|at| at.saturating_sub(self.now()))
+            };
+            let changed = self.inner.deadlines_changed.notified();
+            match wait_ms {
+                Some(0) => {}
+                Some(ms) => {
+                    tokio::select! {
+                        biased;
+                        _ = changed => {}
+                        _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+                    }
+                }
+                None => changed.await,
+            }
+            // Not through with_core: the driver must not wake itself.
+            let now = self.now();
+            let mut state = self.lock();
+            state.core.advance(now);
+            Self::flush(&mut state);
+        }
+    }
+}

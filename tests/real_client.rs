@@ -1,0 +1,312 @@
+//! Drives `dpsim serve` with the real AWS SDK for Python (boto3, driven by
+//! `tests/real_client/flow.py`), so the wire format, SigV4 checking and error
+//! codes are judged by a client people actually use, not by our own reading of
+//! the spec.
+//!
+//! Needs `python3` with pip; boto3 is installed on first use into
+//! `CARGO_TARGET_TMPDIR/pydeps` from PyPI, so a fresh machine needs no manual
+//! step.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Pinned so that a botocore change cannot silently alter what is tested.
+const BOTO3_VERSION: &str = "1.44.8";
+/// Short, so the empty poll at the end of the main flow costs seconds, yet long
+/// enough that flow.py can tell a poll woken by ActivatePipeline (well under a
+/// second) from one that answered when its hold ran out.
+const POLL_HOLD_MS: &str = "5000";
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Far above the flow's normal few seconds: only a hang should reach it.
+const FLOW_TIMEOUT: Duration = Duration::from_secs(300);
+const LISTENING_PREFIX: &str = "dpsim serve listening on ";
+
+/// Kills the child when dropped, so a failing assertion never leaks a process.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Copies a pipe into `sink` until EOF; the first line also goes to
+/// `first_line`. Draining keeps the child from blocking on a full pipe.
+fn drain(
+    pipe: impl Read + Send + 'static,
+    sink: Arc<Mutex<String>>,
+    first_line: Option<mpsc::Sender<String>>,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(pipe);
+        let mut first_line = first_line;
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let line = String::from_utf8_lossy(&buf);
+            if let Some(tx) = first_line.take() {
+                let _ = tx.send(line.trim_end().to_string());
+            }
+            sink.lock().unwrap().push_str(&line);
+        }
+    })
+}
+
+struct Server {
+    child: ChildGuard,
+    endpoint: String,
+    output: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(extra_args: &[&str]) -> Server {
+        let child = Command::new(env!("CARGO_BIN_EXE_dpsim"))
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dpsim serve");
+        let mut server =
+            Server { child: ChildGuard(child), endpoint: String::new(), output: Arc::new(Mutex::new(String::new())) };
+        let stdout = server.child.0.stdout.take().unwrap();
+        let stderr = server.child.0.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        drain(stdout, server.output.clone(), Some(tx));
+        drain(stderr, server.output.clone(), None);
+
+        let line = match rx.recv_timeout(STARTUP_TIMEOUT) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                panic!("dpsim serve printed no line within {STARTUP_TIMEOUT:?}; output so far:\n{}", server.output())
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // Give the exit status a moment to appear, without hanging on
+                // a server that closed stdout but keeps running.
+                let deadline = Instant::now() + Duration::from_secs(5);
+                let mut status = server.child.0.try_wait();
+                while matches!(status, Ok(None)) && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(50));
+                    status = server.child.0.try_wait();
+                }
+                panic!(
+                    "dpsim serve closed stdout before its listening line (exit: {status:?}); output:\n{}",
+                    server.output()
+                )
+            }
+        };
+        let endpoint = line
+            .strip_prefix(LISTENING_PREFIX)
+            .filter(|url| {
+                url.strip_prefix("http://127.0.0.1:").is_some_and(|port| port.parse::<u16>().is_ok_and(|p| p != 0))
+            })
+            .unwrap_or_else(|| {
+                panic!(
+                    "dpsim serve's first stdout line is {line:?}, want \
+                     \"{LISTENING_PREFIX}http://127.0.0.1:PORT\"; output:\n{}",
+                    server.output()
+                )
+            });
+        server.endpoint = endpoint.to_string();
+        server
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+}
+
+fn require_python3() {
+    match Command::new("python3").arg("--version").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => panic!(
+            "`python3 --version` failed ({}): install Python 3 to run the real-client tests\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => panic!(
+            "cannot run python3 ({e}): install Python 3 with pip (e.g. `apt-get install python3 \
+             python3-pip`) to run the real-client tests"
+        ),
+    }
+}
+
+/// A python3 command isolated from the developer's own AWS setup, so boto3
+/// never finds real credentials, profiles, endpoints or a metadata service.
+fn python(pydeps: &Path) -> Command {
+    let mut cmd = Command::new("python3");
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AWS_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.env("PYTHONPATH", pydeps)
+        .env("PYTHONNOUSERSITE", "1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        // botocore honours proxy variables; the server is on loopback.
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Checks the version, not just the import: a system-wide boto3 of another
+/// version would otherwise satisfy the check.
+fn pinned_boto3_importable(pydeps: &Path) -> bool {
+    python(pydeps)
+        .args(["-c", &format!("import sys, boto3; sys.exit(boto3.__version__ != '{BOTO3_VERSION}')")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn install_boto3() -> PathBuf {
+    require_python3();
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let pydeps = tmp.join("pydeps");
+    fs::create_dir_all(tmp).expect("create CARGO_TARGET_TMPDIR");
+    // The OnceLock serialises the tests of this binary; the file lock also
+    // covers runners that put each test in its own process (nextest).
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(tmp.join("pydeps.lock"))
+        .expect("open pydeps.lock");
+    lock.lock().expect("lock pydeps.lock");
+    if pinned_boto3_importable(&pydeps) {
+        return pydeps;
+    }
+    // Install beside it and rename, because pip --target will not overwrite
+    // what an interrupted earlier install left behind.
+    let staging = tmp.join("pydeps.partial");
+    let _ = fs::remove_dir_all(&staging);
+    let out = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .arg(&staging)
+        .arg(format!("boto3=={BOTO3_VERSION}"))
+        .env_remove("PYTHONPATH")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run python3 -m pip");
+    assert!(
+        out.status.success(),
+        "installing boto3=={BOTO3_VERSION} with pip failed ({}); install pip for python3 \
+         (e.g. `apt-get install python3-pip`) and make PyPI reachable\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = fs::remove_dir_all(&pydeps);
+    fs::rename(&staging, &pydeps).expect("move boto3 install into place");
+    assert!(
+        pinned_boto3_importable(&pydeps),
+        "boto3=={BOTO3_VERSION} installed into {} but python3 cannot import it",
+        pydeps.display()
+    );
+    pydeps
+}
+
+fn pydeps() -> &'static Path {
+    static PYDEPS: OnceLock<PathBuf> = OnceLock::new();
+    PYDEPS.get_or_init(install_boto3)
+}
+
+/// Runs flow.py against `server` and fails the test unless it completes.
+fn run_flow(pydeps: &Path, server: &Server, mode: &str, extra_args: &[&str], envs: &[(&str, &str)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real_client/flow.py");
+    let mut child = ChildGuard(
+        python(pydeps)
+            .arg("-u")
+            .arg(&script)
+            .arg(&server.endpoint)
+            .arg(mode)
+            .args(extra_args)
+            .envs(envs.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn python3 flow.py"),
+    );
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let readers = [
+        drain(child.0.stdout.take().unwrap(), stdout.clone(), None),
+        drain(child.0.stderr.take().unwrap(), stderr.clone(), None),
+    ];
+
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait for flow.py") {
+            break Some(status);
+        }
+        if started.elapsed() > FLOW_TIMEOUT {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let stdout = stdout.lock().unwrap().clone();
+    let stderr = stderr.lock().unwrap().clone();
+
+    let report =
+        || format!("flow.py stdout:\n{stdout}\nflow.py stderr:\n{stderr}\ndpsim serve output:\n{}", server.output());
+    let Some(status) = status else {
+        panic!("flow.py {mode} still running after {FLOW_TIMEOUT:?}\n{}", report());
+    };
+    assert!(status.success(), "flow.py {mode} failed ({status})\n{}", report());
+    // Guards against a script that exits 0 without reaching the end.
+    assert!(
+        stdout.lines().any(|l| l == format!("flow {mode}: OK")),
+        "flow.py {mode} exited 0 without its closing line\n{}",
+        report()
+    );
+    // Shown with --nocapture; on failure the panic message already has it.
+    println!("{stdout}");
+}
+
+#[test]
+fn boto3_main_flow() {
+    // Before the server starts: a first-run install can take a while.
+    let pydeps = pydeps();
+    let server = Server::start(&["--poll-hold-ms", POLL_HOLD_MS]);
+    run_flow(
+        pydeps,
+        &server,
+        "main",
+        &[],
+        &[
+            // Signatures are not checked without --auth, but boto3 signs anyway.
+            ("AWS_ACCESS_KEY_ID", "AKIDDPSIMFAKE"),
+            ("AWS_SECRET_ACCESS_KEY", "dpsim-fake-secret"),
+            ("DPSIM_POLL_HOLD_MS", POLL_HOLD_MS),
+        ],
+    );
+}
+
+#[test]
+fn boto3_auth_flow() {
+    let pydeps = pydeps();
+    let credentials = "AKIDDPSIMAUTH:dpsim-auth-secret";
+    let server = Server::start(&["--auth", credentials]);
+    run_flow(pydeps, &server, "auth", &[credentials], &[]);
+}

@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""Drive a running `dpsim serve` with the real AWS SDK for Python (boto3).
+
+Usage:
+    flow.py ENDPOINT_URL              # main flow (same as mode "main")
+    flow.py ENDPOINT_URL main
+    flow.py ENDPOINT_URL auth AK:SECRET
+
+The main flow reads credentials from the usual AWS environment variables
+(the server runs without --auth, so any value will do; boto3 still needs some
+to sign). It expects the server to have been started with a short
+--poll-hold-ms; DPSIM_POLL_HOLD_MS tells the script which one (default 3000).
+
+Every step is printed to stdout; the first failed assertion prints a message
+to stderr and exits with status 1. The last stdout line on success is
+"flow <mode>: OK".
+"""
+
+import datetime
+import json
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import urllib.request
+
+import boto3
+import botocore.config
+from botocore.exceptions import ClientError
+
+REGION = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+POLL_HOLD_S = int(os.environ.get("DPSIM_POLL_HOLD_MS", "3000")) / 1000.0
+PIPELINE_ID_RE = re.compile(r"^df-[A-Z0-9]{19}$")
+# Shaped like a real pipeline id so the server must look it up, not just reject the pattern.
+UNKNOWN_PIPELINE_ID = "df-" + "A" * 19
+WORKER_GROUP = "wg-1"
+
+_step_no = 0
+
+
+class FlowFailure(Exception):
+    pass
+
+
+def step(text):
+    global _step_no
+    _step_no += 1
+    print(f"[{_step_no:02d}] {text}", flush=True)
+
+
+def check(condition, message):
+    if not condition:
+        raise FlowFailure(message)
+
+
+def body(response):
+    """The modelled part of a response, without botocore's ResponseMetadata."""
+    return {k: v for k, v in response.items() if k != "ResponseMetadata"}
+
+
+def expect_error(code, call, *args, **kwargs):
+    """Run `call`, which must fail with the modelled error `code` and HTTP 400."""
+    try:
+        response = call(*args, **kwargs)
+    except ClientError as e:
+        got = e.response.get("Error", {}).get("Code")
+        status = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        check(
+            got == code,
+            f"expected error {code}, got {got} (HTTP {status}): {e.response.get('Error')}",
+        )
+        check(status == 400, f"expected HTTP 400 for {code}, got HTTP {status}")
+        print(f"      -> {code} (HTTP 400): {e.response['Error'].get('Message', '')}", flush=True)
+        return e
+    raise FlowFailure(f"expected error {code}, but the call succeeded: {body(response)}")
+
+
+def field(key, value):
+    return {"key": key, "stringValue": value}
+
+
+def string_field(fields, key):
+    for f in fields:
+        if f.get("key") == key:
+            return f.get("stringValue")
+    return None
+
+
+def parse_rfc3339(text):
+    # fromisoformat before 3.11 accepts neither "Z" nor more than 6 fractional digits.
+    m = re.match(r"^(.*?T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
+    check(m is not None, f"clock value {text!r} is not RFC 3339")
+    base, frac, zone = m.groups()
+    frac = (frac or "")[:7]
+    zone = "+00:00" if zone == "Z" else zone
+    return datetime.datetime.fromisoformat(base + frac + zone)
+
+
+class Admin:
+    """The /_dpsim admin interface, spoken with plain urllib (it is not an AWS API)."""
+
+    def __init__(self, endpoint):
+        self.endpoint = endpoint.rstrip("/")
+        # A developer's HTTP_PROXY must not capture loopback admin calls.
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def _call(self, method, path, payload=None):
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.endpoint + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with self.opener.open(req, timeout=30) as resp:
+            check(resp.status == 200, f"{method} {path} answered HTTP {resp.status}")
+            return json.loads(resp.read().decode())
+
+    def now(self):
+        answer = self._call("GET", "/_dpsim/clock")
+        check("now" in answer, f"GET /_dpsim/clock answered {answer}, no 'now'")
+        return parse_rfc3339(answer["now"])
+
+    def advance(self, seconds):
+        answer = self._call("POST", "/_dpsim/clock/advance", {"seconds": seconds})
+        check("now" in answer, f"clock advance answered {answer}, no 'now'")
+        return parse_rfc3339(answer["now"])
+
+
+def make_client(endpoint, *, read_timeout=30, credentials=None):
+    session_kwargs = {"region_name": REGION}
+    if credentials is not None:
+        session_kwargs["aws_access_key_id"], session_kwargs["aws_secret_access_key"] = credentials
+    session = boto3.session.Session(**session_kwargs)
+    # One attempt only: a retried call (botocore retries 500s and throttling by
+    # default) would hide server errors and, for polls, hand out extra tasks.
+    config = botocore.config.Config(
+        connect_timeout=10,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return session.client("datapipeline", endpoint_url=endpoint, config=config)
+
+
+def main_flow(endpoint):
+    check(
+        boto3.session.Session().get_credentials() is not None,
+        "no AWS credentials in the environment; set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY to any fake values (the server is not using --auth)",
+    )
+    admin = Admin(endpoint)
+    dp = make_client(endpoint)
+    # Polls may be held for POLL_HOLD_S before the server answers, so their
+    # read timeout must outlast it.
+    poll_timeout = POLL_HOLD_S + 30
+    runner_a = make_client(endpoint, read_timeout=poll_timeout)
+    runner_b = make_client(endpoint, read_timeout=poll_timeout)
+
+    step("CreatePipeline name=real-client-main uniqueId=rc-main-1")
+    first = dp.create_pipeline(name="real-client-main", uniqueId="rc-main-1")
+    pid = first["pipelineId"]
+    print(f"      -> {pid}", flush=True)
+    check(PIPELINE_ID_RE.match(pid), f"pipeline id {pid!r} does not match ^df-[A-Z0-9]{{19}}$")
+    check(
+        first["ResponseMetadata"].get("RequestId"),
+        "response carries no x-amzn-RequestId header",
+    )
+
+    step("CreatePipeline again with the same (name, uniqueId) is idempotent")
+    again = dp.create_pipeline(name="real-client-main", uniqueId="rc-main-1")
+    check(again["pipelineId"] == pid, f"second CreatePipeline gave {again['pipelineId']}, want {pid}")
+
+    step("CreatePipeline with another uniqueId makes another pipeline")
+    other = dp.create_pipeline(name="real-client-main", uniqueId="rc-main-2")["pipelineId"]
+    check(other != pid, f"a different uniqueId returned the same pipeline {pid}")
+
+    step("PutPipelineDefinition without any workerGroup is rejected, naming Copy")
+    bad = dp.put_pipeline_definition(
+        pipelineId=pid,
+        pipelineObjects=[
+            {"id": "Default", "name": "Default", "fields": [field("scheduleType", "ondemand")]},
+            {
+                "id": "Copy",
+                "name": "Copy",
+                "fields": [field("type", "ShellCommandActivity"), field("command", "echo hi")],
+            },
+        ],
+    )
+    print(f"      -> {body(bad)}", flush=True)
+    check(bad.get("errored") is True, f"bad definition not rejected: {body(bad)}")
+    named = [e for e in bad.get("validationErrors", []) if e.get("id") == "Copy"]
+    check(named, f"no validation error names object Copy: {bad.get('validationErrors')}")
+    check(named[0].get("errors"), f"validation error for Copy has no message: {named[0]}")
+
+    # The activity has no workerGroup of its own: it must inherit Default's.
+    step("PutPipelineDefinition: Default(ondemand, wg-1) + Copy ShellCommandActivity")
+    good = dp.put_pipeline_definition(
+        pipelineId=pid,
+        pipelineObjects=[
+            {
+                "id": "Default",
+                "name": "Default",
+                "fields": [field("scheduleType", "ondemand"), field("workerGroup", WORKER_GROUP)],
+            },
+            {
+                "id": "Copy",
+                "name": "Copy",
+                "fields": [field("type", "ShellCommandActivity"), field("command", "echo hello")],
+            },
+        ],
+    )
+    check(good.get("errored") is False, f"good definition rejected: {body(good)}")
+    check(not good.get("validationErrors"), f"good definition has errors: {good.get('validationErrors')}")
+
+    step("runner-a starts a long PollForTask before activation")
+    sent = threading.Event()
+    outcome = {}
+
+    def on_send(**_kwargs):
+        outcome["sent_at"] = time.monotonic()
+        sent.set()
+
+    service = runner_a.meta.service_model.service_id.hyphenize()
+    runner_a.meta.events.register(f"before-send.{service}.PollForTask", on_send)
+
+    def long_poll():
+        try:
+            outcome["response"] = runner_a.poll_for_task(workerGroup=WORKER_GROUP, hostname="runner-a")
+        except Exception as e:  # reported by the main thread
+            outcome["error"] = e
+        outcome["answered_at"] = time.monotonic()
+
+    poller = threading.Thread(target=long_poll, daemon=True)
+    poller.start()
+    check(sent.wait(30), "runner-a's PollForTask was never sent")
+    runner_a.meta.events.unregister(f"before-send.{service}.PollForTask", on_send)
+    # The request is on the wire; give the server a moment to park it so the
+    # task can only reach it through the long-poll handover. Well under the hold.
+    time.sleep(min(0.75, POLL_HOLD_S / 4))
+    check(
+        "answered_at" not in outcome,
+        f"runner-a's poll answered before ActivatePipeline: {outcome.get('response') or outcome.get('error')}",
+    )
+
+    step("ActivatePipeline wakes the waiting poll")
+    activated_at = time.monotonic()
+    activation = dp.activate_pipeline(pipelineId=pid)
+    check(body(activation) == {}, f"ActivatePipeline answered {body(activation)}, want {{}}")
+    poller.join(poll_timeout + 10)
+    check(not poller.is_alive(), "runner-a's poll did not answer")
+    if "error" in outcome:
+        raise FlowFailure(f"runner-a's poll failed: {outcome['error']!r}")
+    check(
+        outcome["answered_at"] >= activated_at,
+        "runner-a's poll answered before ActivatePipeline was sent",
+    )
+    held = outcome["answered_at"] - outcome["sent_at"]
+    task_a = outcome["response"].get("taskObject")
+    check(
+        task_a,
+        "runner-a's held poll answered without a task: ActivatePipeline did not hand the "
+        f"new task to the waiting poll (held {held:.2f}s)",
+    )
+    # A server that only rechecks when the hold runs out would also pass the
+    # checks above; the handover must happen when the task becomes ready.
+    check(
+        held < POLL_HOLD_S * 0.8,
+        f"runner-a's poll was held {held:.2f}s of its {POLL_HOLD_S:g}s hold: the task reached it "
+        "when the hold ran out, not when ActivatePipeline made it ready",
+    )
+    t1, attempt = task_a.get("taskId"), task_a.get("attemptId")
+    print(
+        f"      -> attempt {attempt}, taskId {t1[:40] if t1 else t1}..., "
+        f"objects {sorted((task_a.get('objects') or {}).keys())}",
+        flush=True,
+    )
+    check(t1 and attempt, f"taskObject lacks taskId or attemptId: {task_a}")
+    check(task_a.get("pipelineId") == pid, f"task is for pipeline {task_a.get('pipelineId')}, want {pid}")
+
+    step("runner-a does not acknowledge; advance the service clock 121 s")
+    before = admin.now()
+    after = admin.advance(121)
+    print(f"      -> clock {before.isoformat()} -> {after.isoformat()}", flush=True)
+    check(
+        (after - before).total_seconds() >= 121,
+        f"clock moved only {(after - before).total_seconds()} s",
+    )
+
+    step("runner-b polls and gets the same attempt under a new taskId")
+    task_b = runner_b.poll_for_task(workerGroup=WORKER_GROUP, hostname="runner-b").get("taskObject")
+    check(task_b, "runner-b got no task: the unacknowledged task was not handed out again")
+    t2 = task_b.get("taskId")
+    check(task_b.get("attemptId") == attempt, f"runner-b got attempt {task_b.get('attemptId')}, want {attempt}")
+    check(t2 and t2 != t1, "runner-b got the same taskId as runner-a: taskIds must never be reused")
+    check(task_b.get("pipelineId") == pid, f"task is for pipeline {task_b.get('pipelineId')}, want {pid}")
+
+    step("runner-a's ReportTaskProgress on the stale t1 answers canceled=true")
+    stale = runner_a.report_task_progress(taskId=t1)
+    check(stale.get("canceled") is True, f"stale taskId: {body(stale)}, want canceled=true")
+
+    # A tampered id was never issued; unlike a stale one it must be an error,
+    # which shows the server tells the two apart.
+    forged_t1 = t1[:-1] + ("A" if t1[-1] != "A" else "B")
+    check(forged_t1 not in (t1, t2), "forged taskId collides with a real one")
+    step("ReportTaskProgress on a tampered t1 (never issued) raises TaskNotFoundException")
+    expect_error("TaskNotFoundException", runner_a.report_task_progress, taskId=forged_t1)
+
+    step("runner-b acknowledges t2 with percentComplete=50")
+    ack = runner_b.report_task_progress(taskId=t2, fields=[field("percentComplete", "50")])
+    check(ack.get("canceled") is False, f"live taskId: {body(ack)}, want canceled=false")
+
+    # Sent while t2 is still live, so an enum error is the only thing wrong
+    # with it and the error cannot be mistaken for a lookup failure.
+    step("SetTaskStatus(t2, taskStatus=BOGUS) raises InvalidRequestException")
+    expect_error("InvalidRequestException", runner_b.set_task_status, taskId=t2, taskStatus="BOGUS")
+
+    step("SetTaskStatus(t2, FINISHED) answers {}")
+    done = runner_b.set_task_status(taskId=t2, taskStatus="FINISHED")
+    check(body(done) == {}, f"SetTaskStatus answered {body(done)}, want {{}}")
+
+    step("SetTaskStatus(t2) again raises TaskNotFoundException")
+    expect_error("TaskNotFoundException", runner_b.set_task_status, taskId=t2, taskStatus="FINISHED")
+
+    step("SetTaskStatus(t1) from runner-a raises TaskNotFoundException")
+    expect_error("TaskNotFoundException", runner_a.set_task_status, taskId=t1, taskStatus="FINISHED")
+
+    step("SetTaskStatus with a forged taskId raises TaskNotFoundException")
+    expect_error(
+        "TaskNotFoundException", dp.set_task_status, taskId="forged-task-id-0000", taskStatus="FINISHED"
+    )
+
+    step(f"DescribeObjects({attempt}) shows @status FINISHED")
+    described = dp.describe_objects(pipelineId=pid, objectIds=[attempt])
+    objects = {o["id"]: o for o in described.get("pipelineObjects", [])}
+    check(attempt in objects, f"DescribeObjects did not return {attempt}: {sorted(objects)}")
+    status = string_field(objects[attempt]["fields"], "@status")
+    check(status == "FINISHED", f"attempt @status is {status!r}, want FINISHED; fields {objects[attempt]['fields']}")
+
+    step(f"DescribePipelines([{pid}]) describes it")
+    descriptions = dp.describe_pipelines(pipelineIds=[pid]).get("pipelineDescriptionList", [])
+    check(
+        [d.get("pipelineId") for d in descriptions] == [pid],
+        f"DescribePipelines answered {descriptions}",
+    )
+    check(descriptions[0].get("name") == "real-client-main", f"wrong name in {descriptions[0]}")
+
+    step(f"DescribePipelines([{UNKNOWN_PIPELINE_ID}]) raises PipelineNotFoundException")
+    expect_error("PipelineNotFoundException", dp.describe_pipelines, pipelineIds=[UNKNOWN_PIPELINE_ID])
+
+    step("ReportTaskRunnerHeartbeat(runner-a, wg-1) answers terminate=false")
+    beat = runner_a.report_task_runner_heartbeat(taskrunnerId="runner-a", workerGroup=WORKER_GROUP)
+    check(beat.get("terminate") is False, f"heartbeat answered {body(beat)}, want terminate=false")
+
+    step(f"PollForTask with no work is held ~{POLL_HOLD_S:g}s and answers with no task")
+    started = time.monotonic()
+    empty = runner_a.poll_for_task(workerGroup=WORKER_GROUP, hostname="runner-a")
+    held = time.monotonic() - started
+    print(f"      -> answered after {held:.2f}s: {body(empty)}", flush=True)
+    check("taskObject" not in empty, f"empty poll handed out a task: {empty.get('taskObject')}")
+    # Loose bounds: only the order of magnitude of the hold is the server's contract.
+    check(held >= POLL_HOLD_S * 0.8, f"empty poll answered after {held:.2f}s, not held for ~{POLL_HOLD_S}s")
+
+
+def auth_flow(endpoint, access_key, secret):
+    step(f"ReportTaskRunnerHeartbeat signed with the right credentials ({access_key})")
+    good = make_client(endpoint, credentials=(access_key, secret))
+    beat = good.report_task_runner_heartbeat(taskrunnerId="runner-auth", workerGroup=WORKER_GROUP)
+    check(beat.get("terminate") is False, f"heartbeat answered {body(beat)}, want terminate=false")
+
+    step("the same call signed with a wrong secret raises InvalidSignatureException")
+    wrong_secret = make_client(endpoint, credentials=(access_key, secret + "-wrong"))
+    expect_error(
+        "InvalidSignatureException",
+        wrong_secret.report_task_runner_heartbeat,
+        taskrunnerId="runner-auth",
+        workerGroup=WORKER_GROUP,
+    )
+
+    unknown_key = "AKIDDPSIMUNKNOWN" if access_key != "AKIDDPSIMUNKNOWN" else "AKIDDPSIMOTHER"
+    step(f"the same call signed with an unknown access key ({unknown_key}) raises UnrecognizedClientException")
+    stranger = make_client(endpoint, credentials=(unknown_key, secret))
+    expect_error(
+        "UnrecognizedClientException",
+        stranger.report_task_runner_heartbeat,
+        taskrunnerId="runner-auth",
+        workerGroup=WORKER_GROUP,
+    )
+
+
+def main(argv):
+    usage = "usage: flow.py ENDPOINT_URL [main | auth ACCESS_KEY:SECRET]"
+    if len(argv) < 2:
+        print(usage, file=sys.stderr)
+        return 2
+    endpoint = argv[1]
+    mode = argv[2] if len(argv) > 2 else "main"
+    print(f"boto3 {boto3.__version__}, botocore {botocore.__version__}, endpoint {endpoint}, mode {mode}", flush=True)
+    try:
+        if mode == "main" and len(argv) <= 3:
+            main_flow(endpoint)
+        elif mode == "auth" and len(argv) == 4 and ":" in argv[3]:
+            access_key, secret = argv[3].split(":", 1)
+            auth_flow(endpoint, access_key, secret)
+        else:
+            print(usage, file=sys.stderr)
+            return 2
+    except FlowFailure as e:
+        print(f"FAILED at step {_step_no}: {e}", file=sys.stderr, flush=True)
+        return 1
+    except ClientError as e:
+        print(
+            f"FAILED at step {_step_no}: unexpected error {e.response.get('Error')} "
+            f"(HTTP {e.response.get('ResponseMetadata', {}).get('HTTPStatusCode')}): {e}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    except Exception as e:
+        traceback.print_exc()
+        print(f"FAILED at step {_step_no}: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+        return 1
+    print(f"flow {mode}: OK", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
