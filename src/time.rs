@@ -105,7 +105,7 @@ pub fn format_duration(ms: u64) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if ms % SECOND_MS != 0 {
+    if !ms.is_multiple_of(SECOND_MS) {
         return format!("{ms}ms");
     }
     let (h, m, s) = (ms / HOUR_MS, ms % HOUR_MS / MINUTE_MS, ms % MINUTE_MS / SECOND_MS);

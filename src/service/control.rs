@@ -31,12 +31,12 @@ impl Service {
 
     pub(super) fn create_pipeline(&mut self, r: CreatePipelineInput) -> Result<Response, ServiceError> {
         let (name, unique_id) = (r.name.unwrap_or_default(), r.unique_id.unwrap_or_default());
-        if let Some(&key) = self.s.unique_index.get(&(name.clone(), unique_id.clone())) {
-            if self.s.pipelines[key].state != PipelineState::Deleted {
-                return Ok(Response::CreatePipeline(CreatePipelineOutput {
-                    pipeline_id: self.s.pipelines[key].id.clone(),
-                }));
-            }
+        if let Some(&key) = self.s.unique_index.get(&(name.clone(), unique_id.clone()))
+            && self.s.pipelines[key].state != PipelineState::Deleted
+        {
+            return Ok(Response::CreatePipeline(CreatePipelineOutput {
+                pipeline_id: self.s.pipelines[key].id.clone(),
+            }));
         }
         let mut id = self.s.ids.pipeline_id();
         while self.s.pipeline_index.contains_key(&id) {

@@ -103,10 +103,10 @@ fn resolve<'a>(by_id: &BTreeMap<&str, &'a PipelineObject>, object: &'a PipelineO
             .and_then(|f| f.ref_value.as_deref())
             .and_then(|p| by_id.get(p).copied());
     }
-    if let Some(default) = by_id.get("Default") {
-        if !visited.contains("Default") {
-            chain.push(default);
-        }
+    if let Some(default) = by_id.get("Default")
+        && !visited.contains("Default")
+    {
+        chain.push(default);
     }
     for o in chain {
         let keys_here: BTreeSet<&str> = o.fields.iter().map(Field::key).filter(|k| *k != "parent").collect();
@@ -158,10 +158,10 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
     }
     for (id, o) in &by_id {
         for f in &o.fields {
-            if let Some(target) = f.ref_value.as_deref() {
-                if !by_id.contains_key(target) {
-                    report.error(id, format!("Field '{}' references unknown object '{target}'", f.key()));
-                }
+            if let Some(target) = f.ref_value.as_deref()
+                && !by_id.contains_key(target)
+            {
+                report.error(id, format!("Field '{}' references unknown object '{target}'", f.key()));
             }
         }
         if parent_cycle(&by_id, o) {
@@ -307,12 +307,12 @@ fn dependency_cycle(activities: &BTreeMap<String, Activity>) -> Option<String> {
     while let Some(done) = ready.pop() {
         indegree.remove(done);
         for a in activities.values() {
-            if a.depends_on.iter().any(|d| d == done) {
-                if let Some(n) = indegree.get_mut(a.id.as_str()) {
-                    *n -= 1;
-                    if *n == 0 {
-                        ready.push(a.id.as_str());
-                    }
+            if a.depends_on.iter().any(|d| d == done)
+                && let Some(n) = indegree.get_mut(a.id.as_str())
+            {
+                *n -= 1;
+                if *n == 0 {
+                    ready.push(a.id.as_str());
                 }
             }
         }

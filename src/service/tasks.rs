@@ -133,10 +133,10 @@ impl Service {
             }
             // The runner needs what the activity points at (data nodes, databases, ...).
             for f in &inst.activity.fields {
-                if let Some(target) = f.ref_value.as_deref() {
-                    if let Some(o) = def.object(target) {
-                        objects.insert(target.to_string(), o.clone());
-                    }
+                if let Some(target) = f.ref_value.as_deref()
+                    && let Some(o) = def.object(target)
+                {
+                    objects.insert(target.to_string(), o.clone());
                 }
             }
         }
