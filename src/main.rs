@@ -34,6 +34,9 @@ enum Command {
         /// Seed for pipeline ids, taskId keys and request ids.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Throttle calls above AWS's documented per-account rates (ThrottlingException).
+        #[arg(long)]
+        rate_limits: bool,
     },
 }
 
@@ -44,12 +47,12 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
-        Command::Serve { addr, auth, poll_hold_ms, seed } => {
+        Command::Serve { addr, auth, poll_hold_ms, seed, rate_limits } => {
             let mut settings = Settings { seed, ..Settings::default() };
             if let Some(ms) = poll_hold_ms {
                 settings.poll_hold_ms = ms;
             }
-            let config = HostConfig { settings, credentials: auth, keep_journal: false };
+            let config = HostConfig { settings, credentials: auth, keep_journal: false, rate_limits };
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {

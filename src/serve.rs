@@ -18,6 +18,7 @@ use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::protocol::{ErrorCode, Operation};
 use crate::time::{Millis, SECOND_MS, format_rfc3339};
 use crate::wire::http::router;
 use crate::wire::{Clock, Host, HostConfig};
@@ -91,11 +92,45 @@ async fn advance_clock(
     Ok(clock_body(&admin.host))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InjectBody {
+    operation: String,
+    error: String,
+    #[serde(default = "one")]
+    count: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+async fn inject_errors(
+    State(admin): State<Admin>,
+    body: Result<Json<InjectBody>, JsonRejection>,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": message })));
+    let Json(body) = body.map_err(|e| {
+        bad(format!(
+            "expected {{\"operation\": \"PollForTask\", \"error\": \"InternalServiceError\", \"count\": 1}}: {e}"
+        ))
+    })?;
+    let op = Operation::from_target(&format!("DataPipeline.{}", body.operation))
+        .ok_or_else(|| bad(format!("unknown operation {:?}", body.operation)))?;
+    let code = ErrorCode::parse(&body.error).ok_or_else(|| {
+        let known: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        bad(format!("unknown error {:?}; expected one of {}", body.error, known.join(", ")))
+    })?;
+    admin.host.inject_errors(op, code, body.count);
+    Ok(Json(json!({ "operation": op.as_str(), "error": code.as_str(), "count": body.count })))
+}
+
 /// The full `serve` app: admin routes plus the AWS router.
 pub fn app(host: Host, clock: Arc<OffsetClock>) -> Router {
     let admin = Router::new()
         .route("/_dpsim/clock", get(get_clock))
         .route("/_dpsim/clock/advance", post(advance_clock))
+        .route("/_dpsim/faults/errors", post(inject_errors))
         .with_state(Admin { host: host.clone(), clock });
     admin.merge(router(host))
 }

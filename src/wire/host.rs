@@ -5,7 +5,7 @@
 //! [`Host::with_core`], which afterwards delivers the answers owed to held polls, so an answer
 //! can never be produced without reaching the poll that waits for it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -13,11 +13,12 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::journal::Event;
 use crate::protocol::output::PollForTaskOutput;
-use crate::protocol::{Request, Response, ServiceError};
+use crate::protocol::{ErrorCode, Operation, Request, Response, ServiceError};
 use crate::service::{Effect, Outcome, Service, Settings};
 use crate::time::Millis;
 
 use super::clock::Clock;
+use super::limits::RateLimiter;
 use super::request_id::RequestIds;
 use super::sigv4::Credentials;
 
@@ -27,6 +28,8 @@ struct HostState {
     request_ids: RequestIds,
     journal: Vec<Event>,
     keep_journal: bool,
+    limiter: Option<RateLimiter>,
+    injected: BTreeMap<Operation, VecDeque<ErrorCode>>,
 }
 
 struct Inner {
@@ -51,6 +54,8 @@ pub struct HostConfig {
     pub credentials: Option<Credentials>,
     /// Keep the journal for [`Host::take_journal`] (the simulator does; `serve` only logs it).
     pub keep_journal: bool,
+    /// Throttle calls above AWS's documented per-account rates.
+    pub rate_limits: bool,
 }
 
 /// Gives up a held poll if the request future is dropped before its answer arrives.
@@ -81,6 +86,8 @@ impl Host {
                     request_ids: RequestIds::new(seed),
                     journal: Vec::new(),
                     keep_journal: config.keep_journal,
+                    limiter: config.rate_limits.then(RateLimiter::default),
+                    injected: BTreeMap::new(),
                 }),
                 clock,
                 deadlines_changed: Notify::new(),
@@ -143,6 +150,24 @@ impl Host {
         if state.keep_journal {
             state.journal.extend(events);
         }
+    }
+
+    /// Makes the next `count` calls of `op` answer `code` before they reach the service.
+    pub fn inject_errors(&self, op: Operation, code: ErrorCode, count: usize) {
+        let mut state = self.lock();
+        state.injected.entry(op).or_default().extend(std::iter::repeat_n(code, count));
+    }
+
+    /// The error the front door answers `op` with instead of calling the service, if any:
+    /// an injected error, or throttling when rate limits are on.
+    pub fn admission(&self, op: Operation) -> Result<(), ServiceError> {
+        let now = self.now();
+        let mut state = self.lock();
+        if let Some(code) = state.injected.get_mut(&op).and_then(VecDeque::pop_front) {
+            return Err(ServiceError::new(code, format!("Injected {code} for {op}")));
+        }
+        let admitted = state.limiter.as_mut().is_none_or(|limiter| limiter.admit(op, now));
+        if admitted { Ok(()) } else { Err(ServiceError::new(ErrorCode::ThrottlingException, "Rate exceeded")) }
     }
 
     /// Handles a validated request, waiting for the answer of a held poll.

@@ -53,6 +53,7 @@ pub async fn dispatch(host: &Host, parts: &http::request::Parts, body: &Bytes) -
         sigv4::verify(parts, body, credentials, now).map_err(|e| ServiceError::new(auth_code(&e), e.message()))?;
     }
     let op = operation(parts)?;
+    host.admission(op)?;
     let request = ApiRequest::parse(op, body)?;
     host.call(request).await
 }

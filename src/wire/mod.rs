@@ -5,6 +5,7 @@
 pub mod clock;
 pub mod host;
 pub mod http;
+pub mod limits;
 pub mod request_id;
 pub mod sigv4;
 
