@@ -192,10 +192,10 @@ fn raw_calls(pipeline: String, task: String) -> impl Strategy<Value = Call> {
 
 async fn send_call(host: &Host, call: &Call) -> Reply {
     let mut request = Request::builder().method(call.method).uri(call.path);
-    if let Some(t) = &call.target {
-        if let Ok(v) = http::HeaderValue::from_str(t) {
-            request = request.header("x-amz-target", v);
-        }
+    if let Some(t) = &call.target
+        && let Ok(v) = http::HeaderValue::from_str(t)
+    {
+        request = request.header("x-amz-target", v);
     }
     for (k, v) in &call.headers {
         if let Ok(v) = http::HeaderValue::from_str(v) {
