@@ -2,7 +2,11 @@
 //!
 //! The ownership log, the checks and the reports are all built from these events, so each
 //! carries everything needed to read it alone: when, which pipeline, object, attempt and task,
-//! which runner, what happened and why.
+//! which runner, what happened and why. Names are shared (`Arc<str>`) with the service's
+//! records, so journaling a call allocates nothing for them.
+
+use std::borrow::Cow;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -193,22 +197,22 @@ pub struct Event {
     pub seq: u64,
     /// The pipeline, when the event concerns one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pipeline_id: Option<String>,
+    pub pipeline_id: Option<Arc<str>>,
     /// The instance or component.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub object_id: Option<String>,
+    pub object_id: Option<Arc<str>>,
     /// The attempt.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub attempt_id: Option<String>,
+    pub attempt_id: Option<Arc<str>>,
     /// The lease number (the taskId's sequence), when the event concerns a task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<u64>,
     /// The runner: hostname for task calls, taskrunnerId for heartbeats.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub runner: Option<String>,
+    pub runner: Option<Arc<str>>,
     /// What happened.
     #[serde(flatten)]
     pub kind: EventKind,
     /// Why, in words.
-    pub cause: String,
+    pub cause: Cow<'static, str>,
 }

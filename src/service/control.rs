@@ -35,7 +35,7 @@ impl Service {
             && self.s.pipelines[key].state != PipelineState::Deleted
         {
             return Ok(Response::CreatePipeline(CreatePipelineOutput {
-                pipeline_id: self.s.pipelines[key].id.clone(),
+                pipeline_id: self.s.pipelines[key].id.to_string(),
             }));
         }
         let mut id = self.s.ids.pipeline_id();
@@ -44,7 +44,7 @@ impl Service {
         }
         let key = self.s.pipelines.len();
         self.s.pipelines.push(Pipeline {
-            id: id.clone(),
+            id: id.as_str().into(),
             name: name.clone(),
             unique_id: unique_id.clone(),
             description: r.description,
@@ -63,7 +63,7 @@ impl Service {
         });
         self.s.pipeline_index.insert(id.clone(), key);
         self.s.unique_index.insert((name.clone(), unique_id), key);
-        self.emit_pipeline(EventKind::PipelineCreated, key, None, format!("name {name:?}"));
+        self.emit_pipeline(EventKind::PipelineCreated, key, None, format!("name {name:?}").into());
         Ok(Response::CreatePipeline(CreatePipelineOutput { pipeline_id: id }))
     }
 
@@ -81,7 +81,7 @@ impl Service {
             p.parameter_objects = r.parameter_objects;
             p.parameter_values = r.parameter_values;
             let n = objects.len();
-            self.emit_pipeline(EventKind::DefinitionPut, key, None, format!("{n} objects"));
+            self.emit_pipeline(EventKind::DefinitionPut, key, None, format!("{n} objects").into());
         }
         Ok(Response::PutPipelineDefinition(output))
     }
@@ -141,7 +141,7 @@ impl Service {
             let i = self.s.instances.len();
             self.s.instances.push(Instance {
                 pipeline: key,
-                id: id.clone(),
+                id: id.as_str().into(),
                 activity: Arc::new(activity.clone()),
                 status: InstanceStatus::WaitingOnDependencies,
                 scheduled_start: start,
@@ -170,7 +170,7 @@ impl Service {
             EventKind::Activated { instances: created.len() },
             key,
             None,
-            format!("activation {activation}"),
+            format!("activation {activation}").into(),
         );
         for &(_, i) in &created {
             if self.s.instances[i].waiting_on == 0 {
@@ -188,7 +188,7 @@ impl Service {
         let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
         let cancel_active = r.cancel_active.unwrap_or(true);
         self.s.pipelines[key].state = PipelineState::Inactive;
-        self.emit_pipeline(EventKind::Deactivated { cancel_active }, key, None, String::new());
+        self.emit_pipeline(EventKind::Deactivated { cancel_active }, key, None, "".into());
         for i in self.s.pipelines[key].instances.clone() {
             if cancel_active {
                 self.cancel_instance(i, CancelSource::Deactivate, "pipeline deactivated with cancelActive");
@@ -206,7 +206,7 @@ impl Service {
         }
         self.s.pipelines[key].state = PipelineState::Deleted;
         // Held polls never see a deleted pipeline's tasks: they were taken off the queues above.
-        self.emit_pipeline(EventKind::Deleted, key, None, String::new());
+        self.emit_pipeline(EventKind::Deleted, key, None, "".into());
         Ok(Response::empty())
     }
 
@@ -252,7 +252,7 @@ impl Service {
                         continue;
                     }
                     let kind = if pause { EventKind::Paused } else { EventKind::Resumed };
-                    self.emit_pipeline(kind, key, Some(id.clone()), format!("SetStatus {status}"));
+                    self.emit_pipeline(kind, key, Some(id.as_str().into()), format!("SetStatus {status}").into());
                     let of_component: Vec<InstanceKey> = self.s.pipelines[key]
                         .instances
                         .iter()

@@ -36,7 +36,7 @@ impl Service {
         let p = &self.s.pipelines[inst.pipeline];
         let mut fields = vec![
             Field::string("@sphere", "INSTANCE"),
-            Field::string("@pipelineId", p.id.clone()),
+            Field::string("@pipelineId", &*p.id),
             Field::reference("@componentParent", inst.activity.id.clone()),
             Field::string("@status", inst.status.as_str()),
             Field::string("@scheduledStartTime", format_dp_time(inst.scheduled_start)),
@@ -45,11 +45,11 @@ impl Service {
         time_field(&mut fields, "@actualStartTime", inst.actual_start);
         time_field(&mut fields, "@actualEndTime", inst.actual_end);
         if let Some(&head) = inst.attempts.last() {
-            fields.push(Field::reference("@headAttempt", self.s.attempts[head].id.clone()));
+            fields.push(Field::reference("@headAttempt", &*self.s.attempts[head].id));
             opt_field(&mut fields, "hostname", self.s.attempts[head].hostname.as_deref());
         }
         fields.extend(inst.activity.fields.iter().filter(|f| f.key() != "parent").cloned());
-        PipelineObject { id: Some(inst.id.clone()), name: Some(inst.id.clone()), fields }
+        PipelineObject { id: Some(inst.id.to_string()), name: Some(inst.id.to_string()), fields }
     }
 
     /// An attempt with its runtime fields, what the runner reported, and its activity's fields.
@@ -59,8 +59,8 @@ impl Service {
         let p = &self.s.pipelines[inst.pipeline];
         let mut fields = vec![
             Field::string("@sphere", "ATTEMPT"),
-            Field::string("@pipelineId", p.id.clone()),
-            Field::reference("@instanceParent", inst.id.clone()),
+            Field::string("@pipelineId", &*p.id),
+            Field::reference("@instanceParent", &*inst.id),
             Field::reference("@componentParent", inst.activity.id.clone()),
             Field::string("@status", attempt.status.as_str()),
             Field::string("@attemptNumber", attempt.number.to_string()),
@@ -79,7 +79,7 @@ impl Service {
         fields.extend(
             inst.activity.fields.iter().filter(|f| f.key() != "parent" && !own.iter().any(|k| k == f.key())).cloned(),
         );
-        PipelineObject { id: Some(attempt.id.clone()), name: Some(attempt.id.clone()), fields }
+        PipelineObject { id: Some(attempt.id.to_string()), name: Some(attempt.id.to_string()), fields }
     }
 
     fn render_component(&self, key: PipelineKey, object: &PipelineObject) -> PipelineObject {
@@ -88,7 +88,7 @@ impl Service {
         let status = if p.paused.contains(&id) { "PAUSED" } else { p.state.as_str() };
         let mut fields = vec![
             Field::string("@sphere", "COMPONENT"),
-            Field::string("@pipelineId", p.id.clone()),
+            Field::string("@pipelineId", &*p.id),
             Field::string("@status", status),
         ];
         fields.extend(object.fields.iter().cloned());
@@ -158,7 +158,7 @@ impl Service {
             .iter()
             .any(|&i| matches!(self.s.instances[i].status, InstanceStatus::Failed | InstanceStatus::CascadeFailed));
         let mut fields = vec![
-            Field::string("@id", p.id.clone()),
+            Field::string("@id", &*p.id),
             Field::string("@sphere", "PIPELINE"),
             Field::string("name", p.name.clone()),
             Field::string("uniqueId", p.unique_id.clone()),
@@ -172,7 +172,7 @@ impl Service {
         }
         opt_field(&mut fields, "description", p.description.as_deref());
         PipelineDescription {
-            pipeline_id: p.id.clone(),
+            pipeline_id: p.id.to_string(),
             name: p.name.clone(),
             fields,
             description: p.description.clone(),
@@ -182,7 +182,7 @@ impl Service {
 
     pub(super) fn list_pipelines(&mut self, r: ListPipelinesInput) -> Result<Response, ServiceError> {
         let all: Vec<String> =
-            self.s.pipelines.iter().filter(|p| p.state != PipelineState::Deleted).map(|p| p.id.clone()).collect();
+            self.s.pipelines.iter().filter(|p| p.state != PipelineState::Deleted).map(|p| p.id.to_string()).collect();
         let (page, marker, has_more) = page(all, r.marker.as_deref(), None)?;
         let pipeline_id_list = page
             .into_iter()

@@ -22,7 +22,7 @@ impl Service {
             self.emit_task(
                 EventKind::Expired { deadline: Deadline::Ack },
                 seq,
-                format!("not acknowledged within {limit}"),
+                format!("not acknowledged within {limit}").into(),
             );
             // A missed acknowledgement is not a failure: the same attempt goes back in the queue.
             self.s.attempts[attempt].status = AttemptStatus::WaitingForRunner;
@@ -35,7 +35,7 @@ impl Service {
                 .report_progress_timeout_ms
                 .unwrap_or(self.s.settings.progress_timeout_ms);
             let why = format!("no progress report within {}", format_duration(limit));
-            self.emit_task(EventKind::Expired { deadline: Deadline::Progress }, seq, why.clone());
+            self.emit_task(EventKind::Expired { deadline: Deadline::Progress }, seq, why.clone().into());
             self.time_out_attempt(attempt, "Service_ReportProgressTimeout", why);
         }
     }
@@ -53,12 +53,12 @@ impl Service {
         match self.s.attempts[attempt].lease {
             Some(seq) => {
                 self.end_lease(seq, LeaseEnd::Expired(Deadline::Attempt));
-                self.emit_task(EventKind::Expired { deadline: Deadline::Attempt }, seq, why.clone());
+                self.emit_task(EventKind::Expired { deadline: Deadline::Attempt }, seq, why.clone().into());
             }
             None => {
                 // Timed out while waiting to be handed out again after a missed ack; the
                 // retry below takes it off the ready queue.
-                self.emit(EventKind::Expired { deadline: Deadline::Attempt }, Some(instance), None, why.clone());
+                self.emit(EventKind::Expired { deadline: Deadline::Attempt }, Some(instance), None, why.clone().into());
             }
         }
         self.time_out_attempt(attempt, "Service_AttemptTimeout", why);
@@ -118,7 +118,7 @@ impl Service {
                 EventKind::RetryScheduled { ready_at, next_attempt },
                 Some(i),
                 None,
-                format!("retry {failures} of {max} after retryDelay"),
+                format!("retry {failures} of {max} after retryDelay").into(),
             );
         } else {
             let max = inst.activity.maximum_retries;
@@ -129,7 +129,7 @@ impl Service {
                 EventKind::InstanceFailed,
                 Some(i),
                 None,
-                format!("all {} attempts failed (maximumRetries {max})", max + 1),
+                format!("all {} attempts failed (maximumRetries {max})", max + 1).into(),
             );
             self.cascade(i);
         }
@@ -153,14 +153,14 @@ impl Service {
     }
 
     /// Cancels an instance that is not over, with its lease, queue entry and timers.
-    pub(super) fn cancel_instance(&mut self, i: InstanceKey, by: CancelSource, why: &str) {
+    pub(super) fn cancel_instance(&mut self, i: InstanceKey, by: CancelSource, why: &'static str) {
         if self.s.instances[i].status.is_terminal() {
             return;
         }
         self.stop_instance(i, LeaseEnd::Canceled(by), AttemptStatus::Canceled);
         self.s.instances[i].status = InstanceStatus::Canceled;
         self.refresh_ready(i);
-        self.emit(EventKind::Canceled { by }, Some(i), None, why.to_string());
+        self.emit(EventKind::Canceled { by }, Some(i), None, why.into());
         self.cascade(i);
     }
 
@@ -202,7 +202,7 @@ impl Service {
             stack.extend(dep.dependents.iter().copied());
             let upstream = self.s.instances[i].id.clone();
             self.refresh_ready(d);
-            self.emit(EventKind::CascadeFailed, Some(d), None, format!("upstream {upstream} did not finish"));
+            self.emit(EventKind::CascadeFailed, Some(d), None, format!("upstream {upstream} did not finish").into());
         }
     }
 }

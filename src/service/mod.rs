@@ -17,7 +17,9 @@ mod describe;
 mod leases;
 mod tasks;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::journal::{Event, EventKind};
 use crate::protocol::output::PollForTaskOutput;
@@ -30,7 +32,7 @@ pub use settings::Settings;
 use timers::{TimerKind, Timers};
 
 /// Key of the ready queue: oldest scheduled start first, then instance id.
-type ReadyKey = (Millis, String, InstanceKey);
+type ReadyKey = (Millis, Arc<str>, InstanceKey);
 
 /// How a request was answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,8 +58,7 @@ pub enum Effect {
 /// A held poll.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct HeldPoll {
-    worker_group: String,
-    hostname: Option<String>,
+    hostname: Option<Arc<str>>,
     timer: timers::TimerKey,
 }
 
@@ -237,7 +238,13 @@ impl Service {
     }
 
     /// Journals an event about an instance (or none) at the current instant.
-    fn emit(&mut self, kind: EventKind, instance: Option<InstanceKey>, runner: Option<String>, cause: String) {
+    fn emit(
+        &mut self,
+        kind: EventKind,
+        instance: Option<InstanceKey>,
+        runner: Option<Arc<str>>,
+        cause: Cow<'static, str>,
+    ) {
         let (pipeline_id, object_id) = match instance {
             Some(i) => {
                 let inst = &self.s.instances[i];
@@ -259,7 +266,7 @@ impl Service {
     }
 
     /// Journals an event about a lease.
-    fn emit_task(&mut self, kind: EventKind, seq: u64, cause: String) {
+    fn emit_task(&mut self, kind: EventKind, seq: u64, cause: Cow<'static, str>) {
         let task = &self.s.tasks[(seq - 1) as usize];
         let inst = &self.s.instances[task.instance];
         let event = Event {
@@ -277,7 +284,13 @@ impl Service {
     }
 
     /// Journals an event about a pipeline or one of its components.
-    fn emit_pipeline(&mut self, kind: EventKind, pipeline: PipelineKey, object: Option<String>, cause: String) {
+    fn emit_pipeline(
+        &mut self,
+        kind: EventKind,
+        pipeline: PipelineKey,
+        object: Option<Arc<str>>,
+        cause: Cow<'static, str>,
+    ) {
         let event = Event {
             at: self.s.clock,
             seq: 0,

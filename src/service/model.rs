@@ -47,7 +47,7 @@ impl PipelineState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Pipeline {
     /// `df-…` id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Name given at creation.
     pub name: String,
     /// Idempotency token given at creation.
@@ -131,7 +131,7 @@ pub struct Instance {
     /// Owning pipeline.
     pub pipeline: PipelineKey,
     /// `@<activity>_<scheduled start>` id.
-    pub id: String,
+    pub id: Arc<str>,
     /// The activity as it was when the instance was created.
     pub activity: Arc<Activity>,
     /// Status.
@@ -193,7 +193,7 @@ impl AttemptStatus {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attempt {
     /// `@<activity>_<time>_Attempt=<n>` id.
-    pub id: String,
+    pub id: Arc<str>,
     /// Owning instance.
     pub instance: InstanceKey,
     /// 1-based number.
@@ -201,7 +201,7 @@ pub struct Attempt {
     /// Status.
     pub status: AttemptStatus,
     /// Host of the latest handout.
-    pub hostname: Option<String>,
+    pub hostname: Option<Arc<str>>,
     /// First handout.
     pub started: Option<Millis>,
     /// Terminal time.
@@ -279,7 +279,7 @@ pub struct Task {
     /// The attempt handed out.
     pub attempt: AttemptKey,
     /// The polling host.
-    pub hostname: Option<String>,
+    pub hostname: Option<Arc<str>>,
     /// Live or ended.
     pub state: LeaseState,
 }

@@ -1,6 +1,7 @@
 //! The four task-runner operations and the handout of a task.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::journal::EventKind;
 use crate::protocol::input::{
@@ -10,7 +11,6 @@ use crate::protocol::output::{
     PollForTaskOutput, ReportTaskProgressOutput, ReportTaskRunnerHeartbeatOutput, TaskObject,
 };
 use crate::protocol::{Operation, Response, ServiceError};
-use crate::time::format_duration;
 
 use super::model::{
     Attempt, AttemptStatus, InstanceKey, InstanceStatus, LeaseEnd, LeaseState, PipelineState, RunnerRecord, Task,
@@ -30,7 +30,7 @@ impl Service {
     pub(super) fn poll_for_task(&mut self, r: PollForTaskInput) -> Result<Outcome, ServiceError> {
         let group = r.worker_group.unwrap_or_default();
         if let Some(i) = self.pop_ready(&group) {
-            let task = self.assign(i, r.hostname, "poll");
+            let task = self.assign(i, r.hostname.map(Arc::from), "poll");
             return Ok(Outcome::Done(Response::PollForTask(PollForTaskOutput { task_object: Some(task) })));
         }
         let hold = self.s.settings.poll_hold_ms;
@@ -40,18 +40,15 @@ impl Service {
         let poll = self.s.next_poll;
         self.s.next_poll += 1;
         let timer = self.s.timers.set(self.s.clock + hold, TimerKind::PollHold(poll));
-        self.emit(EventKind::PollParked { poll }, None, r.hostname.clone(), format!("no task ready in {group:?}"));
-        self.s
-            .held
-            .entry(group.clone())
-            .or_default()
-            .insert(poll, HeldPoll { worker_group: group.clone(), hostname: r.hostname, timer });
+        let hostname: Option<Arc<str>> = r.hostname.map(Arc::from);
+        self.emit(EventKind::PollParked { poll }, None, hostname.clone(), "no task ready".into());
+        self.s.held.entry(group.clone()).or_default().insert(poll, HeldPoll { hostname, timer });
         self.s.held_groups.insert(poll, group);
         Ok(Outcome::PollHeld(poll))
     }
 
     /// Hands an instance's current attempt (a new one if none) to a runner under a new taskId.
-    pub(super) fn assign(&mut self, i: InstanceKey, hostname: Option<String>, cause: &str) -> TaskObject {
+    pub(super) fn assign(&mut self, i: InstanceKey, hostname: Option<Arc<str>>, cause: &'static str) -> TaskObject {
         let now = self.s.clock;
         let attempt = match self.s.instances[i].current_attempt {
             Some(a) => a,
@@ -85,7 +82,7 @@ impl Service {
             hostname,
             state: LeaseState::Live { acked: false, deadline, timer },
         });
-        let why = if reassigned { format!("{cause}; same attempt handed out again") } else { cause.to_string() };
+        let why = if reassigned { format!("{cause}; same attempt handed out again").into() } else { cause.into() };
         self.emit_task(EventKind::Assigned { reassigned, ack_deadline: deadline }, seq, why);
         self.task_object(seq)
     }
@@ -99,7 +96,7 @@ impl Service {
         inst.current_attempt = Some(key);
         self.s.pipelines[inst.pipeline].attempt_ids.insert(id.clone(), key);
         self.s.attempts.push(Attempt {
-            id,
+            id: id.as_str().into(),
             instance: i,
             number,
             status: AttemptStatus::WaitingForRunner,
@@ -125,8 +122,8 @@ impl Service {
         let inst = &self.s.instances[task.instance];
         let pipeline = &self.s.pipelines[task.pipeline];
         let mut objects = BTreeMap::new();
-        objects.insert(attempt.id.clone(), self.render_attempt(task.attempt));
-        objects.insert(inst.id.clone(), self.render_instance(task.instance));
+        objects.insert(attempt.id.to_string(), self.render_attempt(task.attempt));
+        objects.insert(inst.id.to_string(), self.render_instance(task.instance));
         if let Some(def) = &pipeline.active_definition {
             if let Some(component) = def.object(&inst.activity.id) {
                 objects.insert(inst.activity.id.clone(), component.clone());
@@ -142,8 +139,8 @@ impl Service {
         }
         TaskObject {
             task_id: self.s.ids.task_id(seq),
-            pipeline_id: pipeline.id.clone(),
-            attempt_id: attempt.id.clone(),
+            pipeline_id: pipeline.id.to_string(),
+            attempt_id: attempt.id.to_string(),
             objects,
         }
     }
@@ -184,7 +181,7 @@ impl Service {
                 self.emit_task(
                     EventKind::StaleCall { operation: Operation::ReportTaskProgress, answer },
                     seq,
-                    format!("lease is over: {}", end.describe()),
+                    end.describe().into(),
                 );
                 return Ok(Response::ReportTaskProgress(ReportTaskProgressOutput { canceled: true }));
             }
@@ -207,18 +204,13 @@ impl Service {
         for f in r.fields {
             a.reported.insert(f.key().to_string(), f);
         }
+        // Static causes: the deadline is in the event, and renewals are the hottest path.
         let (kind, cause) = if acked {
-            (
-                EventKind::Renewed { progress_deadline: deadline },
-                format!("progress report; next due within {}", format_duration(timeout)),
-            )
+            (EventKind::Renewed { progress_deadline: deadline }, "progress report")
         } else {
-            (
-                EventKind::Acknowledged { progress_deadline: deadline },
-                format!("first progress report; next due within {}", format_duration(timeout)),
-            )
+            (EventKind::Acknowledged { progress_deadline: deadline }, "first progress report")
         };
-        self.emit_task(kind, seq, cause);
+        self.emit_task(kind, seq, cause.into());
         Ok(Response::ReportTaskProgress(ReportTaskProgressOutput { canceled: false }))
     }
 
@@ -230,7 +222,7 @@ impl Service {
                 self.emit_task(
                     EventKind::StaleCall { operation: Operation::SetTaskStatus, answer: err.code.to_string() },
                     seq,
-                    format!("lease is over: {}", end.describe()),
+                    end.describe().into(),
                 );
                 return Err(err);
             }
@@ -253,7 +245,11 @@ impl Service {
             self.end_lease(seq, LeaseEnd::Failed);
             self.end_attempt(attempt, AttemptStatus::Failed);
             let error_id = r.error_id;
-            self.emit_task(EventKind::Failed { status: status.clone(), error_id }, seq, format!("runner set {status}"));
+            self.emit_task(
+                EventKind::Failed { status: status.clone(), error_id },
+                seq,
+                format!("runner set {status}").into(),
+            );
             self.attempt_failed(instance);
         }
         Ok(Response::empty())
@@ -274,8 +270,8 @@ impl Service {
         record.hostname = r.hostname.or(record.hostname.take());
         let runner = record.hostname.clone().unwrap_or_else(|| id.clone());
         let terminate = self.s.terminate.contains(&id);
-        let cause = if terminate { "termination was requested".into() } else { "alive".into() };
-        self.emit(EventKind::Heartbeat { taskrunner_id: id, terminate }, None, Some(runner), cause);
+        let cause = if terminate { "termination was requested" } else { "alive" };
+        self.emit(EventKind::Heartbeat { taskrunner_id: id, terminate }, None, Some(runner.into()), cause.into());
         Ok(Response::ReportTaskRunnerHeartbeat(ReportTaskRunnerHeartbeatOutput { terminate }))
     }
 }
