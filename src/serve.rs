@@ -145,10 +145,13 @@ pub async fn run(addr: SocketAddr, config: HostConfig) -> std::io::Result<()> {
     use std::io::Write;
     std::io::stdout().flush()?;
     let deadlines = tokio::spawn(host.clone().run_deadlines());
+    let shutdown_host = host.clone();
     let result = axum::serve(listener, app(host, clock))
-        .with_graceful_shutdown(async {
+        .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("dpsim serve: shutting down");
+            // Held polls would keep graceful shutdown waiting up to the hold time.
+            shutdown_host.with_core(|core| core.release_held_polls());
         })
         .await;
     deadlines.abort();

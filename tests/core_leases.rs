@@ -498,3 +498,32 @@ fn create_is_idempotent_and_heartbeats_answer_terminate_on_request() {
     let hb = ok(&mut svc, T0, Operation::ReportTaskRunnerHeartbeat, json!({"taskrunnerId": "r1"}));
     assert_eq!(hb, json!({"terminate": true}));
 }
+
+#[test]
+fn an_abandoned_poll_never_receives_a_task_and_shutdown_releases_held_polls() {
+    // Held longer than the ack deadline, so the expired task is what answers them.
+    let mut s = sim_with(Settings { poll_hold_ms: 5 * MINUTE_MS, ..Settings::default() }, &[]);
+    let (_t1, attempt) = s.poll(T0, "a").unwrap();
+    let held = |s: &mut Sim, at, host: &str| match call(
+        &mut s.svc,
+        at,
+        Operation::PollForTask,
+        json!({"workerGroup": "wg", "hostname": host}),
+    )
+    .unwrap()
+    {
+        Outcome::PollHeld(poll) => poll,
+        other => panic!("{other:?}"),
+    };
+    let gone = held(&mut s, T0 + 1, "gone");
+    let waiting = held(&mut s, T0 + 2, "waiting");
+    s.svc.abandon_poll(T0 + 3, gone);
+    s.svc.advance(T0 + ACK);
+    let effects = s.svc.take_effects();
+    let [Effect::PollAnswered { poll, output }] = effects.as_slice() else { panic!("{effects:?}") };
+    assert_eq!((*poll, output.task_object.as_ref().map(|t| t.attempt_id.as_str())), (waiting, Some(attempt.as_str())));
+    let last = held(&mut s, T0 + ACK + 1, "late");
+    s.svc.release_held_polls();
+    assert_eq!(s.svc.take_effects(), [Effect::PollAnswered { poll: last, output: Default::default() }]);
+    assert_eq!(s.svc.next_deadline(), Some(T0 + ACK + ACK), "only the new lease's deadline is left");
+}

@@ -178,9 +178,31 @@ impl Service {
     pub fn abandon_poll(&mut self, now: Millis, poll: u64) {
         self.advance(now);
         let Some(group) = self.s.held_groups.remove(&poll) else { return };
-        if let Some(held) = self.s.held.get_mut(&group).and_then(|g| g.remove(&poll)) {
+        let held = self.s.held.get_mut(&group).and_then(|g| g.remove(&poll));
+        if self.s.held.get(&group).is_some_and(BTreeMap::is_empty) {
+            self.s.held.remove(&group);
+        }
+        if let Some(held) = held {
             self.s.timers.cancel(held.timer);
             self.emit(EventKind::PollAbandoned { poll }, None, held.hostname, "client went away".into());
+        }
+    }
+
+    /// Answers every held poll `{}` now, as when the service shuts down.
+    pub fn release_held_polls(&mut self) {
+        let polls: Vec<u64> = self.s.held_groups.keys().copied().collect();
+        for poll in polls {
+            let Some(group) = self.s.held_groups.remove(&poll) else { continue };
+            let held = self.s.held.get_mut(&group).and_then(|g| g.remove(&poll));
+            if self.s.held.get(&group).is_some_and(BTreeMap::is_empty) {
+                self.s.held.remove(&group);
+            }
+            let hostname = held.and_then(|h| {
+                self.s.timers.cancel(h.timer);
+                h.hostname
+            });
+            self.emit(EventKind::PollTimedOut { poll }, None, hostname, "service shutting down".into());
+            self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default() });
         }
     }
 
@@ -225,6 +247,9 @@ impl Service {
             TimerKind::PollHold(poll) => {
                 let Some(group) = self.s.held_groups.remove(&poll) else { return };
                 let held = self.s.held.get_mut(&group).and_then(|g| g.remove(&poll));
+                if self.s.held.get(&group).is_some_and(BTreeMap::is_empty) {
+                    self.s.held.remove(&group);
+                }
                 let hostname = held.and_then(|h| h.hostname);
                 self.emit(
                     EventKind::PollTimedOut { poll },
