@@ -8,10 +8,20 @@
 //! - [`journal`]: the events the core emits for every state change.
 //! - [`wire`]: the AWS JSON 1.1 HTTP front (router, errors, request ids, Date, SigV4).
 //! - [`serve`]: `dpsim serve`: the service on a real port with an advanceable clock.
+//! - [`scenario`]: scenario files: format, strict loading, JSON Schema, world plan.
+//! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop.
+//! - [`report`]: ownership analysis (leases, work, zombies), the log, expectations, JSON.
+//! - [`cli_run`]: `dpsim run`: load, simulate with progress, print and write the report.
+//! - [`sim_time`]: tracing timestamps in simulated time.
 
+pub mod cli_run;
 pub mod journal;
 pub mod protocol;
+pub mod report;
+pub mod scenario;
 pub mod serve;
 pub mod service;
+pub mod sim;
+pub mod sim_time;
 pub mod time;
 pub mod wire;

@@ -1,10 +1,12 @@
 //! The `dpsim` command line.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use dpsim::cli_run::{self, Format};
 use dpsim::service::Settings;
 use dpsim::wire::HostConfig;
 use dpsim::wire::sigv4::Credentials;
@@ -13,12 +15,31 @@ use dpsim::wire::sigv4::Credentials;
 #[derive(Parser)]
 #[command(name = "dpsim", version, about)]
 struct Cli {
+    /// Print tracing output (stamped with simulated time in `run`); RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Replay a scenario file and print its ownership log and expectation verdicts.
+    Run {
+        /// The scenario file.
+        scenario: PathBuf,
+        /// Seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also write log.txt, report.json and events.json into this directory.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the JSON Schema of scenario files.
+    Schema,
     /// Run the virtual Data Pipeline service on a real port, for real AWS clients.
     Serve {
         /// Address to listen on (loopback unless told otherwise).
@@ -40,13 +61,29 @@ enum Command {
     },
 }
 
+fn init_tracing(verbose: u8, simulated: bool) {
+    let filter = match verbose {
+        0 => tracing_subscriber::EnvFilter::from_default_env(),
+        1 => tracing_subscriber::EnvFilter::new("dpsim=debug"),
+        _ => tracing_subscriber::EnvFilter::new("dpsim=trace,turmoil=debug"),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if simulated {
+        builder.with_timer(dpsim::sim_time::SimTime).init();
+    } else {
+        builder.init();
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    init_tracing(cli.verbose, matches!(cli.command, Command::Run { .. }));
     match cli.command {
+        Command::Run { scenario, seed, format, out } => ExitCode::from(cli_run::run(&scenario, seed, format, out)),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
+            ExitCode::SUCCESS
+        }
         Command::Serve { addr, auth, poll_hold_ms, seed, rate_limits } => {
             let mut settings = Settings { seed, ..Settings::default() };
             if let Some(ms) = poll_hold_ms {

@@ -55,6 +55,25 @@ pub enum Effect {
     },
 }
 
+/// What the harness may know about a lease without being its owner.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// Lease number.
+    pub seq: u64,
+    /// The runner it was handed to.
+    pub hostname: Option<Arc<str>>,
+    /// The activity (component) id.
+    pub component: String,
+    /// The instance id.
+    pub object_id: Arc<str>,
+    /// The acknowledgement deadline.
+    pub ack_deadline: Millis,
+    /// The current progress deadline, once acknowledged and while live.
+    pub progress_deadline: Option<Millis>,
+    /// Whether the lease is live.
+    pub live: bool,
+}
+
 /// A held poll.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct HeldPoll {
@@ -204,6 +223,48 @@ impl Service {
             self.emit(EventKind::PollTimedOut { poll }, None, hostname, "service shutting down".into());
             self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default() });
         }
+    }
+
+    /// What a taskId names, if the service issued it.
+    pub fn task_info(&self, task_id: &str) -> Option<TaskInfo> {
+        let seq = self.s.ids.verify_task_id(task_id)?;
+        let task = self.s.tasks.get(usize::try_from(seq).ok()?.checked_sub(1)?)?;
+        let inst = &self.s.instances[task.instance];
+        let (live, progress_deadline) = match task.state {
+            model::LeaseState::Live { acked, deadline, .. } => (true, acked.then_some(deadline)),
+            model::LeaseState::Ended(_) => (false, None),
+        };
+        Some(TaskInfo {
+            seq,
+            hostname: task.hostname.clone(),
+            component: inst.activity.id.clone(),
+            object_id: inst.id.clone(),
+            ack_deadline: task.assigned_at + self.s.settings.ack_timeout_ms,
+            progress_deadline,
+            live,
+        })
+    }
+
+    /// Instances that have not reached a terminal status.
+    pub fn open_instances(&self) -> usize {
+        self.s.instances.iter().filter(|i| !i.status.is_terminal()).count()
+    }
+
+    /// Every instance: pipeline id, instance id, component id, `@status`, attempts.
+    pub fn instance_summaries(&self) -> Vec<(Arc<str>, Arc<str>, String, &'static str, usize)> {
+        self.s
+            .instances
+            .iter()
+            .map(|i| {
+                (
+                    self.s.pipelines[i.pipeline].id.clone(),
+                    i.id.clone(),
+                    i.activity.id.clone(),
+                    i.status.as_str(),
+                    i.attempts.len(),
+                )
+            })
+            .collect()
     }
 
     /// Makes the runner's next heartbeat answer `terminate: true`.

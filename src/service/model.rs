@@ -280,6 +280,8 @@ pub struct Task {
     pub attempt: AttemptKey,
     /// The polling host.
     pub hostname: Option<Arc<str>>,
+    /// When the poll that created the lease was answered.
+    pub assigned_at: Millis,
     /// Live or ended.
     pub state: LeaseState,
 }

@@ -80,6 +80,7 @@ impl Service {
             instance: i,
             attempt,
             hostname,
+            assigned_at: now,
             state: LeaseState::Live { acked: false, deadline, timer },
         });
         let why = if reassigned { format!("{cause}; same attempt handed out again").into() } else { cause.into() };

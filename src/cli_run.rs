@@ -1,0 +1,107 @@
+//! `dpsim run`: replay a scenario and print (or write) its ownership log and verdicts.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::report::Report;
+use crate::scenario::{Scenario, load_file};
+use crate::sim;
+
+/// Output format of `run`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable log and summary.
+    Text,
+    /// The JSON report.
+    Json,
+}
+
+/// Exit status for a run whose expectations failed.
+pub const EXIT_EXPECTATION_FAILED: u8 = 1;
+/// Exit status for an invalid scenario or a failed simulation.
+pub const EXIT_INVALID: u8 = 2;
+
+/// A scenario's name: its file stem.
+pub fn scenario_name(path: &Path) -> String {
+    path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+}
+
+/// Runs a loaded scenario with a progress bar on a terminal.
+pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, sim::SimOutput), sim::SimError> {
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(scenario.duration.ms() / 1000);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} simulated s ({elapsed})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message(name.to_string());
+        bar
+    });
+    let mut tick = |now: u64, _total: u64| {
+        if let Some(b) = &bar {
+            b.set_position(now / 1000);
+        }
+    };
+    let progress: Option<sim::Progress> = if bar.is_some() { Some(&mut tick) } else { None };
+    let out = sim::run(scenario, seed, progress);
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let out = out?;
+    Ok((Report::new(name, scenario, &out), out))
+}
+
+/// `dpsim run`; returns the process exit status.
+pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathBuf>) -> u8 {
+    let scenario = match load_file(path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dpsim: invalid scenario: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let seed = seed.unwrap_or(scenario.seed);
+    let name = scenario_name(path);
+    if format == Format::Text {
+        println!("seed: {seed}");
+    }
+    let (report, output) = match simulate(&name, &scenario, seed) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dpsim: {e}\nrepro: dpsim run {} --seed {seed}", path.display());
+            return EXIT_INVALID;
+        }
+    };
+    match format {
+        Format::Text => {
+            print!("{}", report.log_text());
+            println!();
+            print!("{}", report.summary_text());
+        }
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
+    }
+    if let Some(dir) = out_dir {
+        if let Err(e) = write_out(&dir, &report, &output, path) {
+            eprintln!("dpsim: cannot write {}: {e}", dir.display());
+            return EXIT_INVALID;
+        }
+    }
+    if report.passed() {
+        0
+    } else {
+        eprintln!("dpsim: expectations failed\nrepro: cargo run --release -- run {} --seed {seed}", path.display());
+        EXIT_EXPECTATION_FAILED
+    }
+}
+
+fn write_out(dir: &Path, report: &Report, out: &sim::SimOutput, path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("log.txt"), format!("seed: {}\n{}", out.seed, report.snapshot_text()))?;
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report).expect("reports serialise"))?;
+    let raw = json!({"scenario": path.display().to_string(), "seed": out.seed, "journal": out.journal, "observations": out.observations});
+    std::fs::write(dir.join("events.json"), serde_json::to_string_pretty(&raw).expect("events serialise"))?;
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! From a run's journal and observations to ownership facts: leases, work intervals, zombies.
+
+use std::collections::BTreeMap;
+
+use crate::journal::{Event, EventKind};
+use crate::sim::SimOutput;
+use crate::sim::clock::EPOCH_MS;
+use crate::sim::record::SimEventKind;
+use crate::time::Millis;
+
+/// How a lease ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// Still live when the run stopped.
+    Open,
+    /// Its owner set a status.
+    ByOwner,
+    /// Expired or canceled: the owner may not know yet.
+    Taken(String),
+}
+
+/// One handout of a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    /// Lease number (the taskId's sequence).
+    pub seq: u64,
+    /// Pipeline id.
+    pub pipeline_id: String,
+    /// Instance id.
+    pub object_id: String,
+    /// Attempt id.
+    pub attempt_id: String,
+    /// Component (activity) id.
+    pub component: String,
+    /// Runner it was handed to.
+    pub runner: String,
+    /// When it was handed out (since the start).
+    pub assigned_at: Millis,
+    /// When it ended (since the start), if it did.
+    pub ended_at: Option<Millis>,
+    /// How it ended.
+    pub end: LeaseEnd,
+    /// A handout of an attempt handed out before.
+    pub reassigned: bool,
+}
+
+/// A stretch of time a runner worked on a task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Work {
+    /// Runner.
+    pub runner: String,
+    /// Lease number.
+    pub seq: u64,
+    /// Start (since the start of the run).
+    pub from: Millis,
+    /// End, or the end of the run.
+    pub to: Millis,
+    /// Part of it after the lease was taken away.
+    pub zombie_ms: u64,
+}
+
+/// Ownership facts of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// Leases by number.
+    pub leases: BTreeMap<u64, Lease>,
+    /// Work intervals in start order.
+    pub work: Vec<Work>,
+    /// Display label of each instance id (`Copy`, `Copy[2]`).
+    pub labels: BTreeMap<String, String>,
+    /// Scenario name of each pipeline id.
+    pub pipeline_names: BTreeMap<String, String>,
+}
+
+/// Milliseconds since the start of the run.
+pub fn rel(at: Millis) -> Millis {
+    at.saturating_sub(EPOCH_MS)
+}
+
+impl Analysis {
+    /// Builds the analysis of a run.
+    pub fn of(out: &SimOutput) -> Analysis {
+        let mut a = Analysis { labels: labels(out), pipeline_names: out.pipeline_names.clone(), ..Analysis::default() };
+        for e in &out.journal {
+            a.lease_event(e);
+        }
+        let end = out.end_ms;
+        let mut open: BTreeMap<(String, u64), Millis> = BTreeMap::new();
+        for o in &out.observations {
+            let Some(runner) = o.runner.clone() else { continue };
+            let at = rel(o.at);
+            match &o.kind {
+                SimEventKind::StartsWork { task, .. } => {
+                    open.insert((runner, *task), at);
+                }
+                SimEventKind::StopsWork { task, .. } => {
+                    if let Some(from) = open.remove(&(runner.clone(), *task)) {
+                        a.push_work(runner, *task, from, at);
+                    }
+                }
+                SimEventKind::Crashed => {
+                    let keys: Vec<(String, u64)> = open.keys().filter(|(r, _)| *r == runner).cloned().collect();
+                    for key in keys {
+                        let from = open.remove(&key).expect("key listed");
+                        a.push_work(key.0, key.1, from, at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for ((runner, seq), from) in open {
+            a.push_work(runner, seq, from, end);
+        }
+        a.work.sort_by(|x, y| (x.from, &x.runner, x.seq).cmp(&(y.from, &y.runner, y.seq)));
+        a
+    }
+
+    fn lease_event(&mut self, e: &Event) {
+        let Some(seq) = e.task else { return };
+        match &e.kind {
+            EventKind::Assigned { reassigned, .. } => {
+                let object_id = e.object_id.as_deref().unwrap_or_default().to_string();
+                self.leases.insert(
+                    seq,
+                    Lease {
+                        seq,
+                        pipeline_id: e.pipeline_id.as_deref().unwrap_or_default().to_string(),
+                        component: crate::sim::component_of(&object_id).to_string(),
+                        object_id,
+                        attempt_id: e.attempt_id.as_deref().unwrap_or_default().to_string(),
+                        runner: e.runner.as_deref().unwrap_or("?").to_string(),
+                        assigned_at: rel(e.at),
+                        ended_at: None,
+                        end: LeaseEnd::Open,
+                        reassigned: *reassigned,
+                    },
+                );
+            }
+            EventKind::Finished | EventKind::Failed { .. } => self.end_lease(seq, rel(e.at), LeaseEnd::ByOwner),
+            EventKind::Expired { deadline } => {
+                self.end_lease(seq, rel(e.at), LeaseEnd::Taken(format!("{deadline:?} deadline").to_lowercase()))
+            }
+            EventKind::Canceled { by } => {
+                self.end_lease(seq, rel(e.at), LeaseEnd::Taken(format!("{by:?}").to_lowercase()))
+            }
+            _ => {}
+        }
+    }
+
+    fn end_lease(&mut self, seq: u64, at: Millis, end: LeaseEnd) {
+        if let Some(l) = self.leases.get_mut(&seq) {
+            if l.ended_at.is_none() {
+                l.ended_at = Some(at);
+                l.end = end;
+            }
+        }
+    }
+
+    fn push_work(&mut self, runner: String, seq: u64, from: Millis, to: Millis) {
+        let zombie_ms = match self.leases.get(&seq) {
+            Some(Lease { ended_at: Some(end), end: LeaseEnd::Taken(_), .. }) => to.saturating_sub((*end).max(from)),
+            _ => 0,
+        };
+        self.work.push(Work { runner, seq, from, to, zombie_ms });
+    }
+
+    /// Label of an instance id.
+    pub fn label(&self, object_id: &str) -> String {
+        self.labels.get(object_id).cloned().unwrap_or_else(|| object_id.to_string())
+    }
+
+    /// Label of a lease's task and attempt: `Copy@1`.
+    pub fn task_label(&self, seq: u64) -> String {
+        match self.leases.get(&seq) {
+            Some(l) => format!("{}@{}", self.label(&l.object_id), attempt_number(&l.attempt_id)),
+            None => format!("t{seq}"),
+        }
+    }
+
+    /// The zombie intervals (work after the lease was taken), longest first.
+    pub fn zombies(&self) -> Vec<&Work> {
+        let mut z: Vec<&Work> = self.work.iter().filter(|w| w.zombie_ms > 0).collect();
+        z.sort_by(|a, b| b.zombie_ms.cmp(&a.zombie_ms).then(a.from.cmp(&b.from)));
+        z
+    }
+}
+
+/// The attempt number at the end of an attempt id (`..._Attempt=2` → 2).
+pub fn attempt_number(attempt_id: &str) -> u32 {
+    attempt_id.rsplit_once("_Attempt=").and_then(|(_, n)| n.parse().ok()).unwrap_or(0)
+}
+
+/// Short, unique, stable names for instances.
+fn labels(out: &SimOutput) -> BTreeMap<String, String> {
+    let mut per_component: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (pipeline, instance, component, _, _) in &out.instances {
+        per_component.entry(component).or_default().push((pipeline, instance));
+    }
+    let mut labels = BTreeMap::new();
+    for (component, instances) in per_component {
+        for (n, (_, instance)) in instances.iter().enumerate() {
+            let label = if instances.len() == 1 { component.to_string() } else { format!("{component}[{}]", n + 1) };
+            labels.insert(instance.to_string(), label);
+        }
+    }
+    labels
+}

@@ -1,0 +1,137 @@
+//! Checking a scenario's expectations against what happened.
+
+use serde::Serialize;
+
+use crate::scenario::model::Expectation;
+use crate::sim::SimOutput;
+use crate::time::format_duration;
+
+use super::analysis::Analysis;
+use super::log::{Line, stamp};
+
+/// The verdict on one expectation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The expectation, in words.
+    pub expectation: String,
+    /// Whether it held.
+    pub ok: bool,
+    /// What was found.
+    pub found: String,
+}
+
+fn of_task(task: &str, component: &str) -> bool {
+    task == "*" || task == component
+}
+
+/// Checks every expectation.
+pub fn check(expectations: &[Expectation], out: &SimOutput, a: &Analysis, lines: &[Line]) -> Vec<Verdict> {
+    expectations.iter().map(|x| check_one(x, out, a, lines)).collect()
+}
+
+fn check_one(x: &Expectation, out: &SimOutput, a: &Analysis, lines: &[Line]) -> Verdict {
+    match x {
+        Expectation::Owner { task, at, runner } => {
+            let t = at.ms();
+            let owners: Vec<&str> = a
+                .leases
+                .values()
+                .filter(|l| of_task(task, &l.component) && l.assigned_at <= t && l.ended_at.is_none_or(|e| t < e))
+                .map(|l| l.runner.as_str())
+                .collect();
+            let found = if owners.is_empty() { "none".to_string() } else { owners.join(", ") };
+            let ok = if runner == "none" { owners.is_empty() } else { owners == [runner.as_str()] };
+            Verdict { expectation: format!("owner of {task} at {} is {runner}", stamp(t)), ok, found }
+        }
+        Expectation::HandedOver { task, from, to, after, before } => {
+            let mut found = Vec::new();
+            let mut ok = false;
+            for l in a.leases.values().filter(|l| of_task(task, &l.component)) {
+                let previous = a
+                    .leases
+                    .values()
+                    .filter(|p| p.object_id == l.object_id && p.seq < l.seq)
+                    .next_back()
+                    .map(|p| p.runner.as_str());
+                let Some(prev) = previous else { continue };
+                if prev == l.runner {
+                    continue;
+                }
+                found.push(format!("{prev} -> {} at {}", l.runner, stamp(l.assigned_at)));
+                let in_window = after.ms() <= l.assigned_at && l.assigned_at <= before.ms();
+                let from_ok = from.as_deref().is_none_or(|f| f == prev);
+                let to_ok = to.as_deref().is_none_or(|t| t == l.runner);
+                ok |= in_window && from_ok && to_ok;
+            }
+            let who = format!(
+                "{}{}",
+                from.as_deref().map(|f| format!(" from {f}")).unwrap_or_default(),
+                to.as_deref().map(|t| format!(" to {t}")).unwrap_or_default()
+            );
+            Verdict {
+                expectation: format!(
+                    "{task} handed over{who} between {} and {}",
+                    stamp(after.ms()),
+                    stamp(before.ms())
+                ),
+                ok,
+                found: if found.is_empty() { "no handover".into() } else { found.join("; ") },
+            }
+        }
+        Expectation::FinalStatus { task, status } => {
+            let statuses: Vec<&str> =
+                out.instances.iter().filter(|i| of_task(task, &i.2)).map(|i| i.3.as_str()).collect();
+            let ok = !statuses.is_empty() && statuses.iter().all(|s| s == status);
+            let mut counts = std::collections::BTreeMap::new();
+            for s in &statuses {
+                *counts.entry(*s).or_insert(0) += 1;
+            }
+            let found = counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
+            Verdict {
+                expectation: format!("final status of {task} is {status}"),
+                ok,
+                found: if found.is_empty() { "no instance".into() } else { found },
+            }
+        }
+        Expectation::Attempts { task, count } => {
+            let counts: Vec<usize> = out.instances.iter().filter(|i| of_task(task, &i.2)).map(|i| i.4).collect();
+            let ok = !counts.is_empty() && counts.iter().all(|c| *c == *count as usize);
+            let found = counts.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+            Verdict { expectation: format!("{task} made {count} attempt(s)"), ok, found }
+        }
+        Expectation::MaxZombie { duration, runner } | Expectation::ZombieAtLeast { duration, runner } => {
+            let longest = a
+                .zombies()
+                .into_iter()
+                .filter(|w| runner.as_deref().is_none_or(|r| r == w.runner))
+                .map(|w| (w.zombie_ms, w.runner.clone(), w.seq))
+                .next();
+            let found = match &longest {
+                Some((ms, r, seq)) => format!("longest {} ({r} t{seq})", format_duration(*ms)),
+                None => "no zombie work".into(),
+            };
+            let ms = longest.as_ref().map_or(0, |l| l.0);
+            let scope = runner.as_deref().map(|r| format!(" of {r}")).unwrap_or_default();
+            match x {
+                Expectation::MaxZombie { .. } => Verdict {
+                    expectation: format!("zombie work{scope} at most {}", format_duration(duration.ms())),
+                    ok: ms <= duration.ms(),
+                    found,
+                },
+                _ => Verdict {
+                    expectation: format!("zombie work{scope} of at least {}", format_duration(duration.ms())),
+                    ok: ms >= duration.ms() && longest.is_some(),
+                    found,
+                },
+            }
+        }
+        Expectation::Count { event, count } => {
+            let n = lines.iter().filter(|l| l.what == *event).count();
+            Verdict {
+                expectation: format!("{count} \"{event}\" line(s)"),
+                ok: n == *count as usize,
+                found: n.to_string(),
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The ownership log: one line per transition, ordered by virtual time then sequence.
+//!
+//! It merges the service's journal (what the service decided) with the runners' beliefs
+//! (starts work, learns it lost the task) and the faults applied, so a reader sees both sides.
+
+use serde::Serialize;
+
+use crate::journal::{Event, EventKind};
+use crate::scenario::model::LogDetail;
+use crate::sim::SimOutput;
+use crate::sim::record::{SimEvent, SimEventKind};
+use crate::time::{Millis, format_duration};
+
+use super::analysis::{Analysis, attempt_number, rel};
+
+/// One line of the ownership log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Line {
+    /// Time since the start.
+    pub at: Millis,
+    /// Task and attempt (`Copy@1`), or `-`.
+    pub object: String,
+    /// What happened (`assigned`, `learns lost`, `fault`, ...).
+    pub what: String,
+    /// The runner, or `-`.
+    pub runner: String,
+    /// The lease (`t3`), or empty.
+    pub task: String,
+    /// Why, or details.
+    pub detail: String,
+    /// True for transitions worth a reviewer's eye in a fleet: losses, faults, stale calls.
+    pub anomaly: bool,
+}
+
+/// `+HH:MM:SS.mmm` since the start.
+pub fn stamp(ms: Millis) -> String {
+    format!("+{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
+}
+
+fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
+    let object = match (&e.object_id, &e.attempt_id) {
+        (Some(o), Some(att)) => format!("{}@{}", a.label(o), attempt_number(att)),
+        (Some(o), None) => a.label(o),
+        (None, _) => "-".into(),
+    };
+    let (what, detail, anomaly): (&str, String, bool) = match &e.kind {
+        EventKind::Assigned { reassigned, ack_deadline } => (
+            if *reassigned { "reassigned" } else { "assigned" },
+            format!("{}; ack by {}", e.cause, stamp(rel(*ack_deadline))),
+            *reassigned,
+        ),
+        EventKind::Acknowledged { progress_deadline } => {
+            ("acknowledged", format!("next report by {}", stamp(rel(*progress_deadline))), false)
+        }
+        EventKind::Renewed { progress_deadline } => {
+            ("renewed", format!("next report by {}", stamp(rel(*progress_deadline))), false)
+        }
+        EventKind::Expired { .. } => ("expired", e.cause.to_string(), true),
+        EventKind::RetryScheduled { ready_at, next_attempt } => {
+            ("retry scheduled", format!("attempt {next_attempt} ready at {}; {}", stamp(rel(*ready_at)), e.cause), true)
+        }
+        EventKind::Finished => ("finished", String::new(), false),
+        EventKind::Failed { status, error_id } => {
+            ("failed", format!("{status}{}", error_id.as_ref().map(|i| format!(" {i}")).unwrap_or_default()), true)
+        }
+        EventKind::InstanceFailed => ("instance failed", e.cause.to_string(), true),
+        EventKind::CascadeFailed => ("cascade failed", e.cause.to_string(), true),
+        EventKind::Canceled { by } => ("canceled", format!("{by:?}: {}", e.cause).to_lowercase(), true),
+        EventKind::MarkedFinished => ("marked finished", String::new(), true),
+        EventKind::Rerun => ("rerun", String::new(), true),
+        EventKind::Paused => ("paused", String::new(), true),
+        EventKind::Resumed => ("resumed", String::new(), true),
+        EventKind::StaleCall { operation, answer } => ("stale call", format!("{operation} -> {answer}"), true),
+        EventKind::ForgedCall { operation } => ("forged call", format!("{operation} -> TaskNotFoundException"), true),
+        EventKind::Activated { instances } => ("activated", format!("{instances} instances; {}", e.cause), false),
+        EventKind::Deactivated { cancel_active } => ("deactivated", format!("cancelActive={cancel_active}"), true),
+        EventKind::Deleted => ("deleted", String::new(), true),
+        EventKind::PipelineCreated
+        | EventKind::DefinitionPut
+        | EventKind::Ready
+        | EventKind::Heartbeat { .. }
+        | EventKind::PollParked { .. }
+        | EventKind::PollTimedOut { .. }
+        | EventKind::PollAbandoned { .. } => return None,
+    };
+    let object = if matches!(e.kind, EventKind::Activated { .. } | EventKind::Deactivated { .. } | EventKind::Deleted) {
+        let id = e.pipeline_id.as_deref().unwrap_or("-");
+        a.pipeline_names.get(id).cloned().unwrap_or_else(|| id.to_string())
+    } else {
+        object
+    };
+    Some(Line {
+        at: rel(e.at),
+        object,
+        what: what.into(),
+        runner: e.runner.as_deref().unwrap_or("-").to_string(),
+        task: e.task.map(|t| format!("t{t}")).unwrap_or_default(),
+        detail,
+        anomaly,
+    })
+}
+
+fn observation_line(a: &Analysis, o: &SimEvent) -> Line {
+    let runner = o.runner.clone().unwrap_or_else(|| "-".into());
+    let zombie = |seq: u64| {
+        a.work
+            .iter()
+            .find(|w| w.seq == seq && w.runner == runner)
+            .filter(|w| w.zombie_ms > 0)
+            .map(|w| format!("; {} of zombie work", format_duration(w.zombie_ms)))
+            .unwrap_or_default()
+    };
+    let (object, what, task, detail, anomaly) = match &o.kind {
+        SimEventKind::StartsWork { task, work_ms, .. } => (
+            a.task_label(*task),
+            "starts work",
+            format!("t{task}"),
+            format!("for {}", format_duration(*work_ms)),
+            false,
+        ),
+        SimEventKind::StopsWork { task, reason } => {
+            let z = zombie(*task);
+            let anomaly = !z.is_empty() || !reason.starts_with("set FINISHED");
+            (a.task_label(*task), "stops work", format!("t{task}"), format!("{reason}{z}"), anomaly)
+        }
+        SimEventKind::LearnsLost { task, how } => {
+            (a.task_label(*task), "learns lost", format!("t{task}"), how.clone(), true)
+        }
+        SimEventKind::CallFailed { operation, error } => {
+            ("-".into(), "call failed", String::new(), format!("{operation}: {error}"), true)
+        }
+        SimEventKind::Terminated => {
+            ("-".into(), "terminated", String::new(), "heartbeat answered terminate=true".into(), true)
+        }
+        SimEventKind::Crashed => ("-".into(), "crashed", String::new(), String::new(), true),
+        SimEventKind::Restarted => ("-".into(), "restarted", String::new(), String::new(), true),
+        SimEventKind::Applied { what } => ("-".into(), "event", String::new(), what.clone(), true),
+        SimEventKind::MessageFault { what, operation } => {
+            ("-".into(), "fault", String::new(), format!("{what} {operation}"), true)
+        }
+    };
+    Line { at: rel(o.at), object, what: what.into(), runner, task, detail, anomaly }
+}
+
+/// The log lines of a run, in order.
+pub fn lines(out: &SimOutput, a: &Analysis) -> Vec<Line> {
+    let mut lines: Vec<Line> = out.journal.iter().filter_map(|e| journal_line(a, e)).collect();
+    lines.extend(out.observations.iter().map(|o| observation_line(a, o)));
+    // Stable: at the same instant, the service's decisions come before what runners saw.
+    lines.sort_by_key(|l| l.at);
+    lines
+}
+
+/// Renders lines as aligned text.
+pub fn render(lines: &[Line], detail: LogDetail) -> String {
+    let shown: Vec<&Line> = lines.iter().filter(|l| detail == LogDetail::Full || l.anomaly).collect();
+    let w_object = shown.iter().map(|l| l.object.len()).max().unwrap_or(1).max(6);
+    let w_what = shown.iter().map(|l| l.what.len()).max().unwrap_or(1);
+    let w_runner = shown.iter().map(|l| l.runner.len()).max().unwrap_or(1);
+    let w_task = shown.iter().map(|l| l.task.len()).max().unwrap_or(1).max(3);
+    let mut out = String::new();
+    for l in shown {
+        let row = format!(
+            "{}  {:<w_object$}  {:<w_what$}  {:<w_runner$}  {:<w_task$}  {}",
+            stamp(l.at),
+            l.object,
+            l.what,
+            l.runner,
+            l.task,
+            l.detail
+        );
+        out.push_str(row.trim_end());
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,147 @@
+//! Reports of a run: the ownership log, the summary, expectation verdicts, and JSON.
+
+pub mod analysis;
+pub mod expect;
+pub mod log;
+
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+use crate::sim::SimOutput;
+use crate::time::format_duration;
+
+use analysis::Analysis;
+use expect::Verdict;
+use log::{Line, stamp};
+
+/// Everything a run showed.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    /// Scenario name.
+    pub scenario: String,
+    /// Seed.
+    pub seed: u64,
+    /// Where the run stopped, since the start.
+    pub end_ms: u64,
+    /// Whether it stopped because everything was done.
+    pub finished_early: bool,
+    /// Counts and figures.
+    pub summary: Summary,
+    /// Expectation verdicts.
+    pub expectations: Vec<Verdict>,
+    /// The ownership log.
+    pub log: Vec<Line>,
+    #[serde(skip)]
+    detail: crate::scenario::model::LogDetail,
+}
+
+/// Counts and figures of a run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    /// Runners.
+    pub runners: usize,
+    /// Instances (tasks).
+    pub tasks: usize,
+    /// Final instance statuses and their counts.
+    pub statuses: Vec<(String, usize)>,
+    /// Handouts.
+    pub handouts: usize,
+    /// Handouts of an attempt handed out before.
+    pub reassignments: usize,
+    /// Lease expiries.
+    pub expiries: usize,
+    /// Stale and forged calls.
+    pub stale_calls: usize,
+    /// Zombie intervals.
+    pub zombies: usize,
+    /// Longest zombie interval.
+    pub longest_zombie_ms: u64,
+    /// Total zombie work.
+    pub total_zombie_ms: u64,
+}
+
+impl Report {
+    /// Builds the report of a run.
+    pub fn new(name: &str, scenario: &Scenario, out: &SimOutput) -> Report {
+        let a = Analysis::of(out);
+        let log = log::lines(out, &a);
+        let expectations = expect::check(&scenario.expect, out, &a, &log);
+        let mut statuses = std::collections::BTreeMap::new();
+        for i in &out.instances {
+            *statuses.entry(i.3.clone()).or_insert(0) += 1;
+        }
+        let zombies = a.zombies();
+        let count = |what: &str| log.iter().filter(|l| l.what == what).count();
+        let summary = Summary {
+            runners: out.runners.len(),
+            tasks: out.instances.len(),
+            statuses: statuses.into_iter().collect(),
+            handouts: a.leases.len(),
+            reassignments: a.leases.values().filter(|l| l.reassigned).count(),
+            expiries: count("expired"),
+            stale_calls: count("stale call") + count("forged call"),
+            zombies: zombies.len(),
+            longest_zombie_ms: zombies.first().map_or(0, |w| w.zombie_ms),
+            total_zombie_ms: zombies.iter().map(|w| w.zombie_ms).sum(),
+        };
+        Report {
+            scenario: name.to_string(),
+            seed: out.seed,
+            end_ms: out.end_ms,
+            finished_early: out.finished_early,
+            summary,
+            expectations,
+            log,
+            detail: scenario.log,
+        }
+    }
+
+    /// True when every expectation held.
+    pub fn passed(&self) -> bool {
+        self.expectations.iter().all(|v| v.ok)
+    }
+
+    /// The ownership log as text.
+    pub fn log_text(&self) -> String {
+        log::render(&self.log, self.detail)
+    }
+
+    /// The summary and the expectation verdicts as text.
+    pub fn summary_text(&self) -> String {
+        let s = &self.summary;
+        let statuses = s.statuses.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ");
+        let why = if self.finished_early { "everything done" } else { "duration reached" };
+        let mut out = format!(
+            "stopped at {} ({why})\nrunners: {}  tasks: {} ({statuses})\nhandouts: {}  reassignments: {}  expiries: {}  stale calls: {}\n",
+            stamp(self.end_ms),
+            s.runners,
+            s.tasks,
+            s.handouts,
+            s.reassignments,
+            s.expiries,
+            s.stale_calls
+        );
+        if s.zombies == 0 {
+            out += "zombie work: none\n";
+        } else {
+            out += &format!(
+                "zombie work: {} interval(s), longest {}, total {}\n",
+                s.zombies,
+                format_duration(s.longest_zombie_ms),
+                format_duration(s.total_zombie_ms)
+            );
+        }
+        if !self.expectations.is_empty() {
+            out += "expectations:\n";
+            for v in &self.expectations {
+                out += &format!("  {}  {} (found: {})\n", if v.ok { "ok  " } else { "FAIL" }, v.expectation, v.found);
+            }
+        }
+        out
+    }
+
+    /// What a snapshot stores: summary, verdicts and the log.
+    pub fn snapshot_text(&self) -> String {
+        format!("{}\n{}", self.summary_text(), self.log_text())
+    }
+}

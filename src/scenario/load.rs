@@ -1,0 +1,310 @@
+//! Loading a scenario: strict parsing with the JSON path, line and column of any error, then
+//! the checks that need the whole file (names that must exist, values that must make sense).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use super::definition_file::to_pipeline_objects;
+use super::model::{Action, At, Expectation, MessageEffect, Scenario, error_code};
+use crate::protocol::Operation;
+use crate::service::Settings;
+use crate::service::definition::validate;
+
+/// Why a scenario cannot run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file, when loaded from one.
+    pub file: Option<String>,
+    /// JSON path of the offending value (`runners[0].worker_group`).
+    pub path: String,
+    /// 1-based line and column, when the parser knows them.
+    pub position: Option<(usize, usize)>,
+    /// What was wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{file}")?;
+            if let Some((line, col)) = self.position {
+                write!(f, ":{line}:{col}")?;
+            }
+            write!(f, ": ")?;
+        } else if let Some((line, col)) = self.position {
+            write!(f, "line {line}, column {col}: ")?;
+        }
+        if !self.path.is_empty() && self.path != "." {
+            write!(f, "at {}: ", self.path)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+fn err(path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+    ScenarioError { file: None, path: path.into(), position: None, message: message.into() }
+}
+
+/// Reads and checks a scenario file.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        file: Some(path.display().to_string()),
+        path: String::new(),
+        position: None,
+        message: format!("cannot read the scenario: {e}"),
+    })?;
+    parse(&text).map_err(|mut e| {
+        e.file = Some(path.display().to_string());
+        e
+    })
+}
+
+/// Parses and checks scenario text.
+pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = (inner.line(), inner.column());
+        let message = strip_position(&inner.to_string());
+        ScenarioError { file: None, path, position: (line > 0).then_some((line, column)), message }
+    })?;
+    de.end().map_err(|e| ScenarioError {
+        file: None,
+        path: String::new(),
+        position: Some((e.line(), e.column())),
+        message: "unexpected text after the scenario object".into(),
+    })?;
+    check(&scenario)?;
+    Ok(scenario)
+}
+
+/// serde_json appends " at line L column C"; the position is reported separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The service settings a scenario asks for.
+pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
+    let s = &scenario.service;
+    let d = Settings::default();
+    Settings {
+        ack_timeout_ms: s.ack_timeout.map_or(d.ack_timeout_ms, |v| v.ms()),
+        progress_timeout_ms: s.progress_timeout.map_or(d.progress_timeout_ms, |v| v.ms()),
+        poll_hold_ms: s.poll_hold.map_or(d.poll_hold_ms, |v| v.ms()),
+        default_maximum_retries: s.default_maximum_retries.unwrap_or(d.default_maximum_retries),
+        maximum_retries_cap: d.maximum_retries_cap,
+        default_retry_delay_ms: s.default_retry_delay.map_or(d.default_retry_delay_ms, |v| v.ms()),
+        minimum_retry_delay_ms: s.minimum_retry_delay.map_or(d.minimum_retry_delay_ms, |v| v.ms()),
+        seed,
+    }
+}
+
+/// Checks what parsing alone cannot: names that must exist, sane values, valid definitions.
+fn check(s: &Scenario) -> Result<(), ScenarioError> {
+    if s.tick.ms() == 0 {
+        return Err(err("tick", "must be longer than 0"));
+    }
+    if s.duration.ms() < s.tick.ms() {
+        return Err(err("duration", "must be at least one tick"));
+    }
+    let settings = settings(s, s.seed);
+    let mut pipeline_names = BTreeSet::new();
+    let mut activities = BTreeSet::new();
+    for (i, p) in s.pipelines.iter().enumerate() {
+        let at = format!("pipelines[{i}]");
+        if !pipeline_names.insert(p.name.as_str()) {
+            return Err(err(format!("{at}.name"), format!("pipeline name {:?} is used twice", p.name)));
+        }
+        if p.copies == 0 || p.activations == 0 {
+            return Err(err(at, "copies and activations must be at least 1"));
+        }
+        let objects =
+            to_pipeline_objects(&p.definition).map_err(|(j, m)| err(format!("{at}.definition.objects[{j}]"), m))?;
+        let (definition, report) = validate(&objects, &settings);
+        let Some(definition) = definition else {
+            let errors: Vec<String> =
+                report.validation_errors.iter().map(|e| format!("{}: {}", e.id, e.errors.join("; "))).collect();
+            return Err(err(
+                format!("{at}.definition"),
+                format!("the service would reject this definition: {}", errors.join(" | ")),
+            ));
+        };
+        for (id, a) in &definition.activities {
+            activities.insert(id.clone());
+            if let Some(f) = a.fields.iter().find(|f| f.key() == "myWorkTime") {
+                let text = f.string_value.as_deref().unwrap_or_default();
+                if let Err(e) = super::duration::parse_duration(text) {
+                    return Err(err(format!("{at}.definition (object {id}).myWorkTime"), e));
+                }
+            }
+        }
+    }
+    let mut runner_names = BTreeSet::new();
+    let mut machines = BTreeSet::new();
+    for (i, r) in s.runners.iter().enumerate() {
+        let at = format!("runners[{i}]");
+        if r.count == 0 {
+            return Err(err(format!("{at}.count"), "must be at least 1"));
+        }
+        if r.machines == Some(0) {
+            return Err(err(format!("{at}.machines"), "must be at least 1"));
+        }
+        if r.report_interval.ms() == 0 || r.heartbeat_interval.ms() == 0 || r.request_timeout.ms() == 0 {
+            return Err(err(at, "intervals and timeouts must be longer than 0"));
+        }
+        if r.behaviour.work_factor.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
+            return Err(err(format!("{at}.behaviour.work_factor"), "must be a positive number"));
+        }
+        for name in super::world_plan::runner_names(r) {
+            if !runner_names.insert(name.clone()) {
+                return Err(err(format!("{at}.name"), format!("runner name {name:?} is used twice")));
+            }
+        }
+        machines.extend(super::world_plan::machine_names(r));
+    }
+    if runner_names.len() > 100_000 {
+        return Err(err("runners", "at most 100,000 runners"));
+    }
+    if machines.len() > 64 {
+        return Err(err(
+            "runners",
+            format!(
+                "{} machine hosts: turmoil's cost grows fast with hosts; spread fleets over at most 64 machines (`machines`)",
+                machines.len()
+            ),
+        ));
+    }
+    let known_runner = |path: String, name: &str| {
+        if runner_names.contains(name) { Ok(()) } else { Err(err(path, format!("no runner is named {name:?}"))) }
+    };
+    let known_machine = |path: String, name: &str| {
+        if machines.contains(name) || runner_names.contains(name) {
+            Ok(())
+        } else {
+            Err(err(
+                path,
+                format!(
+                    "no machine or runner is named {name:?}; machines are {}",
+                    machines.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ))
+        }
+    };
+    let known_task = |path: String, task: &str| {
+        if task == "*" || activities.contains(task) {
+            Ok(())
+        } else {
+            Err(err(path, format!("no activity has id {task:?}")))
+        }
+    };
+    let known_pipeline = |path: String, name: &str| {
+        if pipeline_names.contains(name) { Ok(()) } else { Err(err(path, format!("no pipeline is named {name:?}"))) }
+    };
+    for (i, e) in s.events.iter().enumerate() {
+        let at = format!("events[{i}]");
+        if let At::Anchor(a) = &e.at {
+            if let Some(t) = &a.task {
+                known_task(format!("{at}.at.task"), t)?;
+            }
+            if let Some(r) = &a.runner {
+                known_runner(format!("{at}.at.runner"), r)?;
+            }
+            if a.occurrence == 0 {
+                return Err(err(format!("{at}.at.occurrence"), "counts from 1"));
+            }
+        }
+        let path = format!("{at}.do");
+        match &e.action {
+            Action::Partition { machine, .. }
+            | Action::Repair { machine }
+            | Action::Hold { machine }
+            | Action::Release { machine }
+            | Action::Latency { machine, .. }
+            | Action::CrashMachine { machine }
+            | Action::RestartMachine { machine } => known_machine(format!("{path}.machine"), machine)?,
+            Action::Pause { runner }
+            | Action::Resume { runner }
+            | Action::CrashRunner { runner }
+            | Action::RestartRunner { runner }
+            | Action::Terminate { runner } => known_runner(format!("{path}.runner"), runner)?,
+            Action::SlowWork { runner, factor } => {
+                known_runner(format!("{path}.runner"), runner)?;
+                if !(factor.is_finite() && *factor > 0.0) {
+                    return Err(err(format!("{path}.factor"), "must be a positive number"));
+                }
+            }
+            Action::Cancel { task, pipeline } => {
+                known_task(format!("{path}.task"), task)?;
+                if let Some(p) = pipeline {
+                    known_pipeline(format!("{path}.pipeline"), p)?;
+                }
+            }
+            Action::Deactivate { pipeline, .. } | Action::Activate { pipeline } | Action::Delete { pipeline } => {
+                known_pipeline(format!("{path}.pipeline"), pipeline)?
+            }
+            Action::Message(m) => {
+                if let Some(op) = &m.operation {
+                    if Operation::from_target(&format!("DataPipeline.{op}")).is_none() {
+                        return Err(err(format!("{path}.operation"), format!("unknown operation {op:?}")));
+                    }
+                }
+                if let Some(r) = &m.runner {
+                    known_runner(format!("{path}.runner"), r)?;
+                }
+                if let Some(t) = &m.task {
+                    known_task(format!("{path}.task"), t)?;
+                }
+                if m.occurrence == 0 || m.count == 0 {
+                    return Err(err(path, "occurrence and count count from 1"));
+                }
+                match &m.effect {
+                    MessageEffect::Error { code } if error_code(code).is_none() => {
+                        return Err(err(format!("{path}.effect.code"), format!("unknown AWS error code {code:?}")));
+                    }
+                    MessageEffect::Delay { by, until } if by.is_some() == until.is_some() => {
+                        return Err(err(format!("{path}.effect"), "a delay needs exactly one of `by` and `until`"));
+                    }
+                    _ => {}
+                }
+            }
+            Action::CrashService | Action::RestartService => {}
+        }
+    }
+    for (i, x) in s.expect.iter().enumerate() {
+        let at = format!("expect[{i}]");
+        match x {
+            Expectation::Owner { task, runner, .. } => {
+                known_task(format!("{at}.task"), task)?;
+                if runner != "none" {
+                    known_runner(format!("{at}.runner"), runner)?;
+                }
+            }
+            Expectation::HandedOver { task, from, to, after, before } => {
+                known_task(format!("{at}.task"), task)?;
+                for r in from.iter().chain(to.iter()) {
+                    known_runner(format!("{at}"), r)?;
+                }
+                if after > before {
+                    return Err(err(format!("{at}.after"), "the window must not end before it starts"));
+                }
+            }
+            Expectation::FinalStatus { task, .. } | Expectation::Attempts { task, .. } => {
+                known_task(format!("{at}.task"), task)?
+            }
+            Expectation::MaxZombie { runner, .. } | Expectation::ZombieAtLeast { runner, .. } => {
+                if let Some(r) = runner {
+                    known_runner(format!("{at}.runner"), r)?;
+                }
+            }
+            Expectation::Count { .. } => {}
+        }
+    }
+    Ok(())
+}

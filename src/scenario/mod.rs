@@ -1,0 +1,17 @@
+//! Scenario files: the format, loading with precise errors, and the world they describe.
+
+pub mod definition_file;
+pub mod duration;
+pub mod load;
+pub mod model;
+pub mod world_plan;
+
+pub use duration::Dur;
+pub use load::{ScenarioError, load_file, parse, settings};
+pub use model::Scenario;
+
+/// The JSON Schema of scenario files, generated from the types.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::schema_for!(Scenario);
+    serde_json::to_value(schema).expect("schemas serialise")
+}

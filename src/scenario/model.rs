@@ -1,0 +1,557 @@
+//! The scenario file format: every type a scenario JSON file is made of.
+//!
+//! Parsing is strict (`deny_unknown_fields` everywhere); the JSON Schema that `dpsim schema`
+//! prints is generated from these same types.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::duration::Dur;
+use crate::protocol::ErrorCode;
+
+fn one() -> u32 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+
+/// A whole scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Optional JSON Schema reference for editors; ignored.
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// What the scenario shows, in a sentence.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every random choice (network jitter, backoff, ids). `--seed` overrides it.
+    #[serde(default)]
+    pub seed: u64,
+    /// How much simulated time to run at most.
+    pub duration: Dur,
+    /// Simulated time per step (default 100ms). Timers inside a host are exact; messages and
+    /// scheduled events land on tick boundaries.
+    #[serde(default = "default_tick")]
+    pub tick: Dur,
+    /// Stop as soon as every task is over and no event is pending (default true).
+    #[serde(default = "yes")]
+    pub stop_when_done: bool,
+    /// The service's rules.
+    #[serde(default)]
+    pub service: ServiceSpec,
+    /// Network latency between machines and the service.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// The operator that sets pipelines up over the API.
+    #[serde(default)]
+    pub operator: OperatorSpec,
+    /// Pipelines, as Data Pipeline definitions.
+    pub pipelines: Vec<PipelineSpec>,
+    /// Task runners: named ones and counted fleets.
+    pub runners: Vec<RunnerSpec>,
+    /// Events and faults on the timeline.
+    #[serde(default)]
+    pub events: Vec<TimedEvent>,
+    /// What must be true after the run.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+    /// How much of the ownership log to print.
+    #[serde(default)]
+    pub log: LogDetail,
+}
+
+fn default_tick() -> Dur {
+    Dur(100)
+}
+
+/// How much of the ownership log a report shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LogDetail {
+    /// Every transition.
+    #[default]
+    Full,
+    /// Only what went wrong or changed hands (expiries, reassignments, cancels, stale calls,
+    /// zombie work, faults); for fleets.
+    Anomalies,
+}
+
+/// Overrides of the service's rules (see the README's semantics table).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Acknowledgement deadline (default 2 minutes).
+    pub ack_timeout: Option<Dur>,
+    /// Progress deadline when an activity sets no reportProgressTimeout (default 15 minutes).
+    pub progress_timeout: Option<Dur>,
+    /// PollForTask hold time (default 90s).
+    pub poll_hold: Option<Dur>,
+    /// maximumRetries when an activity omits it (default 2).
+    pub default_maximum_retries: Option<u32>,
+    /// retryDelay when an activity omits it (default 10 minutes).
+    pub default_retry_delay: Option<Dur>,
+    /// Smallest retryDelay a definition may set (default 2 minutes).
+    pub minimum_retry_delay: Option<Dur>,
+}
+
+/// Network between the machines and the service.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Smallest one-way message latency (default one tick).
+    pub latency: Option<Dur>,
+    /// Extra random latency, drawn per message from the seed (default none).
+    pub jitter: Option<Dur>,
+}
+
+/// The operator host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSpec {
+    /// Control-plane calls in flight at once while setting up (default 16).
+    #[serde(default = "default_concurrency")]
+    pub concurrency: u32,
+}
+
+impl Default for OperatorSpec {
+    fn default() -> Self {
+        OperatorSpec { concurrency: default_concurrency() }
+    }
+}
+
+fn default_concurrency() -> u32 {
+    16
+}
+
+/// A pipeline: a definition as `aws datapipeline put-pipeline-definition` reads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PipelineSpec {
+    /// Pipeline name; also how events and expectations refer to it.
+    pub name: String,
+    /// `{"objects": [...]}`: paste a real definition. Activities may carry `myWorkTime`
+    /// ("5 minutes"), the simulated time a runner works on each of their tasks (default 1m).
+    pub definition: DefinitionFile,
+    /// Identical pipelines to create (named `<name>-1`, `<name>-2`, ... when more than one).
+    #[serde(default = "one")]
+    pub copies: u32,
+    /// ActivatePipeline calls per copy; each runs every activity once more (default 1).
+    #[serde(default = "one")]
+    pub activations: u32,
+    /// When to activate (default at the start).
+    #[serde(default)]
+    pub activate_at: Dur,
+}
+
+/// A pipeline definition file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefinitionFile {
+    /// Objects: `id`, `name` (defaults to id), and fields; `{"ref": "X"}` is a reference and a
+    /// list repeats the key.
+    pub objects: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Parameter declarations (stored, not evaluated).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Parameter values (stored, not evaluated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// One runner, or a fleet of identical runners.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunnerSpec {
+    /// Runner name (its hostname and taskrunnerId); a fleet's runners are `<name>-1`, ...
+    pub name: String,
+    /// Runners in this fleet (default 1).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Machine hosts the fleet is spread over (default: one per runner up to 10).
+    pub machines: Option<u32>,
+    /// Name of the machine to run on, to share one between runner entries.
+    pub machine: Option<String>,
+    /// Worker group polled.
+    pub worker_group: String,
+    /// Heartbeat interval (default 15 minutes).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_interval: Dur,
+    /// Progress-report interval while working (default 5 minutes).
+    #[serde(default = "default_report")]
+    pub report_interval: Dur,
+    /// Timeout of a call other than PollForTask (default 20s).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Dur,
+    /// First retry delay after a failed call; doubles up to `backoff_max` (default 1s).
+    #[serde(default = "default_backoff")]
+    pub backoff: Dur,
+    /// Longest retry delay (default 30s).
+    #[serde(default = "default_backoff_max")]
+    pub backoff_max: Dur,
+    /// When the runner starts (default at once).
+    #[serde(default)]
+    pub start_at: Dur,
+    /// Misbehaviours.
+    #[serde(default)]
+    pub behaviour: Behaviour,
+}
+
+fn default_heartbeat() -> Dur {
+    Dur(15 * 60_000)
+}
+fn default_report() -> Dur {
+    Dur(5 * 60_000)
+}
+fn default_request_timeout() -> Dur {
+    Dur(20_000)
+}
+fn default_backoff() -> Dur {
+    Dur(1_000)
+}
+fn default_backoff_max() -> Dur {
+    Dur(30_000)
+}
+
+/// What a runner does wrong, or differently.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Behaviour {
+    /// Never sends the first progress report.
+    #[serde(default)]
+    pub never_ack: bool,
+    /// Keeps working when told `canceled: true`.
+    #[serde(default)]
+    pub ignore_canceled: bool,
+    /// Keeps working after TaskNotFoundException or PipelineDeletedException.
+    #[serde(default)]
+    pub keep_working_after_loss: bool,
+    /// Reports FAILED instead of FINISHED when the work is done.
+    #[serde(default)]
+    pub fail_tasks: bool,
+    /// Multiplies every work time (2.0 = twice as slow).
+    pub work_factor: Option<f64>,
+    /// Crashes this long after starting each task; restarts after `restart_after`.
+    pub crash_after: Option<Dur>,
+    /// How long a crashed runner stays down (default 1 minute).
+    pub restart_after: Option<Dur>,
+}
+
+/// When an event happens: a time from the start, or a moment of the protocol.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum At {
+    /// Simulated time since the start.
+    Time(Dur),
+    /// Relative to a protocol moment.
+    Anchor(Anchor),
+}
+
+/// A protocol moment, found in the journal as the run goes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    /// Which moment.
+    pub anchor: AnchorKind,
+    /// Only moments of this activity (component id).
+    pub task: Option<String>,
+    /// Only moments of this runner.
+    pub runner: Option<String>,
+    /// Which matching moment, 1 for the first (default 1).
+    #[serde(default = "one")]
+    pub occurrence: u32,
+    /// Added to the moment; negative to come before (e.g. "-1s" is written as `before`).
+    #[serde(default)]
+    pub after: Dur,
+    /// Subtracted from the moment.
+    #[serde(default)]
+    pub before: Dur,
+}
+
+/// Protocol moments an event can be placed relative to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AnchorKind {
+    /// A task was handed to a runner.
+    Assigned,
+    /// The acknowledgement deadline of a handout (known at the handout).
+    AckDeadline,
+    /// A task was acknowledged.
+    Acknowledged,
+    /// The progress deadline set by an acknowledgement or renewal.
+    ProgressDeadline,
+    /// A lease expired.
+    Expired,
+    /// A task finished.
+    Finished,
+}
+
+/// An event on the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimedEvent {
+    /// When.
+    pub at: At,
+    /// What.
+    #[serde(rename = "do")]
+    pub action: Action,
+}
+
+/// Every fault and control-plane event; applied in one place, printed in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Cut a machine off from the service (both ways, or one way).
+    Partition {
+        /// Machine (or a runner's machine, by runner name).
+        machine: String,
+        /// Only one direction.
+        #[serde(default)]
+        direction: Direction,
+    },
+    /// Undo a partition.
+    Repair {
+        /// Machine.
+        machine: String,
+    },
+    /// Hold messages between a machine and the service (delivered on release).
+    Hold {
+        /// Machine.
+        machine: String,
+    },
+    /// Deliver held messages.
+    Release {
+        /// Machine.
+        machine: String,
+    },
+    /// Set the latency between a machine and the service.
+    Latency {
+        /// Machine.
+        machine: String,
+        /// One-way latency.
+        latency: Dur,
+    },
+    /// Crash a machine: every runner on it stops at once.
+    CrashMachine {
+        /// Machine.
+        machine: String,
+    },
+    /// Restart a crashed machine: its runners start afresh.
+    RestartMachine {
+        /// Machine.
+        machine: String,
+    },
+    /// Crash the service host (its state survives, as AWS's would).
+    CrashService,
+    /// Restart the service host.
+    RestartService,
+    /// A fault on messages at the service's HTTP edge.
+    Message(MessageFault),
+    /// Freeze a runner: no heartbeats, reports, polls or work until resumed.
+    Pause {
+        /// Runner.
+        runner: String,
+    },
+    /// Unfreeze a runner.
+    Resume {
+        /// Runner.
+        runner: String,
+    },
+    /// Crash one runner (it forgets its task).
+    CrashRunner {
+        /// Runner.
+        runner: String,
+    },
+    /// Start a crashed runner again.
+    RestartRunner {
+        /// Runner.
+        runner: String,
+    },
+    /// Change a runner's work speed from now on.
+    SlowWork {
+        /// Runner.
+        runner: String,
+        /// Multiplier of work times.
+        factor: f64,
+    },
+    /// SetStatus TRY_CANCEL on the instances of an activity.
+    Cancel {
+        /// Activity id.
+        task: String,
+        /// Pipeline name (default: every pipeline that has the activity).
+        pipeline: Option<String>,
+    },
+    /// DeactivatePipeline.
+    Deactivate {
+        /// Pipeline name.
+        pipeline: String,
+        /// Cancel running objects (default true).
+        #[serde(default = "yes")]
+        cancel_active: bool,
+    },
+    /// ActivatePipeline again.
+    Activate {
+        /// Pipeline name.
+        pipeline: String,
+    },
+    /// DeletePipeline.
+    Delete {
+        /// Pipeline name.
+        pipeline: String,
+    },
+    /// Ask a runner to terminate at its next heartbeat.
+    Terminate {
+        /// Runner.
+        runner: String,
+    },
+}
+
+/// Direction of a one-way partition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Both ways.
+    #[default]
+    Both,
+    /// Only messages from the machine to the service are lost.
+    ToService,
+    /// Only messages from the service to the machine are lost.
+    FromService,
+}
+
+/// A message fault: which calls it matches, and what it does to them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFault {
+    /// Only calls of this operation (e.g. "ReportTaskProgress").
+    pub operation: Option<String>,
+    /// Only calls from this runner (hostname, taskrunnerId, or the owner of the named task).
+    pub runner: Option<String>,
+    /// Only calls about this activity's tasks.
+    pub task: Option<String>,
+    /// Skip matching calls before the Nth (default 1: the first match from now on).
+    #[serde(default = "one")]
+    pub occurrence: u32,
+    /// How many matching calls the fault applies to (default 1).
+    #[serde(default = "one")]
+    pub count: u32,
+    /// What happens to them.
+    pub effect: MessageEffect,
+}
+
+/// What a message fault does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum MessageEffect {
+    /// The request is lost before the service sees it; the caller hears nothing.
+    DropRequest,
+    /// The service processes the request; the response is lost.
+    DropResponse,
+    /// The request reaches the service later: after `by`, or at a moment of the call's own task.
+    Delay {
+        /// Fixed delay.
+        by: Option<Dur>,
+        /// Deliver at this moment of the task the call names.
+        until: Option<TaskMoment>,
+    },
+    /// The request is delivered twice; the caller hears the first answer.
+    Duplicate,
+    /// The call is answered with an error without reaching the service.
+    Error {
+        /// AWS error code, e.g. InternalServiceError or ThrottlingException.
+        code: String,
+    },
+}
+
+/// A moment of the lease a call's taskId names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskMoment {
+    /// `ack_deadline` or `progress_deadline`.
+    pub deadline: DeadlineKind,
+    /// Come this much earlier.
+    #[serde(default)]
+    pub before: Dur,
+    /// Come this much later.
+    #[serde(default)]
+    pub after: Dur,
+}
+
+/// A lease deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineKind {
+    /// The acknowledgement deadline.
+    AckDeadline,
+    /// The current progress deadline.
+    ProgressDeadline,
+}
+
+/// Something that must hold after the run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Expectation {
+    /// Who holds the live lease of an activity's task at a time ("none" for nobody).
+    Owner {
+        /// Activity id.
+        task: String,
+        /// Time since the start.
+        at: Dur,
+        /// Runner name, or "none".
+        runner: String,
+    },
+    /// The task is handed to a different runner within a window.
+    HandedOver {
+        /// Activity id.
+        task: String,
+        /// Runner losing it (optional).
+        from: Option<String>,
+        /// Runner getting it (optional).
+        to: Option<String>,
+        /// Window start.
+        after: Dur,
+        /// Window end.
+        before: Dur,
+    },
+    /// Final `@status` of the activity's instances ("*" for all tasks).
+    FinalStatus {
+        /// Activity id, or "*".
+        task: String,
+        /// FINISHED, FAILED, CANCELED, ...
+        status: String,
+    },
+    /// Number of attempts of the activity's instance.
+    Attempts {
+        /// Activity id.
+        task: String,
+        /// Exact count.
+        count: u32,
+    },
+    /// No zombie work longer than this (optionally for one runner).
+    MaxZombie {
+        /// Longest allowed.
+        duration: Dur,
+        /// Only this runner.
+        runner: Option<String>,
+    },
+    /// At least one zombie interval of at least this long (to show zombies exist).
+    ZombieAtLeast {
+        /// Shortest required.
+        duration: Dur,
+        /// Only this runner.
+        runner: Option<String>,
+    },
+    /// A number of journal events of a kind (e.g. "expired", "stale call").
+    Count {
+        /// Event kind as printed in the log.
+        event: String,
+        /// Exact count.
+        count: u32,
+    },
+}
+
+/// The AWS error codes a message fault may inject, for validation.
+pub fn error_code(name: &str) -> Option<ErrorCode> {
+    ErrorCode::parse(name)
+}

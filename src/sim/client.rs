@@ -1,0 +1,112 @@
+//! An AWS JSON 1.1 client over turmoil TCP: one kept-alive connection, a timeout per call,
+//! and a fresh connection after any failure (turmoil never retransmits).
+
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::protocol::Operation;
+
+/// The service's host name and port inside the simulation.
+pub const SERVICE: (&str, u16) = ("service", 80);
+
+/// Why a call did not return a success.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CallError {
+    /// No answer within the timeout.
+    Timeout,
+    /// The connection could not be made or broke.
+    Network(String),
+    /// The service answered an AWS error.
+    Aws {
+        /// `__type`.
+        code: String,
+        /// `message`.
+        message: String,
+    },
+}
+
+impl CallError {
+    /// Short words for logs.
+    pub fn describe(&self) -> String {
+        match self {
+            CallError::Timeout => "timed out".into(),
+            CallError::Network(e) => format!("network error: {e}"),
+            CallError::Aws { code, .. } => code.clone(),
+        }
+    }
+
+    /// Worth retrying: the call may not have been seen, or the service asked to retry.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            CallError::Timeout | CallError::Network(_) => true,
+            CallError::Aws { code, .. } => code == "InternalServiceError" || code == "ThrottlingException",
+        }
+    }
+}
+
+/// A client of the simulated service.
+#[derive(Default)]
+pub struct ApiClient {
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl ApiClient {
+    /// A client that connects on first use.
+    pub fn new() -> ApiClient {
+        ApiClient { sender: None }
+    }
+
+    async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, CallError> {
+        let usable = self.sender.as_ref().is_some_and(|s| !s.is_closed());
+        if !usable {
+            let stream =
+                turmoil::net::TcpStream::connect(SERVICE).await.map_err(|e| CallError::Network(e.to_string()))?;
+            let (sender, connection) =
+                http1::handshake(TokioIo::new(stream)).await.map_err(|e| CallError::Network(e.to_string()))?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            self.sender = Some(sender);
+        }
+        Ok(self.sender.as_mut().expect("connected above"))
+    }
+
+    /// Calls `op` with a JSON body, giving up after `timeout`.
+    pub async fn call(&mut self, op: Operation, body: &Value, timeout: Duration) -> Result<Value, CallError> {
+        let result = tokio::time::timeout(timeout, self.call_inner(op, body)).await;
+        let result = result.unwrap_or(Err(CallError::Timeout));
+        if matches!(result, Err(CallError::Timeout | CallError::Network(_))) {
+            // A timed-out HTTP/1 connection may still deliver the old answer: never reuse it.
+            self.sender = None;
+        }
+        result
+    }
+
+    async fn call_inner(&mut self, op: Operation, body: &Value) -> Result<Value, CallError> {
+        let sender = self.connect().await?;
+        sender.ready().await.map_err(|e| CallError::Network(e.to_string()))?;
+        let request = http::Request::post("/")
+            .header("host", "service")
+            .header("x-amz-target", format!("DataPipeline.{op}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("valid request");
+        let response = sender.send_request(request).await.map_err(|e| CallError::Network(e.to_string()))?;
+        let status = response.status();
+        let bytes = response.into_body().collect().await.map_err(|e| CallError::Network(e.to_string()))?.to_bytes();
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| CallError::Network(format!("bad body: {e}")))?;
+        if status.is_success() {
+            Ok(value)
+        } else {
+            Err(CallError::Aws {
+                code: value["__type"].as_str().unwrap_or("Unknown").to_string(),
+                message: value["message"].as_str().unwrap_or_default().to_string(),
+            })
+        }
+    }
+}

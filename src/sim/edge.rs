@@ -1,0 +1,176 @@
+//! The service's HTTP edge inside the simulation: message faults applied to real HTTP calls,
+//! whatever client sends them, before the AWS front door.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use hyper::body::{Bytes, Incoming};
+use serde_json::Value;
+
+use crate::protocol::{ErrorCode, Operation, ServiceError};
+use crate::scenario::model::{DeadlineKind, MessageEffect, MessageFault};
+use crate::wire::Host;
+use crate::wire::http::{dispatch, operation, render};
+
+use super::clock::sim_now;
+use super::record::{Recorder, SimEventKind};
+
+/// An installed message fault and how often it has matched.
+#[derive(Clone, Debug)]
+struct Active {
+    fault: MessageFault,
+    seen: u32,
+    applied: u32,
+}
+
+/// The message faults in force.
+#[derive(Clone, Debug, Default)]
+pub struct FaultTable(Arc<Mutex<Vec<Active>>>);
+
+impl FaultTable {
+    /// Installs a fault from now on.
+    pub fn install(&self, fault: MessageFault) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Active { fault, seen: 0, applied: 0 });
+    }
+
+    /// The effect to apply to a call, if a fault matches it; counts the match.
+    fn take(&self, call: &CallInfo) -> Option<(MessageEffect, u32)> {
+        let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for active in table.iter_mut() {
+            let f = &active.fault;
+            if active.applied >= f.count || !matches(f, call) {
+                continue;
+            }
+            active.seen += 1;
+            if active.seen >= f.occurrence {
+                active.applied += 1;
+                return Some((f.effect.clone(), active.seen));
+            }
+        }
+        None
+    }
+}
+
+/// What the edge knows about a call before the service handles it.
+#[derive(Clone, Debug, Default)]
+struct CallInfo {
+    operation: Option<Operation>,
+    runner: Option<String>,
+    component: Option<String>,
+    ack_deadline: Option<u64>,
+    progress_deadline: Option<u64>,
+}
+
+fn matches(f: &MessageFault, call: &CallInfo) -> bool {
+    let op_ok = f.operation.as_deref().is_none_or(|op| call.operation.is_some_and(|o| o.as_str() == op));
+    let runner_ok = f.runner.as_deref().is_none_or(|r| call.runner.as_deref() == Some(r));
+    let task_ok = f.task.as_deref().is_none_or(|t| call.component.as_deref() == Some(t));
+    op_ok && runner_ok && task_ok
+}
+
+fn identify(host: &Host, op: Option<Operation>, body: &[u8]) -> CallInfo {
+    let mut info = CallInfo { operation: op, ..CallInfo::default() };
+    let Ok(value) = serde_json::from_slice::<Value>(body) else { return info };
+    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    info.runner = text("hostname").or_else(|| text("taskrunnerId"));
+    if let Some(task_id) = text("taskId") {
+        if let Some(t) = host.with_core(|core| core.task_info(&task_id)) {
+            info.runner = t.hostname.map(|h| h.to_string());
+            info.component = Some(t.component);
+            info.ack_deadline = Some(t.ack_deadline);
+            info.progress_deadline = t.progress_deadline;
+        }
+    }
+    info
+}
+
+fn describe(effect: &MessageEffect) -> String {
+    match effect {
+        MessageEffect::DropRequest => "drop request".into(),
+        MessageEffect::DropResponse => "drop response".into(),
+        MessageEffect::Delay { by: Some(by), .. } => format!("delay {by}"),
+        MessageEffect::Delay { until: Some(m), .. } => {
+            let when = match m.deadline {
+                DeadlineKind::AckDeadline => "ack deadline",
+                DeadlineKind::ProgressDeadline => "progress deadline",
+            };
+            let shift = if m.before.ms() > 0 {
+                format!(" - {}", m.before)
+            } else if m.after.ms() > 0 {
+                format!(" + {}", m.after)
+            } else {
+                String::new()
+            };
+            format!("delay until {when}{shift}")
+        }
+        MessageEffect::Delay { .. } => "delay".into(),
+        MessageEffect::Duplicate => "duplicate".into(),
+        MessageEffect::Error { code } => format!("answer {code}"),
+    }
+}
+
+/// Handles one HTTP request at the simulated service's edge.
+pub async fn handle(
+    host: Host,
+    faults: FaultTable,
+    recorder: Recorder,
+    request: http::Request<Incoming>,
+) -> Result<http::Response<axum::body::Body>, Infallible> {
+    let request_id = host.next_request_id();
+    let (parts, body) = request.into_parts();
+    let body: Bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(render(
+                &host,
+                request_id,
+                Err(ServiceError::new(ErrorCode::SerializationException, "unreadable body")),
+            ));
+        }
+    };
+    let op = operation(&parts).ok();
+    let call = identify(&host, op, &body);
+    let Some((effect, nth)) = faults.take(&call) else {
+        return Ok(render(&host, request_id, dispatch(&host, &parts, &body).await));
+    };
+    let op_name = op.map_or("?".to_string(), |o| o.to_string());
+    recorder.record(
+        call.runner.as_deref(),
+        SimEventKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name },
+    );
+    let result = match effect {
+        MessageEffect::DropRequest => std::future::pending().await,
+        MessageEffect::DropResponse => {
+            let _ = dispatch(&host, &parts, &body).await;
+            std::future::pending().await
+        }
+        MessageEffect::Delay { by, until } => {
+            let wait = match (by, until) {
+                (Some(by), _) => by.ms(),
+                (None, Some(m)) => {
+                    let deadline = match m.deadline {
+                        DeadlineKind::AckDeadline => call.ack_deadline,
+                        DeadlineKind::ProgressDeadline => call.progress_deadline,
+                    };
+                    let target = deadline.map(|d| (d + m.after.ms()).saturating_sub(m.before.ms()));
+                    target.map_or(0, |t| t.saturating_sub(sim_now()))
+                }
+                (None, None) => 0,
+            };
+            tokio::time::sleep(Duration::from_millis(wait)).await;
+            dispatch(&host, &parts, &body).await
+        }
+        MessageEffect::Duplicate => {
+            let first = dispatch(&host, &parts, &body).await;
+            let _ = dispatch(&host, &parts, &body).await;
+            first
+        }
+        MessageEffect::Error { code } => {
+            let code = ErrorCode::parse(&code).unwrap_or(ErrorCode::InternalServiceError);
+            Err(ServiceError::new(code, format!("injected {code} by the scenario")))
+        }
+    };
+    Ok(render(&host, request_id, result))
+}
