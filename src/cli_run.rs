@@ -83,11 +83,11 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
     }
-    if let Some(dir) = out_dir {
-        if let Err(e) = write_out(&dir, &report, &output, path) {
-            eprintln!("dpsim: cannot write {}: {e}", dir.display());
-            return EXIT_INVALID;
-        }
+    if let Some(dir) = out_dir
+        && let Err(e) = write_out(&dir, &report, &output, path)
+    {
+        eprintln!("dpsim: cannot write {}: {e}", dir.display());
+        return EXIT_INVALID;
     }
     if report.passed() {
         0

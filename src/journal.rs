@@ -41,6 +41,19 @@ pub enum CancelSource {
     Cascade,
 }
 
+impl CancelSource {
+    /// How the log names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CancelSource::TryCancel => "TRY_CANCEL",
+            CancelSource::Deactivate => "deactivate",
+            CancelSource::Delete => "delete",
+            CancelSource::MarkFinished => "MARK_FINISHED",
+            CancelSource::Cascade => "cascade",
+        }
+    }
+}
+
 /// What happened.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

@@ -100,15 +100,15 @@ pub fn parse_dp_time(text: &str) -> Option<Millis> {
     u64::try_from(t.assume_utc().unix_timestamp()).ok().map(|s| s * SECOND_MS)
 }
 
-/// Renders a duration compactly for humans: `2m`, `15m`, `1h30m`, `90s`, `250ms`.
+/// Renders a duration compactly for humans: `2m`, `15m`, `1h30m`, `1m30s`, `4m4.3s`, `250ms`.
 pub fn format_duration(ms: u64) -> String {
     if ms == 0 {
         return "0s".into();
     }
-    if !ms.is_multiple_of(SECOND_MS) {
+    if ms < SECOND_MS {
         return format!("{ms}ms");
     }
-    let (h, m, s) = (ms / HOUR_MS, ms % HOUR_MS / MINUTE_MS, ms % MINUTE_MS / SECOND_MS);
+    let (h, m, s, frac) = (ms / HOUR_MS, ms % HOUR_MS / MINUTE_MS, ms % MINUTE_MS / SECOND_MS, ms % SECOND_MS);
     let mut out = String::new();
     if h > 0 {
         out += &format!("{h}h");
@@ -116,7 +116,10 @@ pub fn format_duration(ms: u64) -> String {
     if m > 0 {
         out += &format!("{m}m");
     }
-    if s > 0 {
+    if frac > 0 {
+        let digits = format!("{frac:03}");
+        out += &format!("{s}.{}s", digits.trim_end_matches('0'));
+    } else if s > 0 {
         out += &format!("{s}s");
     }
     out
@@ -176,5 +179,7 @@ mod tests {
         assert_eq!(format_duration(HOUR_MS + 30 * MINUTE_MS), "1h30m");
         assert_eq!(format_duration(90 * SECOND_MS), "1m30s");
         assert_eq!(format_duration(250), "250ms");
+        assert_eq!(format_duration(244_300), "4m4.3s");
+        assert_eq!(format_duration(60_100), "1m0.1s");
     }
 }

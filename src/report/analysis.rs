@@ -140,19 +140,17 @@ impl Analysis {
             EventKind::Expired { deadline } => {
                 self.end_lease(seq, rel(e.at), LeaseEnd::Taken(format!("{deadline:?} deadline").to_lowercase()))
             }
-            EventKind::Canceled { by } => {
-                self.end_lease(seq, rel(e.at), LeaseEnd::Taken(format!("{by:?}").to_lowercase()))
-            }
+            EventKind::Canceled { by } => self.end_lease(seq, rel(e.at), LeaseEnd::Taken(by.name().to_string())),
             _ => {}
         }
     }
 
     fn end_lease(&mut self, seq: u64, at: Millis, end: LeaseEnd) {
-        if let Some(l) = self.leases.get_mut(&seq) {
-            if l.ended_at.is_none() {
-                l.ended_at = Some(at);
-                l.end = end;
-            }
+        if let Some(l) = self.leases.get_mut(&seq)
+            && l.ended_at.is_none()
+        {
+            l.ended_at = Some(at);
+            l.end = end;
         }
     }
 
@@ -192,13 +190,13 @@ pub fn attempt_number(attempt_id: &str) -> u32 {
 
 /// Short, unique, stable names for instances.
 fn labels(out: &SimOutput) -> BTreeMap<String, String> {
-    let mut per_component: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
-    for (pipeline, instance, component, _, _) in &out.instances {
-        per_component.entry(component).or_default().push((pipeline, instance));
+    let mut per_component: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for i in &out.instances {
+        per_component.entry(&i.component).or_default().push(&i.instance_id);
     }
     let mut labels = BTreeMap::new();
     for (component, instances) in per_component {
-        for (n, (_, instance)) in instances.iter().enumerate() {
+        for (n, instance) in instances.iter().enumerate() {
             let label = if instances.len() == 1 { component.to_string() } else { format!("{component}[{}]", n + 1) };
             labels.insert(instance.to_string(), label);
         }

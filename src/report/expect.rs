@@ -47,12 +47,8 @@ fn check_one(x: &Expectation, out: &SimOutput, a: &Analysis, lines: &[Line]) -> 
             let mut found = Vec::new();
             let mut ok = false;
             for l in a.leases.values().filter(|l| of_task(task, &l.component)) {
-                let previous = a
-                    .leases
-                    .values()
-                    .filter(|p| p.object_id == l.object_id && p.seq < l.seq)
-                    .next_back()
-                    .map(|p| p.runner.as_str());
+                let previous =
+                    a.leases.values().rfind(|p| p.object_id == l.object_id && p.seq < l.seq).map(|p| p.runner.as_str());
                 let Some(prev) = previous else { continue };
                 if prev == l.runner {
                     continue;
@@ -80,7 +76,7 @@ fn check_one(x: &Expectation, out: &SimOutput, a: &Analysis, lines: &[Line]) -> 
         }
         Expectation::FinalStatus { task, status } => {
             let statuses: Vec<&str> =
-                out.instances.iter().filter(|i| of_task(task, &i.2)).map(|i| i.3.as_str()).collect();
+                out.instances.iter().filter(|i| of_task(task, &i.component)).map(|i| i.status.as_str()).collect();
             let ok = !statuses.is_empty() && statuses.iter().all(|s| s == status);
             let mut counts = std::collections::BTreeMap::new();
             for s in &statuses {
@@ -94,9 +90,18 @@ fn check_one(x: &Expectation, out: &SimOutput, a: &Analysis, lines: &[Line]) -> 
             }
         }
         Expectation::Attempts { task, count } => {
-            let counts: Vec<usize> = out.instances.iter().filter(|i| of_task(task, &i.2)).map(|i| i.4).collect();
+            let counts: Vec<usize> =
+                out.instances.iter().filter(|i| of_task(task, &i.component)).map(|i| i.attempts).collect();
             let ok = !counts.is_empty() && counts.iter().all(|c| *c == *count as usize);
-            let found = counts.iter().map(usize::to_string).collect::<Vec<_>>().join(", ");
+            let mut histogram = std::collections::BTreeMap::new();
+            for c in &counts {
+                *histogram.entry(*c).or_insert(0) += 1;
+            }
+            let found = histogram
+                .iter()
+                .map(|(attempts, n)| format!("{n} instance(s) with {attempts} attempt(s)"))
+                .collect::<Vec<_>>()
+                .join(", ");
             Verdict { expectation: format!("{task} made {count} attempt(s)"), ok, found }
         }
         Expectation::MaxZombie { duration, runner } | Expectation::ZombieAtLeast { duration, runner } => {

@@ -65,7 +65,7 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
         }
         EventKind::InstanceFailed => ("instance failed", e.cause.to_string(), true),
         EventKind::CascadeFailed => ("cascade failed", e.cause.to_string(), true),
-        EventKind::Canceled { by } => ("canceled", format!("{by:?}: {}", e.cause).to_lowercase(), true),
+        EventKind::Canceled { by } => ("canceled", format!("{}: {}", by.name(), e.cause), true),
         EventKind::MarkedFinished => ("marked finished", String::new(), true),
         EventKind::Rerun => ("rerun", String::new(), true),
         EventKind::Paused => ("paused", String::new(), true),

@@ -68,7 +68,7 @@ impl Report {
         let expectations = expect::check(&scenario.expect, out, &a, &log);
         let mut statuses = std::collections::BTreeMap::new();
         for i in &out.instances {
-            *statuses.entry(i.3.clone()).or_insert(0) += 1;
+            *statuses.entry(i.status.clone()).or_insert(0) += 1;
         }
         let zombies = a.zombies();
         let count = |what: &str| log.iter().filter(|l| l.what == what).count();

@@ -31,14 +31,14 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     if trimmed == "0" {
         return Ok(0);
     }
-    if trimmed.contains(' ') {
-        return parse_period(trimmed).map_err(|e| e.to_string());
-    }
     let bad = || {
         format!(
             "invalid duration {text:?}: expected a Data Pipeline period (\"15 minutes\", \"2 Hours\") or short forms such as \"90s\", \"15m\", \"1h30m\", \"100ms\""
         )
     };
+    if trimmed.contains(' ') {
+        return parse_period(trimmed).map_err(|_| bad());
+    }
     let mut total: u64 = 0;
     let mut rest = trimmed;
     if rest.is_empty() {

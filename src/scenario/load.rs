@@ -250,10 +250,10 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
                 known_pipeline(format!("{path}.pipeline"), pipeline)?
             }
             Action::Message(m) => {
-                if let Some(op) = &m.operation {
-                    if Operation::from_target(&format!("DataPipeline.{op}")).is_none() {
-                        return Err(err(format!("{path}.operation"), format!("unknown operation {op:?}")));
-                    }
+                if let Some(op) = &m.operation
+                    && Operation::from_target(&format!("DataPipeline.{op}")).is_none()
+                {
+                    return Err(err(format!("{path}.operation"), format!("unknown operation {op:?}")));
                 }
                 if let Some(r) = &m.runner {
                     known_runner(format!("{path}.runner"), r)?;
@@ -289,7 +289,7 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
             Expectation::HandedOver { task, from, to, after, before } => {
                 known_task(format!("{at}.task"), task)?;
                 for r in from.iter().chain(to.iter()) {
-                    known_runner(format!("{at}"), r)?;
+                    known_runner(at.to_string(), r)?;
                 }
                 if after > before {
                     return Err(err(format!("{at}.after"), "the window must not end before it starts"));

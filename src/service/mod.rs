@@ -74,6 +74,21 @@ pub struct TaskInfo {
     pub live: bool,
 }
 
+/// An instance as reports see it at the end of a run.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceSummary {
+    /// Pipeline id.
+    pub pipeline_id: String,
+    /// Instance id.
+    pub instance_id: String,
+    /// Activity (component) id.
+    pub component: String,
+    /// `@status`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: usize,
+}
+
 /// A held poll.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct HeldPoll {
@@ -250,19 +265,17 @@ impl Service {
         self.s.instances.iter().filter(|i| !i.status.is_terminal()).count()
     }
 
-    /// Every instance: pipeline id, instance id, component id, `@status`, attempts.
-    pub fn instance_summaries(&self) -> Vec<(Arc<str>, Arc<str>, String, &'static str, usize)> {
+    /// Every instance, in creation order.
+    pub fn instance_summaries(&self) -> Vec<InstanceSummary> {
         self.s
             .instances
             .iter()
-            .map(|i| {
-                (
-                    self.s.pipelines[i.pipeline].id.clone(),
-                    i.id.clone(),
-                    i.activity.id.clone(),
-                    i.status.as_str(),
-                    i.attempts.len(),
-                )
+            .map(|i| InstanceSummary {
+                pipeline_id: self.s.pipelines[i.pipeline].id.to_string(),
+                instance_id: i.id.to_string(),
+                component: i.activity.id.clone(),
+                status: i.status.as_str().to_string(),
+                attempts: i.attempts.len(),
             })
             .collect()
     }

@@ -64,8 +64,9 @@ impl ApiClient {
     async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, CallError> {
         let usable = self.sender.as_ref().is_some_and(|s| !s.is_closed());
         if !usable {
-            let stream =
-                turmoil::net::TcpStream::connect(SERVICE).await.map_err(|e| CallError::Network(e.to_string()))?;
+            let stream = turmoil::net::TcpStream::connect(SERVICE)
+                .await
+                .map_err(|e| CallError::Network(format!("cannot connect ({})", e.kind())))?;
             let (sender, connection) =
                 http1::handshake(TokioIo::new(stream)).await.map_err(|e| CallError::Network(e.to_string()))?;
             tokio::spawn(async move {

@@ -1,6 +1,6 @@
 //! Simulated time: the service's clock inside turmoil, and the instant tracing stamps.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 use crate::time::Millis;
 use crate::wire::Clock;
@@ -8,19 +8,23 @@ use crate::wire::Clock;
 /// The pinned epoch every simulation starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH_MS: Millis = 1_767_225_600_000;
 
-/// The simulated time the driver last stepped to, for code outside any host (and tracing).
-static DRIVER_NOW_MS: AtomicU64 = AtomicU64::new(EPOCH_MS);
+thread_local! {
+    /// The simulated time the driver last stepped to, for code outside any host (and
+    /// tracing). Per thread: a simulation runs on one thread, and parallel runs (tests, chaos
+    /// workers) must not see each other's time.
+    static DRIVER_NOW_MS: Cell<Millis> = const { Cell::new(EPOCH_MS) };
+}
 
 /// Records the driver's simulated time.
 pub fn set_driver_now(at: Millis) {
-    DRIVER_NOW_MS.store(at, Ordering::Relaxed);
+    DRIVER_NOW_MS.with(|now| now.set(at));
 }
 
 /// The current simulated instant: the running host's view inside turmoil, else the driver's.
 pub fn sim_now() -> Millis {
     match turmoil::sim_elapsed() {
         Some(elapsed) => EPOCH_MS + elapsed.as_millis() as u64,
-        None => DRIVER_NOW_MS.load(Ordering::Relaxed),
+        None => DRIVER_NOW_MS.with(Cell::get),
     }
 }
 

@@ -75,18 +75,19 @@ fn identify(host: &Host, op: Option<Operation>, body: &[u8]) -> CallInfo {
     let Ok(value) = serde_json::from_slice::<Value>(body) else { return info };
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
     info.runner = text("hostname").or_else(|| text("taskrunnerId"));
-    if let Some(task_id) = text("taskId") {
-        if let Some(t) = host.with_core(|core| core.task_info(&task_id)) {
-            info.runner = t.hostname.map(|h| h.to_string());
-            info.component = Some(t.component);
-            info.ack_deadline = Some(t.ack_deadline);
-            info.progress_deadline = t.progress_deadline;
-        }
+    if let Some(task_id) = text("taskId")
+        && let Some(t) = host.with_core(|core| core.task_info(&task_id))
+    {
+        info.runner = t.hostname.map(|h| h.to_string());
+        info.component = Some(t.component);
+        info.ack_deadline = Some(t.ack_deadline);
+        info.progress_deadline = t.progress_deadline;
     }
     info
 }
 
-fn describe(effect: &MessageEffect) -> String {
+/// A message effect in words (`drop request`, `delay until ack deadline - 100ms`).
+pub fn describe(effect: &MessageEffect) -> String {
     match effect {
         MessageEffect::DropRequest => "drop request".into(),
         MessageEffect::DropResponse => "drop response".into(),

@@ -25,6 +25,7 @@ use crate::journal::{Event, EventKind};
 use crate::scenario::model::{Action, Anchor, AnchorKind, At, Direction, Scenario};
 use crate::scenario::settings;
 use crate::scenario::world_plan::{self, PlannedRunner};
+use crate::service::InstanceSummary;
 use crate::wire::{Host, HostConfig};
 
 use clock::{EPOCH_MS, SimClock, set_driver_now};
@@ -48,8 +49,8 @@ pub struct SimOutput {
     pub finished_early: bool,
     /// Pipeline copy names by id.
     pub pipeline_names: BTreeMap<String, String>,
-    /// Instances at the end: pipeline id, instance id, component, status, attempts.
-    pub instances: Vec<(String, String, String, String, usize)>,
+    /// Instances at the end.
+    pub instances: Vec<InstanceSummary>,
     /// The runners and their machines.
     pub runners: Vec<PlannedRunner>,
     /// Steps taken.
@@ -97,6 +98,7 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         .tcp_capacity(1 << 16);
     let mut sim = builder.build();
 
+    set_driver_now(EPOCH_MS);
     let settings = settings(scenario, seed);
     let poll_hold_ms = settings.poll_hold_ms;
     let host = Host::new(
@@ -251,12 +253,7 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
     }
     observations.extend(recorder.take());
     journal.extend(host.take_journal());
-    let instances = host.with_core(|c| {
-        c.instance_summaries()
-            .into_iter()
-            .map(|(p, i, comp, status, attempts)| (p.to_string(), i.to_string(), comp, status.to_string(), attempts))
-            .collect()
-    });
+    let instances = host.with_core(|c| c.instance_summaries());
     let mut pipeline_names = BTreeMap::new();
     for p in &scenario.pipelines {
         for (name, id) in directory.copies(&p.name) {
@@ -337,7 +334,12 @@ fn apply(
                 Direction::ToService => sim.partition_oneway(m.as_str(), "service"),
                 Direction::FromService => sim.partition_oneway("service", m.as_str()),
             }
-            format!("partition {m} {direction:?}")
+            let how = match direction {
+                Direction::Both => "both ways",
+                Direction::ToService => "messages to the service lost",
+                Direction::FromService => "messages from the service lost",
+            };
+            format!("partition {m} ({how})")
         }
         Action::Repair { machine: m } => {
             let m = machine(m);
@@ -385,11 +387,17 @@ fn apply(
         }
         Action::Message(f) => {
             faults.install(f.clone());
-            let mut what = format!("message fault {}", serde_json::to_string(&f.effect).unwrap_or_default());
-            for (k, v) in [("operation", &f.operation), ("runner", &f.runner), ("task", &f.task)] {
+            let mut what = format!("message fault: {}", edge::describe(&f.effect));
+            for (k, v) in [("on", &f.operation), ("from", &f.runner), ("about", &f.task)] {
                 if let Some(v) = v {
-                    what += &format!(" {k}={v}");
+                    what += &format!(" {k} {v}");
                 }
+            }
+            if f.occurrence > 1 {
+                what += &format!(", from match #{}", f.occurrence);
+            }
+            if f.count > 1 {
+                what += &format!(", {} times", f.count);
             }
             what
         }

@@ -48,9 +48,12 @@ pub enum Command {
     },
 }
 
+/// `(copy name, pipeline id)` of each copy of a scenario pipeline.
+type Copies = Vec<(String, String)>;
+
 /// Pipeline ids by scenario name, filled in as the operator creates them.
 #[derive(Clone, Debug, Default)]
-pub struct Directory(Arc<Mutex<BTreeMap<String, Vec<(String, String)>>>>);
+pub struct Directory(Arc<Mutex<BTreeMap<String, Copies>>>);
 
 impl Directory {
     /// `(copy name, pipeline id)` of every copy of a scenario pipeline.

@@ -145,11 +145,11 @@ impl Runner {
         loop {
             let body = json!({"taskrunnerId": self.ctx.name, "workerGroup": self.ctx.spec.worker_group, "hostname": self.ctx.name});
             let timeout = self.ctx.spec.request_timeout.ms();
-            if let Ok(v) = self.call(Operation::ReportTaskRunnerHeartbeat, body, timeout).await {
-                if v["terminate"].as_bool() == Some(true) {
-                    self.record(SimEventKind::Terminated);
-                    return Exit::Terminated;
-                }
+            if let Ok(v) = self.call(Operation::ReportTaskRunnerHeartbeat, body, timeout).await
+                && v["terminate"].as_bool() == Some(true)
+            {
+                self.record(SimEventKind::Terminated);
+                return Exit::Terminated;
             }
             sleep_running(&mut self.paused, interval).await;
         }
@@ -235,13 +235,13 @@ impl Runner {
         let interval = self.ctx.spec.report_interval.ms();
         while left > 0 {
             let mut step = left.min(interval);
-            if let Some(crash) = behaviour.crash_after {
-                if since_start + step >= crash.ms() {
-                    step = crash.ms().saturating_sub(since_start);
-                    sleep_running(&mut self.paused, step).await;
-                    self.record(SimEventKind::StopsWork { task: seq, reason: "crashed".into() });
-                    return Some(Exit::Crashed);
-                }
+            if let Some(crash) = behaviour.crash_after
+                && since_start + step >= crash.ms()
+            {
+                step = crash.ms().saturating_sub(since_start);
+                sleep_running(&mut self.paused, step).await;
+                self.record(SimEventKind::StopsWork { task: seq, reason: "crashed".into() });
+                return Some(Exit::Crashed);
             }
             sleep_running(&mut self.paused, step).await;
             left -= step;

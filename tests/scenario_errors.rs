@@ -1,0 +1,79 @@
+//! Bad scenario input gets a clear error naming the JSON path, the line and what was expected.
+
+use dpsim::scenario::parse;
+
+const GOOD: &str = r#"{
+  "duration": "1h",
+  "pipelines": [{"name": "p", "definition": {"objects": [
+    {"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg"}]}}],
+  "runners": [{"name": "a", "worker_group": "wg"}]
+}"#;
+
+fn error(text: &str) -> String {
+    parse(text).expect_err("should be rejected").to_string()
+}
+
+#[test]
+fn the_reference_scenario_parses() {
+    let s = parse(GOOD).unwrap();
+    assert_eq!(s.tick.ms(), 100, "tick defaults to 100 ms");
+}
+
+#[test]
+fn a_typo_names_the_path_line_column_and_the_expected_keys() {
+    let e = error(&GOOD.replace("worker_group", "worker_grup"));
+    assert!(e.starts_with("line 5, column"), "{e}");
+    assert!(e.contains("at runners[0].worker_grup"), "{e}");
+    assert!(e.contains("unknown field `worker_grup`") && e.contains("expected one of"), "{e}");
+}
+
+#[test]
+fn a_bad_duration_says_what_is_accepted() {
+    let e = error(&GOOD.replace("\"1h\"", "\"1 hr\""));
+    assert!(e.contains("at duration") && e.contains("line 2"), "{e}");
+    assert!(e.contains("15 minutes") && e.contains("90s"), "{e}");
+}
+
+#[test]
+fn a_wrong_type_names_the_path() {
+    let e = error(&GOOD.replace("\"name\": \"a\"", "\"name\": 7"));
+    assert!(e.contains("at runners[0].name") && e.contains("expected a string"), "{e}");
+}
+
+#[test]
+fn names_that_do_not_exist_are_rejected_with_their_path() {
+    let with_event = GOOD.replace(
+        "\"runners\"",
+        "\"events\": [{\"at\": \"1m\", \"do\": {\"kind\": \"pause\", \"runner\": \"ghost\"}}], \"runners\"",
+    );
+    let e = error(&with_event);
+    assert!(e.contains("at events[0].do.runner") && e.contains("no runner is named \"ghost\""), "{e}");
+    let with_task = GOOD
+        .replace("\"runners\"", "\"expect\": [{\"kind\": \"attempts\", \"task\": \"Cpy\", \"count\": 1}], \"runners\"");
+    assert!(error(&with_task).contains("at expect[0].task: no activity has id \"Cpy\""));
+}
+
+#[test]
+fn a_definition_the_service_would_reject_is_caught_before_running() {
+    let e = error(&GOOD.replace(", \"workerGroup\": \"wg\"", ""));
+    assert!(e.contains("pipelines[0].definition") && e.contains("no workerGroup"), "{e}");
+}
+
+#[test]
+fn an_unknown_event_kind_lists_the_known_ones() {
+    let e = error(
+        &GOOD.replace("\"runners\"", "\"events\": [{\"at\": \"1m\", \"do\": {\"kind\": \"explode\"}}], \"runners\""),
+    );
+    assert!(e.contains("events[0].do") && e.contains("partition"), "{e}");
+}
+
+#[test]
+fn the_committed_json_schema_matches_the_types() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.schema.json");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    let generated = serde_json::to_string_pretty(&dpsim::scenario::json_schema()).unwrap() + "\n";
+    assert!(
+        committed == generated,
+        "scenario.schema.json is out of date: run `cargo run -- schema > scenario.schema.json`"
+    );
+}
