@@ -324,6 +324,10 @@ pub enum Request {
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ServiceError> {
     // AWS JSON services treat an empty body as `{}`.
     let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    // The fast path: path tracking costs on every call, and only errors need the path.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -70,6 +70,8 @@ pub struct Analysis {
     pub labels: BTreeMap<String, String>,
     /// Scenario name of each pipeline id.
     pub pipeline_names: BTreeMap<String, String>,
+    /// Zombie ms by (runner, lease), for lookups while rendering.
+    zombie_index: BTreeMap<(String, u64), u64>,
 }
 
 /// Milliseconds since the start of the run.
@@ -112,6 +114,8 @@ impl Analysis {
             a.push_work(runner, seq, from, end);
         }
         a.work.sort_by(|x, y| (x.from, &x.runner, x.seq).cmp(&(y.from, &y.runner, y.seq)));
+        a.zombie_index =
+            a.work.iter().filter(|w| w.zombie_ms > 0).map(|w| ((w.runner.clone(), w.seq), w.zombie_ms)).collect();
         a
     }
 
@@ -173,6 +177,11 @@ impl Analysis {
             Some(l) => format!("{}@{}", self.label(&l.object_id), attempt_number(&l.attempt_id)),
             None => format!("t{seq}"),
         }
+    }
+
+    /// The zombie work of a runner on a lease, in ms (0 when none).
+    pub fn zombie_ms(&self, runner: &str, seq: u64) -> u64 {
+        self.zombie_index.get(&(runner.to_string(), seq)).copied().unwrap_or(0)
     }
 
     /// The zombie intervals (work after the lease was taken), longest first.

@@ -102,13 +102,9 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
 
 fn observation_line(a: &Analysis, o: &SimEvent) -> Line {
     let runner = o.runner.clone().unwrap_or_else(|| "-".into());
-    let zombie = |seq: u64| {
-        a.work
-            .iter()
-            .find(|w| w.seq == seq && w.runner == runner)
-            .filter(|w| w.zombie_ms > 0)
-            .map(|w| format!("; {} of zombie work", format_duration(w.zombie_ms)))
-            .unwrap_or_default()
+    let zombie = |seq: u64| match a.zombie_ms(&runner, seq) {
+        0 => String::new(),
+        ms => format!("; {} of zombie work", format_duration(ms)),
     };
     let (object, what, task, detail, anomaly) = match &o.kind {
         SimEventKind::StartsWork { task, work_ms, .. } => (

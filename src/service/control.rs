@@ -77,7 +77,7 @@ impl Service {
         let (definition, output) = validate(&objects, &self.s.settings);
         if let (true, Some(definition)) = (save, definition) {
             let p = &mut self.s.pipelines[key];
-            p.definition = Some(definition);
+            p.definition = Some(Arc::new(definition));
             p.parameter_objects = r.parameter_objects;
             p.parameter_values = r.parameter_values;
             let n = objects.len();
@@ -142,7 +142,7 @@ impl Service {
             self.s.instances.push(Instance {
                 pipeline: key,
                 id: id.as_str().into(),
-                activity: Arc::new(activity.clone()),
+                activity: activity.clone(),
                 status: InstanceStatus::WaitingOnDependencies,
                 scheduled_start: start,
                 actual_start: None,

@@ -5,6 +5,7 @@
 //! it would on AWS. Only activities (objects whose type ends in `Activity`) become tasks.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::protocol::output::{PutPipelineDefinitionOutput, ValidationError, ValidationWarning};
 use crate::protocol::{Field, PipelineObject};
@@ -45,8 +46,8 @@ pub struct Activity {
 pub struct Definition {
     /// The objects as they were put, in put order.
     pub objects: Vec<PipelineObject>,
-    /// Activities by id.
-    pub activities: BTreeMap<String, Activity>,
+    /// Activities by id; shared with every instance created from them.
+    pub activities: BTreeMap<String, Arc<Activity>>,
 }
 
 impl Definition {
@@ -183,7 +184,7 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
             continue;
         }
         if let Some(activity) = validate_activity(id, o, &fields, settings, &mut report) {
-            activities.insert(id.to_string(), activity);
+            activities.insert(id.to_string(), Arc::new(activity));
         }
     }
     for (id, a) in &activities {
@@ -293,7 +294,7 @@ fn parent_cycle(by_id: &BTreeMap<&str, &PipelineObject>, start: &PipelineObject)
     false
 }
 
-fn dependency_cycle(activities: &BTreeMap<String, Activity>) -> Option<String> {
+fn dependency_cycle(activities: &BTreeMap<String, Arc<Activity>>) -> Option<String> {
     // Kahn's algorithm: whatever cannot be ordered sits on or behind a cycle.
     let mut indegree: BTreeMap<&str, usize> = activities.keys().map(|k| (k.as_str(), 0)).collect();
     for a in activities.values() {

@@ -61,9 +61,9 @@ pub struct Pipeline {
     /// Lifecycle state.
     pub state: PipelineState,
     /// The latest saved definition.
-    pub definition: Option<Definition>,
-    /// The definition of the latest activation.
-    pub active_definition: Option<Definition>,
+    pub definition: Option<Arc<Definition>>,
+    /// The definition of the latest activation (shared, not copied, per activation).
+    pub active_definition: Option<Arc<Definition>>,
     /// Parameter declarations as put.
     pub parameter_objects: Vec<ParameterObject>,
     /// Parameter values as put.

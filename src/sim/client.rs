@@ -7,12 +7,18 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::protocol::Operation;
 
 /// The service's host name and port inside the simulation.
 pub const SERVICE: (&str, u16) = ("service", 80);
+
+/// Serialises a request body.
+pub fn body(value: &impl serde::Serialize) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).expect("request bodies serialise"))
+}
 
 /// Why a call did not return a success.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,15 +56,27 @@ impl CallError {
 }
 
 /// A client of the simulated service.
-#[derive(Default)]
 pub struct ApiClient {
     sender: Option<SendRequest<Full<Bytes>>>,
+    keep_alive: bool,
+}
+
+impl Default for ApiClient {
+    fn default() -> Self {
+        ApiClient::new()
+    }
 }
 
 impl ApiClient {
     /// A client that connects on first use.
     pub fn new() -> ApiClient {
-        ApiClient { sender: None }
+        ApiClient { sender: None, keep_alive: true }
+    }
+
+    /// A client that opens a connection per call, for rare calls (heartbeats) that should
+    /// not hold an idle connection open for their whole interval.
+    pub fn one_shot() -> ApiClient {
+        ApiClient { sender: None, keep_alive: false }
     }
 
     async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, CallError> {
@@ -77,33 +95,40 @@ impl ApiClient {
         Ok(self.sender.as_mut().expect("connected above"))
     }
 
-    /// Calls `op` with a JSON body, giving up after `timeout`.
-    pub async fn call(&mut self, op: Operation, body: &Value, timeout: Duration) -> Result<Value, CallError> {
+    /// Calls `op` with a JSON body, giving up after `timeout`; decodes the answer as `T`.
+    pub async fn call<T: DeserializeOwned>(
+        &mut self,
+        op: Operation,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<T, CallError> {
         let result = tokio::time::timeout(timeout, self.call_inner(op, body)).await;
         let result = result.unwrap_or(Err(CallError::Timeout));
-        if matches!(result, Err(CallError::Timeout | CallError::Network(_))) {
+        if !self.keep_alive || matches!(result, Err(CallError::Timeout | CallError::Network(_))) {
             // A timed-out HTTP/1 connection may still deliver the old answer: never reuse it.
             self.sender = None;
         }
         result
     }
 
-    async fn call_inner(&mut self, op: Operation, body: &Value) -> Result<Value, CallError> {
+    async fn call_inner<T: DeserializeOwned>(&mut self, op: Operation, body: Bytes) -> Result<T, CallError> {
         let sender = self.connect().await?;
         sender.ready().await.map_err(|e| CallError::Network(e.to_string()))?;
         let request = http::Request::post("/")
             .header("host", "service")
             .header("x-amz-target", format!("DataPipeline.{op}"))
             .header("content-type", "application/x-amz-json-1.1")
-            .body(Full::new(Bytes::from(body.to_string())))
+            .body(Full::new(body))
             .expect("valid request");
         let response = sender.send_request(request).await.map_err(|e| CallError::Network(e.to_string()))?;
         let status = response.status();
         let bytes = response.into_body().collect().await.map_err(|e| CallError::Network(e.to_string()))?.to_bytes();
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| CallError::Network(format!("bad body: {e}")))?;
         if status.is_success() {
-            Ok(value)
-        } else {
+            // Typed decoding skips what the caller does not need (task objects are large).
+            return serde_json::from_slice(&bytes).map_err(|e| CallError::Network(format!("bad body: {e}")));
+        }
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| CallError::Network(format!("bad body: {e}")))?;
+        {
             Err(CallError::Aws {
                 code: value["__type"].as_str().unwrap_or("Unknown").to_string(),
                 message: value["message"].as_str().unwrap_or_default().to_string(),

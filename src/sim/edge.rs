@@ -2,6 +2,7 @@
 //! whatever client sends them, before the AWS front door.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -33,6 +34,11 @@ impl FaultTable {
     /// Installs a fault from now on.
     pub fn install(&self, fault: MessageFault) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Active { fault, seen: 0, applied: 0 });
+    }
+
+    /// Whether any installed fault can still apply.
+    pub fn any_pending(&self) -> bool {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|a| a.applied < a.fault.count)
     }
 
     /// The effect to apply to a call, if a fault matches it; counts the match.
@@ -112,13 +118,26 @@ pub fn describe(effect: &MessageEffect) -> String {
     }
 }
 
+/// What the edge needs: the service, the faults in force, where to record, a call counter.
+#[derive(Clone)]
+pub struct Edge {
+    /// The service.
+    pub host: Host,
+    /// Message faults in force.
+    pub faults: FaultTable,
+    /// Where applied faults are recorded.
+    pub recorder: Recorder,
+    /// HTTP requests received.
+    pub requests: Arc<AtomicU64>,
+}
+
 /// Handles one HTTP request at the simulated service's edge.
 pub async fn handle(
-    host: Host,
-    faults: FaultTable,
-    recorder: Recorder,
+    edge: Edge,
     request: http::Request<Incoming>,
 ) -> Result<http::Response<axum::body::Body>, Infallible> {
+    let Edge { host, faults, recorder, requests } = edge;
+    requests.fetch_add(1, Ordering::Relaxed);
     let request_id = host.next_request_id();
     let (parts, body) = request.into_parts();
     let body: Bytes = match body.collect().await {
@@ -132,7 +151,8 @@ pub async fn handle(
         }
     };
     let op = operation(&parts).ok();
-    let call = identify(&host, op, &body);
+    // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
+    let call = if faults.any_pending() { identify(&host, op, &body) } else { CallInfo::default() };
     let Some((effect, nth)) = faults.take(&call) else {
         return Ok(render(&host, request_id, dispatch(&host, &parts, &body).await));
     };

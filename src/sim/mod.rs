@@ -13,7 +13,7 @@ pub mod runner;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use hyper::server::conn::http1;
@@ -29,7 +29,7 @@ use crate::service::InstanceSummary;
 use crate::wire::{Host, HostConfig};
 
 use clock::{EPOCH_MS, SimClock, set_driver_now};
-use edge::FaultTable;
+use edge::{Edge, FaultTable};
 use operator::{Command, Directory};
 use record::{Recorder, SimEvent, SimEventKind};
 use runner::{RunnerControl, RunnerCtx};
@@ -55,6 +55,8 @@ pub struct SimOutput {
     pub runners: Vec<PlannedRunner>,
     /// Steps taken.
     pub steps: u64,
+    /// HTTP requests the service's edge received.
+    pub requests: u64,
 }
 
 /// A run that could not complete.
@@ -107,22 +109,22 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
     );
     let faults = FaultTable::default();
     let recorder = Recorder::default();
+    let requests = Arc::new(AtomicU64::new(0));
 
     // Hosts are registered in a fixed order: service, operator, machines in plan order.
     {
-        let (host, faults, recorder) = (host.clone(), faults.clone(), recorder.clone());
+        let edge =
+            Edge { host: host.clone(), faults: faults.clone(), recorder: recorder.clone(), requests: requests.clone() };
         sim.host("service", move || {
-            let (host, faults, recorder) = (host.clone(), faults.clone(), recorder.clone());
+            let edge = edge.clone();
             async move {
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", client::SERVICE.1)).await?;
-                tokio::spawn(host.clone().run_deadlines());
+                tokio::spawn(edge.host.clone().run_deadlines());
                 loop {
                     let (stream, _) = listener.accept().await?;
-                    let (host, faults, recorder) = (host.clone(), faults.clone(), recorder.clone());
+                    let edge = edge.clone();
                     tokio::spawn(async move {
-                        let service = service_fn(move |request| {
-                            edge::handle(host.clone(), faults.clone(), recorder.clone(), request)
-                        });
+                        let service = service_fn(move |request| edge::handle(edge.clone(), request));
                         let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
                     });
                 }
@@ -193,7 +195,12 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
 
     let mut journal = Vec::new();
     let mut observations = Vec::new();
+    // Tasks each runner is working on, and how many runners work at all: kept incrementally
+    // because the driver asks every step.
     let mut working: BTreeMap<String, u32> = BTreeMap::new();
+    let mut busy_runners = 0usize;
+    // Whether every instance may be over; only a terminal event can make it so.
+    let mut maybe_done = false;
     let duration = scenario.duration.ms();
     let mut steps = 0;
     let mut finished_early = false;
@@ -202,35 +209,40 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         let now = sim.elapsed().as_millis() as u64;
         set_driver_now(EPOCH_MS + now);
         // Apply due events in (time, file order), before the step that starts at their time.
-        let mut due: Vec<usize> = (0..pending.len()).filter(|&i| pending[i].at.is_some_and(|at| at <= now)).collect();
-        due.sort_by_key(|&i| (pending[i].at, pending[i].index));
-        for &i in &due {
-            let p = &pending[i];
-            let what = apply(&mut sim, &p.action, &plan, &controls, &commands, &faults, &host, &recorder);
-            let late = p.at.is_some_and(|at| at < now);
-            let what = if late { format!("{what} (scheduled {}ms earlier)", now - p.at.unwrap_or(now)) } else { what };
-            recorder.record_at(EPOCH_MS + now, None, SimEventKind::Applied { what });
+        if pending.iter().any(|p| p.at.is_some_and(|at| at <= now)) {
+            let (mut due, rest): (Vec<Pending>, Vec<Pending>) =
+                pending.into_iter().partition(|p| p.at.is_some_and(|at| at <= now));
+            pending = rest;
+            due.sort_by_key(|p| (p.at, p.index));
+            for p in &due {
+                let what = apply(&mut sim, &p.action, &plan, &controls, &commands, &faults, &host, &recorder);
+                let late = p.at.is_some_and(|at| at < now);
+                let what =
+                    if late { format!("{what} (scheduled {}ms earlier)", now - p.at.unwrap_or(now)) } else { what };
+                recorder.record_at(EPOCH_MS + now, None, SimEventKind::Applied { what });
+            }
+            maybe_done = true;
         }
-        let mut index = 0;
-        pending.retain(|_| {
-            let keep = !due.contains(&index);
-            index += 1;
-            keep
-        });
         if now >= duration {
             break;
         }
-        let done = setup_done.load(Ordering::SeqCst)
-            && working.values().all(|n| *n == 0)
+        if scenario.stop_when_done
+            && maybe_done
+            && steps > 0
+            && busy_runners == 0
+            && setup_done.load(Ordering::SeqCst)
             && !pending.iter().any(|p| p.at.is_some())
-            && host.with_core(|c| c.open_instances()) == 0;
-        if scenario.stop_when_done && done && steps > 0 {
-            finished_early = true;
-            break;
+        {
+            if host.with_core(|c| c.open_instances()) == 0 {
+                finished_early = true;
+                break;
+            }
+            maybe_done = false;
         }
         sim.step().map_err(|e| SimError(format!("simulation failed at +{now} ms: {e}")))?;
         steps += 1;
         let new_events = host.take_journal();
+        maybe_done |= new_events.iter().any(|e| ends_instance(&e.kind));
         for p in pending.iter_mut().filter(|p| p.at.is_none()) {
             resolve(p, &new_events, EPOCH_MS);
         }
@@ -238,12 +250,19 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         for o in recorder.take() {
             if let Some(r) = &o.runner {
                 let n = working.entry(r.clone()).or_default();
+                let before = *n;
                 match o.kind {
                     SimEventKind::StartsWork { .. } => *n += 1,
                     SimEventKind::StopsWork { .. } => *n = n.saturating_sub(1),
                     SimEventKind::Crashed => *n = 0,
                     _ => {}
                 }
+                match (before, *n) {
+                    (0, 1..) => busy_runners += 1,
+                    (1.., 0) => busy_runners -= 1,
+                    _ => {}
+                }
+                maybe_done |= before > 0 && *n == 0;
             }
             observations.push(o);
         }
@@ -270,7 +289,22 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         instances,
         runners: plan,
         steps,
+        requests: requests.load(Ordering::Relaxed),
     })
+}
+
+/// Events after which every instance might be over.
+fn ends_instance(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Finished
+            | EventKind::InstanceFailed
+            | EventKind::CascadeFailed
+            | EventKind::Canceled { .. }
+            | EventKind::MarkedFinished
+            | EventKind::Deleted
+            | EventKind::Activated { .. }
+    )
 }
 
 /// Finds an anchored event's moment in newly journaled events.

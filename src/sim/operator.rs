@@ -74,8 +74,9 @@ impl Directory {
 
 /// Calls until the service answers, retrying what may not have been seen.
 async fn call(client: &mut ApiClient, op: Operation, body: &Value) -> Result<Value, CallError> {
+    let bytes = super::client::body(body);
     loop {
-        match client.call(op, body, CALL_TIMEOUT).await {
+        match client.call(op, bytes.clone(), CALL_TIMEOUT).await {
             Err(e) if e.is_transient() => tokio::time::sleep(RETRY_WAIT).await,
             other => return other,
         }

@@ -6,13 +6,19 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+use hyper::body::Bytes;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
 use tokio::sync::watch;
 
 use crate::protocol::Operation;
 use crate::scenario::model::RunnerSpec;
 
-use super::client::{ApiClient, CallError};
+use super::client::{ApiClient, CallError, body};
 use super::record::{Recorder, SimEventKind};
 
 /// Default work time of an activity without `myWorkTime`.
@@ -97,6 +103,85 @@ struct Runner {
     backoff_ms: u64,
 }
 
+/// A PollForTask answer, decoded only as far as a runner needs.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PollAnswer {
+    task_object: Option<Handout>,
+}
+
+/// A handed-out task: its id, attempt, and the objects left undecoded until needed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Handout {
+    task_id: String,
+    attempt_id: String,
+    objects: BTreeMap<String, Box<RawValue>>,
+}
+
+/// The fields of one object, as much as a runner reads.
+#[derive(Deserialize)]
+struct ObjectFields {
+    fields: Vec<KeyValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyValue {
+    key: String,
+    string_value: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PollBody<'a> {
+    worker_group: &'a str,
+    hostname: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HeartbeatBody<'a> {
+    taskrunner_id: &'a str,
+    worker_group: &'a str,
+    hostname: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FieldBody {
+    key: &'static str,
+    string_value: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportBody<'a> {
+    task_id: &'a str,
+    fields: [FieldBody; 1],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody<'a> {
+    task_id: &'a str,
+    task_status: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_message: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Canceled {
+    canceled: bool,
+}
+
+#[derive(Deserialize)]
+struct Terminate {
+    terminate: bool,
+}
+
 /// What a progress report told the runner.
 enum Heard {
     KeepGoing,
@@ -117,11 +202,11 @@ impl Runner {
     }
 
     /// One call with SDK-style retries of transient errors.
-    async fn call(&mut self, op: Operation, body: Value, timeout_ms: u64) -> Result<Value, CallError> {
+    async fn call<T: DeserializeOwned>(&mut self, op: Operation, body: Bytes, timeout_ms: u64) -> Result<T, CallError> {
         let mut attempt = 1;
         loop {
             unpaused(&mut self.paused).await;
-            let result = self.client.call(op, &body, Duration::from_millis(timeout_ms)).await;
+            let result = self.client.call(op, body.clone(), Duration::from_millis(timeout_ms)).await;
             unpaused(&mut self.paused).await;
             match result {
                 Ok(v) => {
@@ -143,10 +228,14 @@ impl Runner {
     async fn heartbeat_loop(mut self) -> Exit {
         let interval = self.ctx.spec.heartbeat_interval.ms();
         loop {
-            let body = json!({"taskrunnerId": self.ctx.name, "workerGroup": self.ctx.spec.worker_group, "hostname": self.ctx.name});
+            let body = body(&HeartbeatBody {
+                taskrunner_id: &self.ctx.name,
+                worker_group: &self.ctx.spec.worker_group,
+                hostname: &self.ctx.name,
+            });
             let timeout = self.ctx.spec.request_timeout.ms();
-            if let Ok(v) = self.call(Operation::ReportTaskRunnerHeartbeat, body, timeout).await
-                && v["terminate"].as_bool() == Some(true)
+            if let Ok(Terminate { terminate: true }) =
+                self.call(Operation::ReportTaskRunnerHeartbeat, body, timeout).await
             {
                 self.record(SimEventKind::Terminated);
                 return Exit::Terminated;
@@ -157,10 +246,10 @@ impl Runner {
 
     async fn work_loop(mut self) -> Exit {
         loop {
-            let body = json!({"workerGroup": self.ctx.spec.worker_group, "hostname": self.ctx.name});
+            let body = body(&PollBody { worker_group: &self.ctx.spec.worker_group, hostname: &self.ctx.name });
             let timeout = self.ctx.poll_hold_ms + self.ctx.spec.request_timeout.ms();
-            let task = match self.call(Operation::PollForTask, body, timeout).await {
-                Ok(v) => v.get("taskObject").cloned(),
+            let task = match self.call::<PollAnswer>(Operation::PollForTask, body, timeout).await {
+                Ok(answer) => answer.task_object,
                 Err(_) => {
                     self.backoff().await;
                     continue;
@@ -173,13 +262,17 @@ impl Runner {
         }
     }
 
-    fn work_time(&self, task: &Value) -> u64 {
-        let attempt_id = task["attemptId"].as_str().unwrap_or_default();
-        let fields = task["objects"][attempt_id]["fields"].as_array().cloned().unwrap_or_default();
+    fn work_time(&self, task: &Handout) -> u64 {
+        let fields = task
+            .objects
+            .get(&task.attempt_id)
+            .and_then(|raw| serde_json::from_str::<ObjectFields>(raw.get()).ok())
+            .map(|o| o.fields)
+            .unwrap_or_default();
         let declared = fields
             .iter()
-            .find(|f| f["key"] == "myWorkTime")
-            .and_then(|f| f["stringValue"].as_str())
+            .find(|f| f.key == "myWorkTime")
+            .and_then(|f| f.string_value.as_deref())
             .and_then(|t| crate::scenario::duration::parse_duration(t).ok())
             .unwrap_or(DEFAULT_WORK_MS);
         let factor = *self.ctx.control.work_factor.lock().unwrap_or_else(|p| p.into_inner());
@@ -188,9 +281,9 @@ impl Runner {
 
     async fn report(&mut self, task_id: &str) -> Heard {
         let timeout = self.ctx.spec.request_timeout.ms();
-        let body = json!({"taskId": task_id, "fields": [{"key": "percentComplete", "stringValue": "50"}]});
-        match self.call(Operation::ReportTaskProgress, body, timeout).await {
-            Ok(v) if v["canceled"].as_bool() == Some(true) => Heard::Lost("canceled=true".into()),
+        let body = body(&ReportBody { task_id, fields: [FieldBody { key: "percentComplete", string_value: "50" }] });
+        match self.call::<Canceled>(Operation::ReportTaskProgress, body, timeout).await {
+            Ok(Canceled { canceled: true }) => Heard::Lost("canceled=true".into()),
             Ok(_) => Heard::KeepGoing,
             Err(CallError::Aws { code, .. })
                 if code == "TaskNotFoundException" || code == "PipelineDeletedException" =>
@@ -203,10 +296,10 @@ impl Runner {
     }
 
     /// Works on one task; Some(exit) when the runner process ends.
-    async fn work_on(&mut self, task: &Value) -> Option<Exit> {
-        let task_id = task["taskId"].as_str().unwrap_or_default().to_string();
+    async fn work_on(&mut self, task: &Handout) -> Option<Exit> {
+        let task_id = task.task_id.clone();
         let seq = task_seq(&task_id);
-        let attempt_id = task["attemptId"].as_str().unwrap_or_default().to_string();
+        let attempt_id = task.attempt_id.clone();
         let work_ms = self.work_time(task);
         self.record(SimEventKind::StartsWork { task: seq, attempt_id, work_ms });
         let behaviour = self.ctx.spec.behaviour.clone();
@@ -255,13 +348,15 @@ impl Runner {
             }
         }
         let status = if behaviour.fail_tasks { "FAILED" } else { "FINISHED" };
-        let mut body = json!({"taskId": task_id, "taskStatus": status});
-        if behaviour.fail_tasks {
-            body["errorId"] = json!("SimulatedFailure");
-            body["errorMessage"] = json!("the scenario makes this runner fail its tasks");
-        }
+        let failing = behaviour.fail_tasks;
+        let body = body(&StatusBody {
+            task_id: &task_id,
+            task_status: status,
+            error_id: failing.then_some("SimulatedFailure"),
+            error_message: failing.then_some("the scenario makes this runner fail its tasks"),
+        });
         let timeout = self.ctx.spec.request_timeout.ms();
-        let reason = match self.call(Operation::SetTaskStatus, body, timeout).await {
+        let reason = match self.call::<IgnoredAny>(Operation::SetTaskStatus, body, timeout).await {
             Ok(_) => format!("set {status}"),
             Err(e @ CallError::Aws { .. }) => {
                 if !lost {
@@ -288,15 +383,15 @@ pub async fn run(ctx: RunnerCtx) -> Exit {
     if start > 0 {
         sleep_running(&mut paused, start.saturating_sub(crate::sim::clock::sim_now() - super::clock::EPOCH_MS)).await;
     }
-    let make = |salt: u64| Runner {
+    let make = |salt: u64, client: ApiClient| Runner {
         rng: ChaCha8Rng::seed_from_u64(ctx.seed ^ salt),
-        client: ApiClient::new(),
+        client,
         paused: ctx.control.paused.subscribe(),
         backoff_ms: ctx.spec.backoff.ms(),
         ctx: ctx.clone(),
     };
-    let heartbeat = make(0x6865_6172_7462_6561).heartbeat_loop();
-    let work = make(0x776f_726b).work_loop();
+    let heartbeat = make(0x6865_6172_7462_6561, ApiClient::one_shot()).heartbeat_loop();
+    let work = make(0x776f_726b, ApiClient::new()).work_loop();
     tokio::select! {
         biased;
         exit = heartbeat => exit,

@@ -30,6 +30,9 @@ struct HostState {
     keep_journal: bool,
     limiter: Option<RateLimiter>,
     injected: BTreeMap<Operation, VecDeque<ErrorCode>>,
+    /// The deadline the deadline task sleeps until (`Millis::MAX`: none), so calls wake it
+    /// only when they set an earlier one.
+    sleeping_until: Millis,
 }
 
 struct Inner {
@@ -88,6 +91,7 @@ impl Host {
                     keep_journal: config.keep_journal,
                     limiter: config.rate_limits.then(RateLimiter::default),
                     injected: BTreeMap::new(),
+                    sleeping_until: Millis::MAX,
                 }),
                 clock,
                 deadlines_changed: Notify::new(),
@@ -126,9 +130,15 @@ impl Host {
         let mut state = self.lock();
         let result = f(&mut state.core);
         Self::flush(&mut state);
-        drop(state);
-        self.inner.deadlines_changed.notify_one();
+        self.wake_if_earlier(&state);
         result
+    }
+
+    /// Wakes the deadline task when the core now has a deadline before the one it sleeps on.
+    fn wake_if_earlier(&self, state: &HostState) {
+        if state.core.next_deadline().is_some_and(|at| at < state.sleeping_until) {
+            self.inner.deadlines_changed.notify_one();
+        }
     }
 
     fn flush(state: &mut HostState) {
@@ -186,9 +196,9 @@ impl Host {
                 _ => None,
             };
             Self::flush(&mut state);
+            self.wake_if_earlier(&state);
             (outcome, rx)
         };
-        self.inner.deadlines_changed.notify_one();
         match outcome? {
             Outcome::Done(response) => Ok(response),
             Outcome::PollHeld(poll) => {
@@ -224,8 +234,10 @@ impl Host {
     pub async fn run_deadlines(self) {
         loop {
             let wait_ms = {
-                let state = self.lock();
-                state.core.next_deadline().map(|at| at.saturating_sub(self.now()))
+                let mut state = self.lock();
+                let next = state.core.next_deadline();
+                state.sleeping_until = next.unwrap_or(Millis::MAX);
+                next.map(|at| at.saturating_sub(self.now()))
             };
             let changed = self.inner.deadlines_changed.notified();
             match wait_ms {
