@@ -67,7 +67,11 @@ fn init_tracing(verbose: u8, simulated: bool) {
         1 => tracing_subscriber::EnvFilter::new("dpsim=debug"),
         _ => tracing_subscriber::EnvFilter::new("dpsim=trace,turmoil=debug"),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     if simulated {
         builder.with_timer(dpsim::sim_time::SimTime).init();
     } else {

@@ -158,6 +158,25 @@ pub async fn run(
     Ok(())
 }
 
+/// Every instance id of an activity in a pipeline, following QueryObjects' pages.
+async fn instances_of(client: &mut ApiClient, pipeline_id: &str, task: &str) -> Vec<Value> {
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut query = json!({"pipelineId": pipeline_id, "sphere": "INSTANCE", "query": {"selectors": [
+            {"fieldName": "@componentParent", "operator": {"type": "REF_EQ", "values": [task]}}]}});
+        if let Some(m) = &marker {
+            query["marker"] = json!(m);
+        }
+        let Ok(page) = call(client, Operation::QueryObjects, &query).await else { return ids };
+        ids.extend(page["ids"].as_array().cloned().unwrap_or_default());
+        match page["marker"].as_str() {
+            Some(m) if page["hasMoreResults"] == true => marker = Some(m.to_string()),
+            _ => return ids,
+        }
+    }
+}
+
 async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recorder, command: Command) {
     let targets = |name: &str| directory.copies(name).into_iter().map(|(_, id)| id).collect::<Vec<_>>();
     let mut outcomes = Vec::new();
@@ -175,10 +194,7 @@ async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recor
                     .collect(),
             };
             for id in ids {
-                let query = json!({"pipelineId": id, "sphere": "INSTANCE", "query": {"selectors": [
-                    {"fieldName": "@componentParent", "operator": {"type": "REF_EQ", "values": [task]}}]}});
-                let Ok(found) = call(client, Operation::QueryObjects, &query).await else { continue };
-                let instances: Vec<Value> = found["ids"].as_array().cloned().unwrap_or_default();
+                let instances = instances_of(client, &id, task).await;
                 if instances.is_empty() {
                     continue;
                 }
