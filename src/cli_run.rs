@@ -80,6 +80,10 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
             print!("{}", report.log_text());
             println!();
             print!("{}", report.summary_text());
+            if !report.violations.is_empty() {
+                println!();
+                print!("{}", report.violations_text());
+            }
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
     }
@@ -92,7 +96,10 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     if report.passed() {
         0
     } else {
-        eprintln!("dpsim: expectations failed\nrepro: cargo run --release -- run {} --seed {seed}", path.display());
+        eprintln!(
+            "dpsim: expectations or invariants failed\nrepro: cargo run --release -- run {} --seed {seed}",
+            path.display()
+        );
         EXIT_EXPECTATION_FAILED
     }
 }

@@ -82,6 +82,9 @@ pub enum EventKind {
         reassigned: bool,
         /// When the acknowledgement is due.
         ack_deadline: Millis,
+        /// The held poll that got it; none when a poll was answered at once.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        poll: Option<u64>,
     },
     /// The first progress report acknowledged the task.
     Acknowledged {
@@ -154,6 +157,8 @@ pub enum EventKind {
     PollParked {
         /// The held poll.
         poll: u64,
+        /// Its worker group.
+        worker_group: String,
     },
     /// A held poll ran out of time and answered `{}`.
     PollTimedOut {

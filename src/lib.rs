@@ -11,9 +11,11 @@
 //! - [`scenario`]: scenario files: format, strict loading, JSON Schema, world plan.
 //! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop.
 //! - [`report`]: ownership analysis (leases, work, zombies), the log, expectations, JSON.
+//! - [`check`]: named invariants over a run (single owner, no early handout, ...).
 //! - [`cli_run`]: `dpsim run`: load, simulate with progress, print and write the report.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
+pub mod check;
 pub mod cli_run;
 pub mod journal;
 pub mod protocol;

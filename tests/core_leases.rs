@@ -527,3 +527,14 @@ fn an_abandoned_poll_never_receives_a_task_and_shutdown_releases_held_polls() {
     assert_eq!(s.svc.take_effects(), [Effect::PollAnswered { poll: last, output: Default::default() }]);
     assert_eq!(s.svc.next_deadline(), Some(T0 + ACK + ACK), "only the new lease's deadline is left");
 }
+
+#[test]
+fn the_deliberately_broken_mode_revives_a_late_lease_and_is_off_by_default() {
+    let mut s = sim(&[]);
+    let (t1, _) = s.poll(T0, "a").unwrap();
+    assert!(s.report(T0 + ACK, &t1), "default: a late report is answered canceled=true");
+    let mut broken =
+        sim_with(Settings { poll_hold_ms: 0, bug_extend_lease_on_late_report: true, ..Settings::default() }, &[]);
+    let (t1, _) = broken.poll(T0, "a").unwrap();
+    assert!(!broken.report(T0 + ACK, &t1), "broken: the expired lease is revived");
+}

@@ -44,7 +44,7 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
         (None, _) => "-".into(),
     };
     let (what, detail, anomaly): (&str, String, bool) = match &e.kind {
-        EventKind::Assigned { reassigned, ack_deadline } => (
+        EventKind::Assigned { reassigned, ack_deadline, .. } => (
             if *reassigned { "reassigned" } else { "assigned" },
             format!("{}; ack by {}", e.cause, stamp(rel(*ack_deadline))),
             *reassigned,

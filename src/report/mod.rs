@@ -10,6 +10,7 @@ use crate::scenario::Scenario;
 use crate::sim::SimOutput;
 use crate::time::format_duration;
 
+use crate::check::{self, Violation};
 use analysis::Analysis;
 use expect::Verdict;
 use log::{Line, stamp};
@@ -29,6 +30,10 @@ pub struct Report {
     pub summary: Summary,
     /// Expectation verdicts.
     pub expectations: Vec<Verdict>,
+    /// Invariant violations.
+    pub violations: Vec<Violation>,
+    /// Invariants the scenario expects to break.
+    pub expected_violations: Vec<String>,
     /// The ownership log.
     pub log: Vec<Line>,
     #[serde(skip)]
@@ -66,6 +71,7 @@ impl Report {
         let a = Analysis::of(out);
         let log = log::lines(out, &a);
         let expectations = expect::check(&scenario.expect, out, &a, &log);
+        let violations = check::check(&check::Input::new(scenario, out, &a, &log));
         let mut statuses = std::collections::BTreeMap::new();
         for i in &out.instances {
             *statuses.entry(i.status.clone()).or_insert(0) += 1;
@@ -91,14 +97,30 @@ impl Report {
             finished_early: out.finished_early,
             summary,
             expectations,
+            violations,
+            expected_violations: scenario.expect_violations.clone(),
             log,
             detail: scenario.log,
         }
     }
 
-    /// True when every expectation held.
+    /// True when every expectation held and exactly the expected invariants broke.
     pub fn passed(&self) -> bool {
-        self.expectations.iter().all(|v| v.ok)
+        self.expectations.iter().all(|v| v.ok) && self.unexpected_invariants().is_empty()
+    }
+
+    /// Invariants broken but not expected, and expected but not broken.
+    pub fn unexpected_invariants(&self) -> Vec<String> {
+        let broken: std::collections::BTreeSet<&str> = self.violations.iter().map(|v| v.invariant).collect();
+        let expected: std::collections::BTreeSet<&str> = self.expected_violations.iter().map(String::as_str).collect();
+        let mut out: Vec<String> = broken.difference(&expected).map(|i| format!("{i} broken")).collect();
+        out.extend(expected.difference(&broken).map(|i| format!("{i} expected to break but held")));
+        out
+    }
+
+    /// The violations with the transitions that led to them.
+    pub fn violations_text(&self) -> String {
+        check::render(&self.violations)
     }
 
     /// The ownership log as text.
@@ -135,6 +157,25 @@ impl Report {
             out += "expectations:\n";
             for v in &self.expectations {
                 out += &format!("  {}  {} (found: {})\n", if v.ok { "ok  " } else { "FAIL" }, v.expectation, v.found);
+            }
+        }
+        let unexpected = self.unexpected_invariants();
+        if self.violations.is_empty() && unexpected.is_empty() {
+            out += &format!("invariants: all {} held\n", check::ALL.len());
+        } else {
+            out += "invariants:\n";
+            for v in &self.violations {
+                let expected = self.expected_violations.iter().any(|e| e == v.invariant);
+                out += &format!(
+                    "  {}  {} at {}: {}\n",
+                    if expected { "expected" } else { "VIOLATED" },
+                    v.invariant,
+                    stamp(v.at),
+                    v.message
+                );
+            }
+            for u in unexpected.iter().filter(|u| u.ends_with("held")) {
+                out += &format!("  FAIL  {u}\n");
             }
         }
         out

@@ -103,6 +103,7 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
         default_retry_delay_ms: s.default_retry_delay.map_or(d.default_retry_delay_ms, |v| v.ms()),
         minimum_retry_delay_ms: s.minimum_retry_delay.map_or(d.minimum_retry_delay_ms, |v| v.ms()),
         seed,
+        bug_extend_lease_on_late_report: s.bug_extend_lease_on_late_report,
     }
 }
 

@@ -57,6 +57,10 @@ pub struct Scenario {
     /// What must be true after the run.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Invariants this scenario breaks on purpose (a misbehaving runner, say); the run
+    /// passes only if exactly these are violated. See `dpsim` invariants in the README.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect_violations: Vec<String>,
     /// How much of the ownership log to print.
     #[serde(default)]
     pub log: LogDetail,
@@ -94,6 +98,10 @@ pub struct ServiceSpec {
     pub default_retry_delay: Option<Dur>,
     /// Smallest retryDelay a definition may set (default 2 minutes).
     pub minimum_retry_delay: Option<Dur>,
+    /// A deliberately broken service, only for testing the checks: a late progress report
+    /// revives an expired lease. Never set it otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bug_extend_lease_on_late_report: bool,
 }
 
 /// Network between the machines and the service.

@@ -260,6 +260,25 @@ impl Service {
         })
     }
 
+    /// Instances the service has lost track of: not over, yet neither leased, queued, waiting
+    /// for a retry or a dependency, nor held back by a pause or deactivation. Always empty
+    /// unless a rule is broken; the `no_lost_task` invariant reads it at the end of a run.
+    pub fn lost_instances(&self) -> Vec<(String, String)> {
+        let mut lost = Vec::new();
+        for (i, inst) in self.s.instances.iter().enumerate() {
+            let leased = inst.current_attempt.is_some_and(|a| self.s.attempts[a].lease.is_some());
+            let why = match inst.status {
+                model::InstanceStatus::Running if !leased => "RUNNING without a live lease",
+                model::InstanceStatus::WaitingForRunner if !inst.queued && self.eligible(i) => {
+                    "WAITING_FOR_RUNNER but in no queue"
+                }
+                _ => continue,
+            };
+            lost.push((inst.id.to_string(), why.to_string()));
+        }
+        lost
+    }
+
     /// Instances that have not reached a terminal status.
     pub fn open_instances(&self) -> usize {
         self.s.instances.iter().filter(|i| !i.status.is_terminal()).count()
@@ -465,7 +484,7 @@ impl Service {
             }
             self.s.held_groups.remove(&poll);
             self.s.timers.cancel(held.timer);
-            let task = self.assign(i, held.hostname, "held poll");
+            let task = self.assign(i, held.hostname, Some(poll));
             self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput { task_object: Some(task) } });
         }
     }

@@ -29,6 +29,10 @@ pub struct Settings {
     pub minimum_retry_delay_ms: u64,
     /// Seed for pipeline ids and the taskId key; the same seed gives the same ids.
     pub seed: u64,
+    /// A deliberately broken rule, only for proving that the invariants and chaos catch lease
+    /// bugs: a progress report on an expired lease revives it instead of answering
+    /// `canceled: true`. Never set it otherwise.
+    pub bug_extend_lease_on_late_report: bool,
 }
 
 impl Default for Settings {
@@ -42,6 +46,7 @@ impl Default for Settings {
             default_retry_delay_ms: 10 * MINUTE_MS,
             minimum_retry_delay_ms: 2 * MINUTE_MS,
             seed: 0,
+            bug_extend_lease_on_late_report: false,
         }
     }
 }

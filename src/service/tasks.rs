@@ -30,7 +30,7 @@ impl Service {
     pub(super) fn poll_for_task(&mut self, r: PollForTaskInput) -> Result<Outcome, ServiceError> {
         let group = r.worker_group.unwrap_or_default();
         if let Some(i) = self.pop_ready(&group) {
-            let task = self.assign(i, r.hostname.map(Arc::from), "poll");
+            let task = self.assign(i, r.hostname.map(Arc::from), None);
             return Ok(Outcome::Done(Response::PollForTask(PollForTaskOutput { task_object: Some(task) })));
         }
         let hold = self.s.settings.poll_hold_ms;
@@ -41,14 +41,20 @@ impl Service {
         self.s.next_poll += 1;
         let timer = self.s.timers.set(self.s.clock + hold, TimerKind::PollHold(poll));
         let hostname: Option<Arc<str>> = r.hostname.map(Arc::from);
-        self.emit(EventKind::PollParked { poll }, None, hostname.clone(), "no task ready".into());
+        self.emit(
+            EventKind::PollParked { poll, worker_group: group.clone() },
+            None,
+            hostname.clone(),
+            "no task ready".into(),
+        );
         self.s.held.entry(group.clone()).or_default().insert(poll, HeldPoll { hostname, timer });
         self.s.held_groups.insert(poll, group);
         Ok(Outcome::PollHeld(poll))
     }
 
     /// Hands an instance's current attempt (a new one if none) to a runner under a new taskId.
-    pub(super) fn assign(&mut self, i: InstanceKey, hostname: Option<Arc<str>>, cause: &'static str) -> TaskObject {
+    pub(super) fn assign(&mut self, i: InstanceKey, hostname: Option<Arc<str>>, poll: Option<u64>) -> TaskObject {
+        let cause = if poll.is_some() { "held poll" } else { "poll" };
         let now = self.s.clock;
         let attempt = match self.s.instances[i].current_attempt {
             Some(a) => a,
@@ -84,7 +90,7 @@ impl Service {
             state: LeaseState::Live { acked: false, deadline, timer },
         });
         let why = if reassigned { format!("{cause}; same attempt handed out again").into() } else { cause.into() };
-        self.emit_task(EventKind::Assigned { reassigned, ack_deadline: deadline }, seq, why);
+        self.emit_task(EventKind::Assigned { reassigned, ack_deadline: deadline, poll }, seq, why);
         self.task_object(seq)
     }
 
@@ -177,6 +183,10 @@ impl Service {
     pub(super) fn report_task_progress(&mut self, r: ReportTaskProgressInput) -> Result<Response, ServiceError> {
         let task_id = r.task_id.unwrap_or_default();
         let seq = match self.lookup(&task_id, Operation::ReportTaskProgress)? {
+            Lookup::Ended(seq, LeaseEnd::Expired(_)) if self.s.settings.bug_extend_lease_on_late_report => {
+                self.revive_lease(seq);
+                seq
+            }
             Lookup::Ended(seq, end) => {
                 let answer = "canceled=true".to_string();
                 self.emit_task(
@@ -213,6 +223,18 @@ impl Service {
         };
         self.emit_task(kind, seq, cause.into());
         Ok(Response::ReportTaskProgress(ReportTaskProgressOutput { canceled: false }))
+    }
+
+    /// The deliberately broken rule (`bug_extend_lease_on_late_report`): make an expired lease
+    /// live again, whoever holds the task now.
+    fn revive_lease(&mut self, seq: u64) {
+        let task = &self.s.tasks[(seq - 1) as usize];
+        let (attempt, instance) = (task.attempt, task.instance);
+        let timer = self.s.timers.set(self.s.clock, TimerKind::Lease(seq));
+        self.s.tasks[(seq - 1) as usize].state = LeaseState::Live { acked: true, deadline: self.s.clock, timer };
+        self.s.attempts[attempt].lease = Some(seq);
+        self.s.attempts[attempt].status = AttemptStatus::Running;
+        self.s.instances[instance].status = InstanceStatus::Running;
     }
 
     pub(super) fn set_task_status(&mut self, r: SetTaskStatusInput) -> Result<Response, ServiceError> {

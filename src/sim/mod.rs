@@ -57,6 +57,9 @@ pub struct SimOutput {
     pub steps: u64,
     /// HTTP requests the service's edge received.
     pub requests: u64,
+    /// Instances the service lost track of at the end (instance id, why); see
+    /// `Service::lost_instances`.
+    pub lost: Vec<(String, String)>,
 }
 
 /// A run that could not complete.
@@ -273,6 +276,7 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
     observations.extend(recorder.take());
     journal.extend(host.take_journal());
     let instances = host.with_core(|c| c.instance_summaries());
+    let lost = host.with_core(|c| c.lost_instances());
     let mut pipeline_names = BTreeMap::new();
     for p in &scenario.pipelines {
         for (name, id) in directory.copies(&p.name) {
@@ -290,6 +294,7 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         runners: plan,
         steps,
         requests: requests.load(Ordering::Relaxed),
+        lost,
     })
 }
 
@@ -336,14 +341,26 @@ fn resolve(p: &mut Pending, events: &[Event], epoch: u64) {
     }
 }
 
-/// The component id of an instance id `@<component>_<time>[_<n>]`.
+/// The component id of an instance id `@<component>_<YYYY-MM-DDTHH:MM:SS>[_<n>]`.
 pub fn component_of(instance_id: &str) -> &str {
     let rest = instance_id.strip_prefix('@').unwrap_or(instance_id);
-    // Component ids may contain '_', the time never starts before the last "_YYYY-".
-    match rest.rfind("_20").or_else(|| rest.rfind('_')) {
-        Some(i) if rest[i + 1..].len() >= 19 => &rest[..i],
-        _ => rest.rsplit_once('_').map_or(rest, |(c, _)| c),
+    let is_time = |t: &[u8]| {
+        t.len() >= 19
+            && t[..19].iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                10 => *c == b'T',
+                13 | 16 => *c == b':',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    // Component ids may contain '_' and digits: take the last '_' that starts a timestamp.
+    let bytes = rest.as_bytes();
+    for (i, _) in rest.match_indices('_').collect::<Vec<_>>().into_iter().rev() {
+        if is_time(&bytes[i + 1..]) {
+            return &rest[..i];
+        }
     }
+    rest
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -476,5 +493,18 @@ fn apply(
             host.with_core(|c| c.request_terminate(runner));
             format!("terminate {runner} at its next heartbeat")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::component_of;
+
+    #[test]
+    fn component_ids_come_out_of_instance_ids() {
+        assert_eq!(component_of("@Copy_2026-01-01T00:00:00"), "Copy");
+        assert_eq!(component_of("@Copy_2026-01-01T00:00:00_20"), "Copy");
+        assert_eq!(component_of("@My_Copy_2_2026-01-01T00:00:00_523"), "My_Copy_2");
+        assert_eq!(component_of("weird"), "weird");
     }
 }

@@ -24,7 +24,7 @@ use super::record::{Recorder, SimEventKind};
 /// Default work time of an activity without `myWorkTime`.
 pub const DEFAULT_WORK_MS: u64 = 60_000;
 /// Calls are tried this many times on transient errors, like the AWS SDKs' standard mode.
-const MAX_ATTEMPTS: u32 = 3;
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// Levers the driver pulls on one runner.
 #[derive(Debug)]

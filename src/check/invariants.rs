@@ -1,0 +1,411 @@
+//! The invariants, one function each.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::journal::{Deadline, EventKind};
+use crate::report::analysis::{LeaseEnd, attempt_number};
+use crate::report::log::stamp;
+use crate::sim::component_of;
+use crate::sim::record::SimEventKind;
+use crate::sim::runner::MAX_ATTEMPTS;
+use crate::time::{Millis, format_duration};
+
+use super::{Input, Violation};
+
+/// An invariant check.
+pub type Check = fn(&Input) -> Vec<Violation>;
+
+/// Every invariant, by name.
+pub const ALL: &[(&str, Check)] = &[
+    ("single_owner", single_owner),
+    ("no_early_handout", no_early_handout),
+    ("no_starvation", no_starvation),
+    ("no_lost_task", no_lost_task),
+    ("cancel_learned", cancel_learned),
+    ("stale_no_change", stale_no_change),
+    ("attempts_bound", attempts_bound),
+    ("zombie_bound", zombie_bound),
+];
+
+fn rel(at: Millis) -> Millis {
+    crate::report::analysis::rel(at)
+}
+
+fn violation(
+    input: &Input,
+    invariant: &'static str,
+    at: Millis,
+    object: Option<&str>,
+    seq: Option<u64>,
+    runner: Option<&str>,
+    message: String,
+) -> Violation {
+    let task = match (seq, object) {
+        (Some(seq), _) => Some(input.analysis.task_label(seq)),
+        (None, Some(o)) => Some(input.analysis.label(o)),
+        _ => None,
+    };
+    let trail = match (object, runner) {
+        (Some(o), _) => input.trail_of_instance(o, at),
+        (None, Some(r)) => input.trail_of_runner(r, at),
+        _ => Vec::new(),
+    };
+    Violation { invariant, at, task, runner: runner.map(str::to_string), message, trail }
+}
+
+/// At most one live lease per task at any instant.
+fn single_owner(input: &Input) -> Vec<Violation> {
+    let mut by_instance: BTreeMap<&str, Vec<&crate::report::analysis::Lease>> = BTreeMap::new();
+    for l in input.analysis.leases.values() {
+        by_instance.entry(&l.object_id).or_default().push(l);
+    }
+    let mut out = Vec::new();
+    for (object, leases) in by_instance {
+        for pair in leases.windows(2) {
+            let (p, n) = (pair[0], pair[1]);
+            if p.ended_at.is_none_or(|end| end > n.assigned_at) {
+                out.push(violation(
+                    input,
+                    "single_owner",
+                    n.assigned_at,
+                    Some(object),
+                    Some(n.seq),
+                    Some(&n.runner),
+                    format!("t{} handed to {} while t{} of {} was still live", n.seq, n.runner, p.seq, p.runner),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A lease ends exactly at its deadline: never before (an early handout), never after.
+fn no_early_handout(input: &Input) -> Vec<Violation> {
+    let mut deadline: BTreeMap<u64, Millis> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &input.out.journal {
+        let Some(seq) = e.task else { continue };
+        match &e.kind {
+            EventKind::Assigned { ack_deadline, .. } => {
+                deadline.insert(seq, *ack_deadline);
+            }
+            EventKind::Acknowledged { progress_deadline } | EventKind::Renewed { progress_deadline } => {
+                deadline.insert(seq, *progress_deadline);
+            }
+            EventKind::Expired { deadline: Deadline::Ack | Deadline::Progress } => {
+                let due = deadline.get(&seq).copied().unwrap_or(0);
+                if e.at != due {
+                    let how = if e.at < due { "before" } else { "after" };
+                    out.push(violation(
+                        input,
+                        "no_early_handout",
+                        rel(e.at),
+                        e.object_id.as_deref(),
+                        Some(seq),
+                        e.runner.as_deref(),
+                        format!("lease t{seq} expired {how} its deadline {}", stamp(rel(due))),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// After a task becomes ready, the first eligible poll gets it: no held poll is skipped and
+/// none answers empty while a task of its worker group waits.
+fn no_starvation(input: &Input) -> Vec<Violation> {
+    let group_of =
+        |object: &str| input.activities.get(component_of(object)).map(|a| a.worker_group.clone()).unwrap_or_default();
+    let mut held: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
+    let mut poll_group: BTreeMap<u64, String> = BTreeMap::new();
+    let mut ready: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &input.out.journal {
+        let object = e.object_id.as_deref().unwrap_or_default();
+        match &e.kind {
+            EventKind::PollParked { poll, worker_group } => {
+                held.entry(worker_group.clone()).or_default().insert(*poll);
+                poll_group.insert(*poll, worker_group.clone());
+            }
+            EventKind::PollTimedOut { poll } | EventKind::PollAbandoned { poll } => {
+                let group = poll_group.remove(poll).unwrap_or_default();
+                held.entry(group.clone()).or_default().remove(poll);
+                let waiting = ready.get(&group).and_then(|r| r.keys().next());
+                if let (EventKind::PollTimedOut { .. }, Some(w), false) =
+                    (&e.kind, waiting, e.cause == "service shutting down")
+                {
+                    out.push(violation(
+                        input,
+                        "no_starvation",
+                        rel(e.at),
+                        Some(w),
+                        None,
+                        e.runner.as_deref(),
+                        format!("poll {poll} of {group:?} answered empty while {} was ready", input.analysis.label(w)),
+                    ));
+                }
+            }
+            EventKind::Ready => {
+                ready
+                    .entry(group_of(object))
+                    .or_default()
+                    .insert(object.to_string(), e.pipeline_id.as_deref().map(str::to_string));
+            }
+            EventKind::Assigned { poll, .. } => {
+                let group = group_of(object);
+                if let Some(r) = ready.get_mut(&group) {
+                    r.remove(object);
+                }
+                let waiting = held.entry(group.clone()).or_default();
+                let oldest = waiting.first().copied();
+                let skipped = match poll {
+                    Some(p) => {
+                        waiting.remove(p);
+                        poll_group.remove(p);
+                        oldest.filter(|o| o != p)
+                    }
+                    None => oldest,
+                };
+                if let Some(q) = skipped {
+                    out.push(violation(
+                        input,
+                        "no_starvation",
+                        rel(e.at),
+                        Some(object),
+                        e.task,
+                        e.runner.as_deref(),
+                        format!("task handed to a later poll while held poll {q} of {group:?} waited"),
+                    ));
+                }
+            }
+            EventKind::Canceled { .. }
+            | EventKind::CascadeFailed
+            | EventKind::InstanceFailed
+            | EventKind::MarkedFinished
+            | EventKind::RetryScheduled { .. }
+            | EventKind::Expired { deadline: Deadline::Attempt } => {
+                if let Some(r) = ready.get_mut(&group_of(object)) {
+                    r.remove(object);
+                }
+            }
+            EventKind::Paused => {
+                for r in ready.values_mut() {
+                    r.retain(|o, _| component_of(o) != object);
+                }
+            }
+            EventKind::Deactivated { .. } | EventKind::Deleted => {
+                let pipeline = e.pipeline_id.as_deref().map(str::to_string);
+                for r in ready.values_mut() {
+                    r.retain(|_, p| *p != pipeline);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every task ends finished, failed or canceled, or is still leased or waiting at the end.
+fn no_lost_task(input: &Input) -> Vec<Violation> {
+    input
+        .out
+        .lost
+        .iter()
+        .map(|(object, why)| {
+            violation(
+                input,
+                "no_lost_task",
+                input.out.end_ms,
+                Some(object),
+                None,
+                None,
+                format!("lost at the end: {why}"),
+            )
+        })
+        .collect()
+}
+
+/// The owner of a canceled task learns it at its next call about it.
+fn cancel_learned(input: &Input) -> Vec<Violation> {
+    let mut canceled: BTreeMap<u64, (String, Millis)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &input.out.journal {
+        let Some(seq) = e.task else { continue };
+        let runner = e.runner.as_deref().unwrap_or_default();
+        match &e.kind {
+            EventKind::Canceled { .. } => {
+                canceled.insert(seq, (runner.to_string(), e.at));
+            }
+            EventKind::StaleCall { .. } => {
+                canceled.remove(&seq);
+            }
+            EventKind::Acknowledged { .. }
+            | EventKind::Renewed { .. }
+            | EventKind::Finished
+            | EventKind::Failed { .. } => {
+                if let Some((owner, at)) = canceled.remove(&seq) {
+                    out.push(violation(
+                        input,
+                        "cancel_learned",
+                        rel(e.at),
+                        e.object_id.as_deref(),
+                        Some(seq),
+                        Some(&owner),
+                        format!(
+                            "t{seq} was canceled at {} but {owner}'s next call was accepted ({})",
+                            stamp(rel(at)),
+                            e.kind.name()
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A stale or forged taskId never changes state: nothing happens to a lease after it ended.
+fn stale_no_change(input: &Input) -> Vec<Violation> {
+    let mut ended: BTreeMap<u64, Millis> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &input.out.journal {
+        let Some(seq) = e.task else { continue };
+        match &e.kind {
+            EventKind::Expired { .. } | EventKind::Canceled { .. } | EventKind::Finished | EventKind::Failed { .. } => {
+                if let Some(&at) = ended.get(&seq) {
+                    out.push(violation(
+                        input,
+                        "stale_no_change",
+                        rel(e.at),
+                        e.object_id.as_deref(),
+                        Some(seq),
+                        e.runner.as_deref(),
+                        format!("t{seq} ended at {} and then {}", stamp(rel(at)), e.kind.name()),
+                    ));
+                } else {
+                    ended.insert(seq, e.at);
+                }
+            }
+            EventKind::Acknowledged { .. } | EventKind::Renewed { .. } => {
+                if let Some(&at) = ended.get(&seq) {
+                    out.push(violation(
+                        input,
+                        "stale_no_change",
+                        rel(e.at),
+                        e.object_id.as_deref(),
+                        Some(seq),
+                        e.runner.as_deref(),
+                        format!("t{seq} ended at {} and was then {} by a stale call", stamp(rel(at)), e.kind.name()),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Attempts never exceed maximumRetries + 1 (counted since the last RERUN).
+fn attempts_bound(input: &Input) -> Vec<Violation> {
+    let mut base: BTreeMap<String, u32> = BTreeMap::new();
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in &input.out.journal {
+        let object = e.object_id.as_deref().unwrap_or_default();
+        match &e.kind {
+            EventKind::Rerun => {
+                let highest = seen.get(object).copied().unwrap_or(0);
+                base.insert(object.to_string(), highest);
+            }
+            EventKind::Assigned { .. } => {
+                let n = attempt_number(e.attempt_id.as_deref().unwrap_or_default());
+                seen.insert(object.to_string(), n);
+                let since = n - base.get(object).copied().unwrap_or(0).min(n);
+                let allowed = input.activities.get(component_of(object)).map_or(u32::MAX, |a| a.maximum_retries + 1);
+                if since > allowed {
+                    out.push(violation(
+                        input,
+                        "attempts_bound",
+                        rel(e.at),
+                        Some(object),
+                        e.task,
+                        e.runner.as_deref(),
+                        format!("attempt {since} handed out; maximumRetries allows {allowed}"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Zombie work of an undisturbed runner stays within one report interval plus one request
+/// timeout. Runners that were paused, crashed, cut off, or whose calls failed during the
+/// interval are exempt: they could not have learned sooner.
+fn zombie_bound(input: &Input) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for w in input.analysis.work.iter().filter(|w| w.zombie_ms > 0) {
+        let Some(planned) = input.out.runners.iter().find(|r| r.name == w.runner) else { continue };
+        let spec = &input.scenario.runners[planned.spec];
+        let bound = spec.report_interval.ms() + spec.request_timeout.ms();
+        if w.zombie_ms <= bound {
+            continue;
+        }
+        let start = w.to - w.zombie_ms;
+        let window = start.saturating_sub(spec.report_interval.ms())..=w.to;
+        let names = [w.runner.as_str(), planned.machine.as_str()];
+        let disturbed = input.out.observations.iter().any(|o| {
+            let at = rel(o.at);
+            if !window.contains(&at) {
+                return false;
+            }
+            match &o.kind {
+                SimEventKind::Applied { what } => {
+                    what.contains("service") || what.split_whitespace().any(|t| names.contains(&t))
+                }
+                // Only failures that kept the runner from hearing the service disturb it; an
+                // answered TaskNotFoundException is the service telling it.
+                SimEventKind::CallFailed { error, .. } => {
+                    o.runner.as_deref() == Some(w.runner.as_str())
+                        && (error.starts_with("timed out")
+                            || error.starts_with("network error")
+                            || error == "InternalServiceError"
+                            || error == "ThrottlingException")
+                }
+                SimEventKind::MessageFault { .. } | SimEventKind::Crashed => {
+                    o.runner.as_deref() == Some(w.runner.as_str())
+                }
+                _ => false,
+            }
+        });
+        if disturbed {
+            continue;
+        }
+        let object = input.analysis.leases.get(&w.seq).map(|l| l.object_id.clone());
+        let taken = input.analysis.leases.get(&w.seq).map(|l| match &l.end {
+            LeaseEnd::Taken(how) => how.clone(),
+            _ => String::new(),
+        });
+        out.push(violation(
+            input,
+            "zombie_bound",
+            w.to,
+            object.as_deref(),
+            Some(w.seq),
+            Some(&w.runner),
+            format!(
+                "{} worked {} on t{} after its lease ended ({}); an undisturbed runner stops within {} (report interval + request timeout; SDK retries: {MAX_ATTEMPTS})",
+                w.runner,
+                format_duration(w.zombie_ms),
+                w.seq,
+                taken.unwrap_or_default(),
+                format_duration(bound)
+            ),
+        ));
+    }
+    out
+}
