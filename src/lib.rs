@@ -12,10 +12,14 @@
 //! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop.
 //! - [`report`]: ownership analysis (leases, work, zombies), the log, expectations, JSON.
 //! - [`check`]: named invariants over a run (single owner, no early handout, ...).
+//! - [`chaos`]: seed sweeps that draw their own faults, run statistics, shrinking.
 //! - [`cli_run`]: `dpsim run`: load, simulate with progress, print and write the report.
+//! - [`cli_chaos`]: `dpsim chaos`: sweeps, summaries, failing seeds as files, shrinking.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
+pub mod chaos;
 pub mod check;
+pub mod cli_chaos;
 pub mod cli_run;
 pub mod journal;
 pub mod protocol;

@@ -38,6 +38,29 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Sweep seeds over a base scenario, each drawing its own faults; check the invariants.
+    Chaos {
+        /// The base scenario.
+        scenario: PathBuf,
+        /// Seeds, A..B (B exclusive).
+        #[arg(long, default_value = "0..100", value_parser = dpsim::cli_chaos::parse_seeds)]
+        seeds: std::ops::Range<u64>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Directory for failing seeds' scenario files and summary.json (default chaos-out/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Do not shrink failing seeds.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Most simulations spent shrinking one failing seed.
+        #[arg(long, default_value_t = 300)]
+        shrink_runs: usize,
+        /// Most failing seeds to shrink.
+        #[arg(long, default_value_t = 3)]
+        shrink_seeds: usize,
+    },
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Run the virtual Data Pipeline service on a real port, for real AWS clients.
@@ -81,9 +104,21 @@ fn init_tracing(verbose: u8, simulated: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, matches!(cli.command, Command::Run { .. }));
+    init_tracing(cli.verbose, matches!(cli.command, Command::Run { .. } | Command::Chaos { .. }));
     match cli.command {
         Command::Run { scenario, seed, format, out } => ExitCode::from(cli_run::run(&scenario, seed, format, out)),
+        Command::Chaos { scenario, seeds, jobs, out, no_shrink, shrink_runs, shrink_seeds } => {
+            let args = dpsim::cli_chaos::ChaosArgs {
+                out: out.unwrap_or_else(|| dpsim::cli_chaos::default_out(&scenario)),
+                scenario,
+                seeds,
+                jobs: jobs.unwrap_or_else(dpsim::cli_chaos::default_jobs),
+                shrink: !no_shrink,
+                shrink_runs,
+                shrink_seeds,
+            };
+            ExitCode::from(dpsim::cli_chaos::run(&args))
+        }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
             ExitCode::SUCCESS

@@ -265,6 +265,9 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
                 if m.occurrence == 0 || m.count == 0 {
                     return Err(err(path, "occurrence and count count from 1"));
                 }
+                if m.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+                    return Err(err(format!("{path}.probability"), "must be between 0 and 1"));
+                }
                 match &m.effect {
                     MessageEffect::Error { code } if error_code(code).is_none() => {
                         return Err(err(format!("{path}.effect.code"), format!("unknown AWS error code {code:?}")));

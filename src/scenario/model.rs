@@ -444,6 +444,10 @@ pub struct MessageFault {
     /// How many matching calls the fault applies to (default 1).
     #[serde(default = "one")]
     pub count: u32,
+    /// Apply to each matching call only with this probability (0 to 1), drawn from the seed;
+    /// with a large `count` this is a loss or delay rate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
     /// What happens to them.
     pub effect: MessageEffect,
 }

@@ -4,6 +4,9 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::time::Duration;
 
 use http_body_util::BodyExt;
@@ -26,31 +29,40 @@ struct Active {
     applied: u32,
 }
 
-/// The message faults in force.
-#[derive(Clone, Debug, Default)]
-pub struct FaultTable(Arc<Mutex<Vec<Active>>>);
+/// The message faults in force, and the generator that decides probabilistic ones.
+#[derive(Clone, Debug)]
+pub struct FaultTable(Arc<Mutex<(Vec<Active>, ChaCha8Rng)>>);
 
 impl FaultTable {
+    /// An empty table whose random choices derive from `seed`.
+    pub fn new(seed: u64) -> FaultTable {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(4);
+        FaultTable(Arc::new(Mutex::new((Vec::new(), rng))))
+    }
+
     /// Installs a fault from now on.
     pub fn install(&self, fault: MessageFault) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Active { fault, seen: 0, applied: 0 });
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).0.push(Active { fault, seen: 0, applied: 0 });
     }
 
     /// Whether any installed fault can still apply.
     pub fn any_pending(&self) -> bool {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).iter().any(|a| a.applied < a.fault.count)
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).0.iter().any(|a| a.applied < a.fault.count)
     }
 
     /// The effect to apply to a call, if a fault matches it; counts the match.
     fn take(&self, call: &CallInfo) -> Option<(MessageEffect, u32)> {
-        let mut table = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (table, rng) = &mut *guard;
         for active in table.iter_mut() {
             let f = &active.fault;
             if active.applied >= f.count || !matches(f, call) {
                 continue;
             }
             active.seen += 1;
-            if active.seen >= f.occurrence {
+            let lucky = f.probability.is_none_or(|p| rng.random_bool(p.clamp(0.0, 1.0)));
+            if active.seen >= f.occurrence && lucky {
                 active.applied += 1;
                 return Some((f.effect.clone(), active.seen));
             }

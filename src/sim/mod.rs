@@ -110,7 +110,7 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         HostConfig { settings, credentials: None, keep_journal: true, rate_limits: false },
         Arc::new(SimClock),
     );
-    let faults = FaultTable::default();
+    let faults = FaultTable::new(seed);
     let recorder = Recorder::default();
     let requests = Arc::new(AtomicU64::new(0));
 

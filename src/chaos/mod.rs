@@ -1,0 +1,124 @@
+//! Chaos: sweep seeds over a base scenario, each drawing its own faults, check the invariants,
+//! and shrink failures to small scenario files.
+
+pub mod plan;
+pub mod shrink;
+pub mod stats;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use proptest::strategy::{Strategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use serde::Serialize;
+
+use crate::check::Violation;
+use crate::report::Report;
+use crate::scenario::Scenario;
+
+use plan::{Bounds, ChaosPlan};
+use stats::RunStats;
+
+/// The outcome of one seed.
+#[derive(Clone, Debug, Serialize)]
+pub struct SeedOutcome {
+    /// The seed.
+    pub seed: u64,
+    /// Faults in its plan.
+    pub faults: usize,
+    /// Invariants it broke (beyond what the base expects), first violation of each.
+    pub violations: Vec<Violation>,
+    /// A simulation error, if the run could not complete.
+    pub error: Option<String>,
+    /// Figures for the distributions.
+    #[serde(skip)]
+    pub stats: RunStats,
+}
+
+impl SeedOutcome {
+    /// True when the seed broke something.
+    pub fn failed(&self) -> bool {
+        !self.violations.is_empty() || self.error.is_some()
+    }
+}
+
+/// A proptest value tree for a seed's plan: deterministic in the seed, and shrinkable.
+pub fn plan_tree(base: &Scenario, seed: u64) -> impl ValueTree<Value = ChaosPlan> {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    plan::strategy(&Bounds::of(base)).new_tree(&mut runner).expect("plans always generate")
+}
+
+/// The plan a seed draws.
+pub fn plan_for(base: &Scenario, seed: u64) -> ChaosPlan {
+    plan_tree(base, seed).current()
+}
+
+/// Runs one scenario and returns the invariants it broke beyond those it expects.
+pub fn violations_of(scenario: &Scenario) -> Result<(Vec<Violation>, RunStats), String> {
+    let out = crate::sim::run(scenario, scenario.seed, None).map_err(|e| e.to_string())?;
+    let report = Report::new("chaos", scenario, &out);
+    let stats = RunStats::of(&out, &report);
+    let mut first: BTreeMap<&str, Violation> = BTreeMap::new();
+    for v in report.violations.iter().filter(|v| !scenario.expect_violations.iter().any(|e| e == v.invariant)) {
+        first.entry(v.invariant).or_insert_with(|| v.clone());
+    }
+    Ok((first.into_values().collect(), stats))
+}
+
+/// Runs one seed over a base.
+pub fn run_seed(base: &Scenario, seed: u64) -> (SeedOutcome, Scenario) {
+    let plan = plan_for(base, seed);
+    let scenario = plan::apply(base, seed, &plan);
+    let outcome = match violations_of(&scenario) {
+        Ok((violations, stats)) => SeedOutcome { seed, faults: plan.effective().len(), violations, error: None, stats },
+        Err(e) => SeedOutcome {
+            seed,
+            faults: plan.effective().len(),
+            violations: Vec::new(),
+            error: Some(e),
+            stats: RunStats::default(),
+        },
+    };
+    (outcome, scenario)
+}
+
+/// Runs seeds on `jobs` threads; `progress` is told after each seed. Results in seed order.
+pub fn sweep(
+    base: &Scenario,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    progress: &(dyn Fn() + Sync),
+) -> Vec<SeedOutcome> {
+    let next = AtomicU64::new(seeds.start);
+    let results: Mutex<BTreeMap<u64, SeedOutcome>> = Mutex::new(BTreeMap::new());
+    let base = Arc::new(base.clone());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(|| {
+                loop {
+                    let seed = next.fetch_add(1, Ordering::SeqCst);
+                    if seed >= seeds.end {
+                        return;
+                    }
+                    let (outcome, _) = run_seed(&base, seed);
+                    results.lock().unwrap_or_else(|p| p.into_inner()).insert(seed, outcome);
+                    progress();
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|p| p.into_inner()).into_values().collect()
+}
+
+/// A scenario file that reproduces a run on its own.
+pub fn standalone(scenario: &Scenario) -> String {
+    let mut s = scenario.clone();
+    // The base's expectations were written for a fault-free run; the repro is about invariants.
+    s.expect.clear();
+    s.schema = Some("../scenario.schema.json".into());
+    serde_json::to_string_pretty(&s).expect("scenarios serialise") + "\n"
+}

@@ -1,0 +1,89 @@
+//! Figures chaos collects per run and summarises over a sweep.
+
+use serde::Serialize;
+
+use crate::journal::{Deadline, EventKind};
+use crate::report::Report;
+use crate::report::analysis::Analysis;
+use crate::sim::SimOutput;
+use crate::sim::record::SimEventKind;
+
+/// Figures of one run, in ms.
+#[derive(Clone, Debug, Default)]
+pub struct RunStats {
+    /// From a lease expiring to the same instance's next handout.
+    pub reassignment_ms: Vec<u64>,
+    /// Zombie work intervals.
+    pub zombie_ms: Vec<u64>,
+    /// From a lease being canceled to its owner learning it.
+    pub cancel_propagation_ms: Vec<u64>,
+}
+
+impl RunStats {
+    /// Collects the figures of a run.
+    pub fn of(out: &SimOutput, report: &Report) -> RunStats {
+        let mut s = RunStats::default();
+        let mut expired_at: std::collections::BTreeMap<String, u64> = Default::default();
+        let mut canceled: std::collections::BTreeMap<u64, (String, u64)> = Default::default();
+        for e in &out.journal {
+            let object = e.object_id.as_deref().unwrap_or_default().to_string();
+            match &e.kind {
+                EventKind::Expired { deadline: Deadline::Ack | Deadline::Progress } => {
+                    expired_at.insert(object, e.at);
+                }
+                EventKind::Assigned { .. } => {
+                    if let Some(t) = expired_at.remove(&object) {
+                        s.reassignment_ms.push(e.at - t);
+                    }
+                }
+                EventKind::Canceled { .. } => {
+                    if let (Some(seq), Some(r)) = (e.task, e.runner.as_deref()) {
+                        canceled.insert(seq, (r.to_string(), e.at));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for o in &out.observations {
+            if let (SimEventKind::LearnsLost { task, .. }, Some(r)) = (&o.kind, o.runner.as_deref())
+                && let Some((owner, at)) = canceled.remove(task)
+                && owner == r
+            {
+                s.cancel_propagation_ms.push(o.at.saturating_sub(at));
+            }
+        }
+        let _ = report;
+        s.zombie_ms = Analysis::of(out).zombies().iter().map(|w| w.zombie_ms).collect();
+        s
+    }
+}
+
+/// p50, p99 and max of a sample, in ms.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Distribution {
+    /// Sample size.
+    pub count: usize,
+    /// Median.
+    pub p50_ms: u64,
+    /// 99th percentile.
+    pub p99_ms: u64,
+    /// Largest.
+    pub max_ms: u64,
+}
+
+impl Distribution {
+    /// Summarises a sample.
+    pub fn of(mut values: Vec<u64>) -> Distribution {
+        if values.is_empty() {
+            return Distribution::default();
+        }
+        values.sort_unstable();
+        let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+        Distribution {
+            count: values.len(),
+            p50_ms: at(0.5),
+            p99_ms: at(0.99),
+            max_ms: *values.last().expect("non-empty"),
+        }
+    }
+}

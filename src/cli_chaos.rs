@@ -1,0 +1,204 @@
+//! `dpsim chaos`: sweep seeds over a base scenario, summarise, write failing seeds as
+//! standalone scenario files, shrink them, and print how to reproduce each.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::chaos::shrink::shrink;
+use crate::chaos::stats::Distribution;
+use crate::chaos::{SeedOutcome, run_seed, standalone, sweep};
+use crate::cli_run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
+use crate::scenario::load_file;
+
+/// Parses `A..B` (B exclusive) or a single seed.
+pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let bad = || format!("invalid seed range {text:?}: expected A..B, e.g. 0..200");
+    match text.split_once("..") {
+        Some((a, b)) => {
+            let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+            if a >= b {
+                return Err(bad());
+            }
+            Ok(a..b)
+        }
+        None => text.parse::<u64>().map(|a| a..a + 1).map_err(|_| bad()),
+    }
+}
+
+/// Options of a sweep.
+pub struct ChaosArgs {
+    /// Base scenario.
+    pub scenario: PathBuf,
+    /// Seeds.
+    pub seeds: std::ops::Range<u64>,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Where failing seeds and the JSON summary go.
+    pub out: PathBuf,
+    /// Shrink failing seeds.
+    pub shrink: bool,
+    /// Most simulations spent shrinking one seed.
+    pub shrink_runs: usize,
+    /// Most failing seeds to shrink.
+    pub shrink_seeds: usize,
+}
+
+/// Runs `dpsim chaos`; returns the exit status.
+pub fn run(args: &ChaosArgs) -> u8 {
+    let base = match load_file(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dpsim: invalid scenario: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let total = args.seeds.end - args.seeds.start;
+    println!(
+        "chaos over {} with seeds {}..{} on {} worker(s)",
+        args.scenario.display(),
+        args.seeds.start,
+        args.seeds.end,
+        args.jobs
+    );
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("[{bar:40}] {pos}/{len} seeds ({per_sec}, eta {eta})")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar
+    });
+    let start = std::time::Instant::now();
+    let outcomes = sweep(&base, args.seeds.clone(), args.jobs, &|| {
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    });
+    let wall = start.elapsed().as_secs_f64();
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = summarise(&outcomes, wall);
+    print!("{}", summary_text(&summary));
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("dpsim: cannot create {}: {e}", args.out.display());
+        return EXIT_INVALID;
+    }
+    let failing: Vec<&SeedOutcome> = outcomes.iter().filter(|o| o.failed()).collect();
+    let mut repros = Vec::new();
+    for (n, outcome) in failing.iter().enumerate() {
+        let (_, scenario) = run_seed(&base, outcome.seed);
+        let file = args.out.join(format!("seed-{}.json", outcome.seed));
+        let _ = std::fs::write(&file, standalone(&scenario));
+        let mut entry = json!({"seed": outcome.seed, "scenario": file.display().to_string(), "invariants": outcome.violations.iter().map(|v| v.invariant).collect::<Vec<_>>()});
+        println!("seed {}: {}", outcome.seed, describe(outcome));
+        println!("  repro: cargo run --release -- run {}", file.display());
+        if let (true, true, Some(first)) = (args.shrink, n < args.shrink_seeds, outcome.violations.first())
+            && let Some(small) = shrink(&base, outcome.seed, first.invariant, args.shrink_runs)
+        {
+            let min_file = args.out.join(format!("seed-{}-min.json", outcome.seed));
+            let _ = std::fs::write(&min_file, standalone(&small.scenario));
+            println!(
+                "  shrunk in {} runs to {} fault(s), {} runner(s), {} activation(s): cargo run --release -- run {}",
+                small.runs,
+                small.plan.effective().len(),
+                small.plan.runners,
+                small.plan.activations,
+                min_file.display()
+            );
+            entry["shrunk"] = json!({"scenario": min_file.display().to_string(), "faults": small.plan.effective().len(), "runs": small.runs});
+        }
+        repros.push(entry);
+    }
+    let mut json_summary = serde_json::to_value(&summary).expect("summaries serialise");
+    json_summary["failures"] = json!(repros);
+    json_summary["base"] = json!(args.scenario.display().to_string());
+    let path = args.out.join("summary.json");
+    let _ = std::fs::write(&path, serde_json::to_string_pretty(&json_summary).expect("serialises"));
+    println!("summary written to {}", path.display());
+    if failing.is_empty() { 0 } else { EXIT_EXPECTATION_FAILED }
+}
+
+fn describe(o: &SeedOutcome) -> String {
+    if let Some(e) = &o.error {
+        return format!("simulation error: {e}");
+    }
+    o.violations.iter().map(|v| format!("{} ({})", v.invariant, v.message)).collect::<Vec<_>>().join("; ")
+}
+
+/// The figures of a sweep.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Summary {
+    /// Seeds run.
+    pub runs: usize,
+    /// Seeds that broke something.
+    pub failed_runs: usize,
+    /// Failing seeds per invariant.
+    pub failures_per_invariant: BTreeMap<String, usize>,
+    /// Simulation errors.
+    pub errors: usize,
+    /// Lease expiry to next handout.
+    pub reassignment_latency: Distribution,
+    /// Zombie work intervals.
+    pub zombie_duration: Distribution,
+    /// Cancel to the owner learning it.
+    pub cancel_propagation: Distribution,
+    /// Wall seconds for the sweep.
+    pub wall_s: f64,
+    /// Seeds per wall second.
+    pub seeds_per_s: f64,
+}
+
+/// Summarises outcomes.
+pub fn summarise(outcomes: &[SeedOutcome], wall_s: f64) -> Summary {
+    let mut per = BTreeMap::new();
+    for o in outcomes {
+        for v in &o.violations {
+            *per.entry(v.invariant.to_string()).or_insert(0) += 1;
+        }
+    }
+    let gather =
+        |f: fn(&SeedOutcome) -> &Vec<u64>| outcomes.iter().flat_map(|o| f(o).iter().copied()).collect::<Vec<_>>();
+    Summary {
+        runs: outcomes.len(),
+        failed_runs: outcomes.iter().filter(|o| o.failed()).count(),
+        failures_per_invariant: per,
+        errors: outcomes.iter().filter(|o| o.error.is_some()).count(),
+        reassignment_latency: Distribution::of(gather(|o| &o.stats.reassignment_ms)),
+        zombie_duration: Distribution::of(gather(|o| &o.stats.zombie_ms)),
+        cancel_propagation: Distribution::of(gather(|o| &o.stats.cancel_propagation_ms)),
+        wall_s,
+        seeds_per_s: outcomes.len() as f64 / wall_s.max(1e-9),
+    }
+}
+
+fn summary_text(s: &Summary) -> String {
+    use crate::time::format_duration as d;
+    let mut out = format!("runs: {}  failed: {}  errors: {}\n", s.runs, s.failed_runs, s.errors);
+    for (inv, n) in &s.failures_per_invariant {
+        out += &format!("  {inv}: {n} seed(s)\n");
+    }
+    for (name, x) in [
+        ("reassignment latency after a deadline", &s.reassignment_latency),
+        ("zombie work", &s.zombie_duration),
+        ("cancel propagation", &s.cancel_propagation),
+    ] {
+        out += &format!("{name}: n={} p50={} p99={} max={}\n", x.count, d(x.p50_ms), d(x.p99_ms), d(x.max_ms));
+    }
+    out += &format!("{:.1} seeds/s ({:.1} s)\n", s.seeds_per_s, s.wall_s);
+    out
+}
+
+/// The default number of workers: the machine's cores.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Where output goes by default.
+pub fn default_out(scenario: &Path) -> PathBuf {
+    PathBuf::from("chaos-out").join(crate::cli_run::scenario_name(scenario))
+}
