@@ -55,7 +55,7 @@ pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, s
 }
 
 /// `dpsim run`; returns the process exit status.
-pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathBuf>) -> u8 {
+pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathBuf>, timeline: Option<PathBuf>) -> u8 {
     let scenario = match load_file(path) {
         Ok(s) => s,
         Err(e) => {
@@ -87,6 +87,12 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
     }
+    if let Some(file) = timeline
+        && let Err(e) = std::fs::write(&file, timeline_svg(&name, &output))
+    {
+        eprintln!("dpsim: cannot write {}: {e}", file.display());
+        return EXIT_INVALID;
+    }
     if let Some(dir) = out_dir
         && let Err(e) = write_out(&dir, &report, &output, path)
     {
@@ -104,11 +110,22 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     }
 }
 
+/// The timeline picture of a run.
+pub fn timeline_svg(name: &str, out: &sim::SimOutput) -> String {
+    let analysis = crate::report::analysis::Analysis::of(out);
+    crate::report::timeline::svg(out, &analysis, &format!("{name} (seed {})", out.seed))
+}
+
 fn write_out(dir: &Path, report: &Report, out: &sim::SimOutput, path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("log.txt"), format!("seed: {}\n{}", out.seed, report.snapshot_text()))?;
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report).expect("reports serialise"))?;
     let raw = json!({"scenario": path.display().to_string(), "seed": out.seed, "journal": out.journal, "observations": out.observations});
+    let name = scenario_name(path);
+    let svg = timeline_svg(&name, out);
+    std::fs::write(dir.join("timeline.svg"), &svg)?;
+    let summary = format!("seed: {}\n{}{}", out.seed, report.summary_text(), report.violations_text());
+    std::fs::write(dir.join("report.html"), crate::report::timeline::html(&name, &summary, &svg, &report.log_text()))?;
     std::fs::write(dir.join("events.json"), serde_json::to_string_pretty(&raw).expect("events serialise"))?;
     Ok(())
 }

@@ -34,9 +34,12 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Also write log.txt, report.json and events.json into this directory.
+        /// Also write log.txt, report.json, events.json, timeline.svg and report.html here.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Write the ownership timeline as an SVG picture.
+        #[arg(long)]
+        timeline: Option<PathBuf>,
     },
     /// Sweep seeds over a base scenario, each drawing its own faults; check the invariants.
     Chaos {
@@ -106,7 +109,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose, matches!(cli.command, Command::Run { .. } | Command::Chaos { .. }));
     match cli.command {
-        Command::Run { scenario, seed, format, out } => ExitCode::from(cli_run::run(&scenario, seed, format, out)),
+        Command::Run { scenario, seed, format, out, timeline } => {
+            ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline))
+        }
         Command::Chaos { scenario, seeds, jobs, out, no_shrink, shrink_runs, shrink_seeds } => {
             let args = dpsim::cli_chaos::ChaosArgs {
                 out: out.unwrap_or_else(|| dpsim::cli_chaos::default_out(&scenario)),

@@ -3,6 +3,7 @@
 pub mod analysis;
 pub mod expect;
 pub mod log;
+pub mod timeline;
 
 use serde::Serialize;
 

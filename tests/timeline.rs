@@ -1,0 +1,30 @@
+//! The timeline picture is byte-stable for a seed, so it is snapshot-tested like the log.
+
+use std::path::Path;
+
+use dpsim::cli_run::timeline_svg;
+use dpsim::scenario::load_file;
+
+fn svg(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
+    let scenario = load_file(&path).unwrap();
+    let out = dpsim::sim::run(&scenario, scenario.seed, None).unwrap();
+    timeline_svg(file.trim_end_matches(".json"), &out)
+}
+
+#[test]
+fn timeline_of_a_lost_ack() {
+    let picture = svg("ack-request-lost.json");
+    assert_eq!(picture, svg("ack-request-lost.json"), "byte-stable");
+    assert!(picture.contains("url(#zombie)"), "zombie work is hatched");
+    insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::assert_snapshot!("timeline@ack-request-lost.svg", picture);
+    });
+}
+
+#[test]
+fn a_thousand_tasks_share_lanes() {
+    let picture = svg("many-runners-many-tasks.json");
+    let lanes = picture.matches("..Copy[").count();
+    assert_eq!(lanes, dpsim::report::timeline::MAX_LANES, "1,000 tasks fold into the lane limit");
+}
