@@ -15,12 +15,14 @@
 //! - [`chaos`]: seed sweeps that draw their own faults, run statistics, shrinking.
 //! - [`cli_run`]: `dpsim run`: load, simulate with progress, print and write the report.
 //! - [`cli_chaos`]: `dpsim chaos`: sweeps, summaries, failing seeds as files, shrinking.
+//! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
 pub mod chaos;
 pub mod check;
 pub mod cli_chaos;
 pub mod cli_run;
+pub mod explore;
 pub mod journal;
 pub mod protocol;
 pub mod report;

@@ -64,6 +64,14 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         shrink_seeds: usize,
     },
+    /// Rerun a scenario with competing events one tick before, at and after every deadline.
+    Explore {
+        /// The scenario.
+        scenario: PathBuf,
+        /// Print the table as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Run the virtual Data Pipeline service on a real port, for real AWS clients.
@@ -107,7 +115,10 @@ fn init_tracing(verbose: u8, simulated: bool) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.verbose, matches!(cli.command, Command::Run { .. } | Command::Chaos { .. }));
+    init_tracing(
+        cli.verbose,
+        matches!(cli.command, Command::Run { .. } | Command::Chaos { .. } | Command::Explore { .. }),
+    );
     match cli.command {
         Command::Run { scenario, seed, format, out, timeline } => {
             ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline))
@@ -123,6 +134,34 @@ fn main() -> ExitCode {
                 shrink_seeds,
             };
             ExitCode::from(dpsim::cli_chaos::run(&args))
+        }
+        Command::Explore { scenario, json } => {
+            let base = match dpsim::scenario::load_file(&scenario) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("dpsim: invalid scenario: {e}");
+                    return ExitCode::from(cli_run::EXIT_INVALID);
+                }
+            };
+            match dpsim::explore::explore(&base) {
+                Ok(rows) => {
+                    if json {
+                        println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
+                    } else {
+                        print!("{}", dpsim::explore::table(&rows));
+                    }
+                    let broken = rows.iter().filter(|r| !r.violations.is_empty()).count();
+                    if broken > 0 {
+                        eprintln!("dpsim: {broken} variant(s) broke an invariant");
+                        return ExitCode::from(cli_run::EXIT_EXPECTATION_FAILED);
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("dpsim: {e}");
+                    ExitCode::from(cli_run::EXIT_INVALID)
+                }
+            }
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));

@@ -1,0 +1,213 @@
+//! Deadline-boundary exploration: for every lease deadline a scenario produces, rerun it with
+//! the competing event moved one tick before, exactly at, and one tick after the deadline, and
+//! check the invariants and expectations of each variant.
+
+use serde::Serialize;
+
+use crate::journal::EventKind;
+use crate::report::Report;
+use crate::report::analysis::rel;
+use crate::report::log::stamp;
+use crate::scenario::Dur;
+use crate::scenario::model::{
+    Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, Scenario, TaskMoment, TimedEvent,
+};
+use crate::sim::component_of;
+
+/// Most deadlines explored per run (the earliest ones).
+pub const MAX_DEADLINES: usize = 12;
+
+/// One explored variant.
+#[derive(Clone, Debug, Serialize)]
+pub struct Variant {
+    /// Which deadline: `ack t1 (Copy, runner-a) +00:02:00.600`.
+    pub deadline: String,
+    /// The competing event and where it was put: `ack at -1 tick`.
+    pub variant: String,
+    /// What happened to the lease.
+    pub outcome: String,
+    /// Invariants broken (beyond those the scenario expects).
+    pub violations: Vec<String>,
+    /// Expectations that failed (they were written for the unmodified scenario).
+    pub failed_expectations: usize,
+}
+
+/// A deadline found in the base run.
+struct Found {
+    kind: DeadlineKind,
+    seq: u64,
+    component: String,
+    runner: String,
+    /// Which handout of this component to this runner (anchor occurrence).
+    occurrence: u32,
+    at: u64,
+}
+
+fn deadlines(base: &Scenario) -> Result<Vec<Found>, String> {
+    let out = crate::sim::run(base, base.seed, None).map_err(|e| e.to_string())?;
+    let mut found = Vec::new();
+    let mut handouts: std::collections::BTreeMap<(String, String), u32> = Default::default();
+    let mut lease_of: std::collections::BTreeMap<u64, (String, String, u32)> = Default::default();
+    for e in &out.journal {
+        let (Some(seq), Some(object), Some(runner)) = (e.task, e.object_id.as_deref(), e.runner.as_deref()) else {
+            continue;
+        };
+        let component = component_of(object).to_string();
+        match &e.kind {
+            EventKind::Assigned { ack_deadline, .. } => {
+                let n = handouts.entry((component.clone(), runner.to_string())).or_default();
+                *n += 1;
+                lease_of.insert(seq, (component.clone(), runner.to_string(), *n));
+                found.push(Found {
+                    kind: DeadlineKind::AckDeadline,
+                    seq,
+                    component,
+                    runner: runner.into(),
+                    occurrence: *n,
+                    at: *ack_deadline,
+                });
+            }
+            EventKind::Acknowledged { progress_deadline } => {
+                if let Some((component, runner, occurrence)) = lease_of.get(&seq).cloned() {
+                    found.push(Found {
+                        kind: DeadlineKind::ProgressDeadline,
+                        seq,
+                        component,
+                        runner,
+                        occurrence,
+                        at: *progress_deadline,
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    found.truncate(MAX_DEADLINES);
+    Ok(found)
+}
+
+fn anchor(f: &Found, kind: AnchorKind) -> Anchor {
+    Anchor {
+        anchor: kind,
+        task: Some(f.component.clone()),
+        runner: Some(f.runner.clone()),
+        occurrence: f.occurrence,
+        after: Dur(0),
+        before: Dur(0),
+    }
+}
+
+/// The variants of one deadline: the competing call, then a cancel, at -1, 0, +1 tick.
+fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
+    let tick = base.tick.ms();
+    let mut out = Vec::new();
+    for (name, shift) in [("-1 tick", -1i64), ("at", 0), ("+1 tick", 1)] {
+        let (before, after) = if shift < 0 { (Dur(tick), Dur(0)) } else { (Dur(0), Dur(tick * shift as u64)) };
+        // The call that competes with the deadline: the acknowledgement for an ack deadline,
+        // the next report for a progress deadline. It is held at the edge until the moment.
+        let (installed_at, call) = match f.kind {
+            DeadlineKind::AckDeadline => (AnchorKind::Assigned, "ack"),
+            DeadlineKind::ProgressDeadline => (AnchorKind::Acknowledged, "next report"),
+        };
+        let mut s = base.clone();
+        for r in s.runners.iter_mut() {
+            // The held call must not time out before it is delivered.
+            r.request_timeout = Dur(r.request_timeout.ms().max(r.report_interval.ms() + 20 * 60_000));
+        }
+        s.events.push(TimedEvent {
+            at: At::Anchor(anchor(f, installed_at)),
+            action: Action::Message(MessageFault {
+                operation: Some("ReportTaskProgress".into()),
+                runner: Some(f.runner.clone()),
+                task: Some(f.component.clone()),
+                occurrence: 1,
+                count: 1,
+                probability: None,
+                effect: MessageEffect::Delay { by: None, until: Some(TaskMoment { deadline: f.kind, before, after }) },
+            }),
+        });
+        out.push((format!("{call} {name}"), s));
+        let mut s = base.clone();
+        let moment = match f.kind {
+            DeadlineKind::AckDeadline => AnchorKind::AckDeadline,
+            DeadlineKind::ProgressDeadline => AnchorKind::ProgressDeadline,
+        };
+        s.events.push(TimedEvent {
+            at: At::Anchor(Anchor { before, after, ..anchor(f, moment) }),
+            action: Action::Cancel { task: f.component.clone(), pipeline: None },
+        });
+        out.push((format!("cancel {name}"), s));
+    }
+    out
+}
+
+/// What happened to lease `seq` in a run.
+fn outcome(report: &Report, seq: u64) -> String {
+    let t = format!("t{seq}");
+    let mut lines = report.log.iter().filter(|l| l.task == t);
+    let ended = lines.find(|l| matches!(l.what.as_str(), "expired" | "canceled" | "finished" | "failed"));
+    let acked = report.log.iter().any(|l| l.task == t && l.what == "acknowledged");
+    match ended {
+        Some(l) => {
+            format!("{} at {}{}", l.what, stamp(l.at), if acked && l.what == "expired" { " (after ack)" } else { "" })
+        }
+        None if acked => "kept".into(),
+        None => "never acknowledged".into(),
+    }
+}
+
+/// Explores every deadline of a scenario.
+pub fn explore(base: &Scenario) -> Result<Vec<Variant>, String> {
+    let mut rows = Vec::new();
+    for f in deadlines(base)? {
+        let label = format!(
+            "{} t{} ({}, {}) {}",
+            match f.kind {
+                DeadlineKind::AckDeadline => "ack",
+                DeadlineKind::ProgressDeadline => "progress",
+            },
+            f.seq,
+            f.component,
+            f.runner,
+            stamp(rel(f.at))
+        );
+        for (variant, scenario) in variants_of(base, &f) {
+            let out = crate::sim::run(&scenario, scenario.seed, None).map_err(|e| e.to_string())?;
+            let report = Report::new("explore", &scenario, &out);
+            let violations = report
+                .violations
+                .iter()
+                .filter(|v| !scenario.expect_violations.iter().any(|e| e == v.invariant))
+                .map(|v| v.invariant.to_string())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            rows.push(Variant {
+                deadline: label.clone(),
+                variant,
+                outcome: outcome(&report, f.seq),
+                violations,
+                failed_expectations: report.expectations.iter().filter(|v| !v.ok).count(),
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// The variants as an aligned table.
+pub fn table(rows: &[Variant]) -> String {
+    let w0 = rows.iter().map(|r| r.deadline.len()).max().unwrap_or(8).max(8);
+    let w1 = rows.iter().map(|r| r.variant.len()).max().unwrap_or(7).max(7);
+    let w2 = rows.iter().map(|r| r.outcome.len()).max().unwrap_or(7).max(7);
+    let mut out = format!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:<10}  {}\n",
+        "deadline", "variant", "lease", "invariants", "expectations"
+    );
+    for r in rows {
+        let inv = if r.violations.is_empty() { "ok".to_string() } else { r.violations.join(",") };
+        let exp =
+            if r.failed_expectations == 0 { "ok".to_string() } else { format!("{} failed", r.failed_expectations) };
+        out += &format!("{:<w0$}  {:<w1$}  {:<w2$}  {inv:<10}  {exp}\n", r.deadline, r.variant, r.outcome);
+    }
+    out
+}

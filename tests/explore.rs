@@ -1,0 +1,26 @@
+//! Deadline-boundary exploration puts the competing call one tick before, at and after each
+//! deadline; the rule "at or after the deadline is late" shows in the outcomes.
+
+use dpsim::explore::{explore, table};
+use dpsim::scenario::load_file;
+
+#[test]
+fn the_ack_wins_only_before_its_deadline() {
+    let base =
+        load_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/happy-path.json"))).unwrap();
+    let rows = explore(&base).unwrap();
+    let outcome = |deadline: &str, variant: &str| {
+        rows.iter()
+            .find(|r| r.deadline.starts_with(deadline) && r.variant == variant)
+            .unwrap_or_else(|| panic!("{deadline} {variant} missing:\n{}", table(&rows)))
+            .outcome
+            .clone()
+    };
+    assert!(outcome("ack t1", "ack -1 tick").starts_with("finished"), "{}", table(&rows));
+    assert_eq!(outcome("ack t1", "ack at"), "expired at +00:02:00.600");
+    assert_eq!(outcome("ack t1", "ack +1 tick"), "expired at +00:02:00.600");
+    assert!(outcome("progress t1", "next report -1 tick").starts_with("finished"));
+    assert!(outcome("progress t1", "next report at").starts_with("expired at +00:15:00.700"));
+    assert!(rows.iter().all(|r| r.violations.is_empty()), "{}", table(&rows));
+    assert_eq!(rows.len(), 12, "two deadlines, two competing events, three placements");
+}
