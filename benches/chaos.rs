@@ -19,7 +19,10 @@ fn main() {
         let wall = start.elapsed().as_secs_f64();
         let failed = outcomes.iter().filter(|o| o.failed()).count();
         rates.push(SEEDS as f64 / wall);
-        println!("{jobs} worker(s): {SEEDS} seeds in {wall:.2} s = {:.1} seeds/s ({failed} failed)", SEEDS as f64 / wall);
+        println!(
+            "{jobs} worker(s): {SEEDS} seeds in {wall:.2} s = {:.1} seeds/s ({failed} failed)",
+            SEEDS as f64 / wall
+        );
     }
     println!("parallel efficiency with 2 workers: {:.0}%", 100.0 * rates[1] / (2.0 * rates[0]));
 }

@@ -187,6 +187,19 @@ fn event(at_s: u64, action: Action) -> TimedEvent {
     TimedEvent { at: at(at_s), action }
 }
 
+/// A message fault hitting `percent` of one operation's calls for the whole run.
+fn rate_fault(op: usize, percent: u32, effect: MessageEffect) -> Action {
+    Action::Message(MessageFault {
+        operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
+        runner: None,
+        task: None,
+        occurrence: 1,
+        count: u32::MAX,
+        probability: Some(f64::from(percent) / 100.0),
+        effect,
+    })
+}
+
 /// The base scenario with a plan's fleet size, activations and faults.
 pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     let mut s = base.clone();
@@ -223,30 +236,14 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
                 Some(t) => vec![event(*at_s, Action::Cancel { task: t.clone(), pipeline: None })],
                 None => vec![],
             },
-            Fault::Drop { op, response, percent } => vec![event(
-                0,
-                Action::Message(MessageFault {
-                    operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
-                    runner: None,
-                    task: None,
-                    occurrence: 1,
-                    count: u32::MAX,
-                    probability: Some(f64::from(*percent) / 100.0),
-                    effect: if *response { MessageEffect::DropResponse } else { MessageEffect::DropRequest },
-                }),
-            )],
-            Fault::Delay { op, by_s, percent } => vec![event(
-                0,
-                Action::Message(MessageFault {
-                    operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
-                    runner: None,
-                    task: None,
-                    occurrence: 1,
-                    count: u32::MAX,
-                    probability: Some(f64::from(*percent) / 100.0),
-                    effect: MessageEffect::Delay { by: Some(Dur(by_s * 1000)), until: None },
-                }),
-            )],
+            Fault::Drop { op, response, percent } => {
+                let effect = if *response { MessageEffect::DropResponse } else { MessageEffect::DropRequest };
+                vec![event(0, rate_fault(*op, *percent, effect))]
+            }
+            Fault::Delay { op, by_s, percent } => {
+                let effect = MessageEffect::Delay { by: Some(Dur(by_s * 1000)), until: None };
+                vec![event(0, rate_fault(*op, *percent, effect))]
+            }
         };
         s.events.extend(events);
     }
