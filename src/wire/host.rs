@@ -33,6 +33,8 @@ struct HostState {
     /// The deadline the deadline task sleeps until (`Millis::MAX`: none), so calls wake it
     /// only when they set an earlier one.
     sleeping_until: Millis,
+    /// The last `Date` header and the second it was made for; it changes once a second.
+    date: (u64, String),
 }
 
 struct Inner {
@@ -92,6 +94,7 @@ impl Host {
                     limiter: config.rate_limits.then(RateLimiter::default),
                     injected: BTreeMap::new(),
                     sleeping_until: Millis::MAX,
+                    date: (u64::MAX, String::new()),
                 }),
                 clock,
                 deadlines_changed: Notify::new(),
@@ -118,6 +121,17 @@ impl Host {
     /// Credentials signatures are checked against, if any.
     pub fn credentials(&self) -> Option<&Credentials> {
         self.inner.credentials.as_ref()
+    }
+
+    /// The `Date` header for the service's current time.
+    pub fn http_date(&self) -> String {
+        let now = self.now();
+        let second = now / crate::time::SECOND_MS;
+        let mut state = self.lock();
+        if state.date.0 != second {
+            state.date = (second, crate::time::format_http_date(now));
+        }
+        state.date.1.clone()
     }
 
     /// The next `x-amzn-RequestId`.

@@ -8,7 +8,6 @@ use axum::response::Response;
 use http::{HeaderValue, StatusCode, header};
 
 use crate::protocol::{ErrorCode, Operation, Request as ApiRequest, Response as ApiResponse, ServiceError};
-use crate::time::format_http_date;
 
 use super::host::Host;
 use super::sigv4;
@@ -97,7 +96,7 @@ pub fn render(host: &Host, request_id: String, result: Result<ApiResponse, Servi
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-requestid", v);
     }
-    if let Ok(v) = HeaderValue::from_str(&format_http_date(host.now())) {
+    if let Ok(v) = HeaderValue::from_str(&host.http_date()) {
         headers.insert(header::DATE, v);
     }
     if let Some(code) = error_type {
