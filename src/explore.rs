@@ -1,6 +1,8 @@
 //! Deadline-boundary exploration: for every lease deadline a scenario produces, rerun it with
 //! the competing event moved one tick before, exactly at, and one tick after the deadline, and
-//! check the invariants and expectations of each variant.
+//! check the invariants and expectations of each variant. Competing events: the call that
+//! beats the deadline (the acknowledgement, or the next progress report), a TRY_CANCEL, and a
+//! fresh runner's poll.
 
 use serde::Serialize;
 
@@ -10,7 +12,8 @@ use crate::report::analysis::rel;
 use crate::report::log::stamp;
 use crate::scenario::Dur;
 use crate::scenario::model::{
-    Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, Scenario, TaskMoment, TimedEvent,
+    Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, RunnerSpec, Scenario, TaskMoment,
+    TimedEvent,
 };
 use crate::sim::component_of;
 
@@ -38,7 +41,8 @@ struct Found {
     seq: u64,
     component: String,
     runner: String,
-    /// Which handout of this component to this runner (anchor occurrence).
+    /// Which moment of this component and runner installs the competing call: the handout
+    /// (ack deadlines) or the accepted report (progress deadlines), counted from 1.
     occurrence: u32,
     at: u64,
 }
@@ -47,40 +51,23 @@ fn deadlines(base: &Scenario) -> Result<Vec<Found>, String> {
     let out = crate::sim::run(base, base.seed, None).map_err(|e| e.to_string())?;
     let mut found = Vec::new();
     let mut handouts: std::collections::BTreeMap<(String, String), u32> = Default::default();
-    let mut lease_of: std::collections::BTreeMap<u64, (String, String, u32)> = Default::default();
+    let mut reports: std::collections::BTreeMap<(String, String), u32> = Default::default();
     for e in &out.journal {
         let (Some(seq), Some(object), Some(runner)) = (e.task, e.object_id.as_deref(), e.runner.as_deref()) else {
             continue;
         };
         let component = component_of(object).to_string();
-        match &e.kind {
-            EventKind::Assigned { ack_deadline, .. } => {
-                let n = handouts.entry((component.clone(), runner.to_string())).or_default();
-                *n += 1;
-                lease_of.insert(seq, (component.clone(), runner.to_string(), *n));
-                found.push(Found {
-                    kind: DeadlineKind::AckDeadline,
-                    seq,
-                    component,
-                    runner: runner.into(),
-                    occurrence: *n,
-                    at: *ack_deadline,
-                });
+        let (kind, counter, at) = match &e.kind {
+            EventKind::Assigned { ack_deadline, .. } => (DeadlineKind::AckDeadline, &mut handouts, *ack_deadline),
+            // Every accepted report sets a progress deadline that the next report competes with.
+            EventKind::Acknowledged { progress_deadline } | EventKind::Renewed { progress_deadline } => {
+                (DeadlineKind::ProgressDeadline, &mut reports, *progress_deadline)
             }
-            EventKind::Acknowledged { progress_deadline } => {
-                if let Some((component, runner, occurrence)) = lease_of.get(&seq).cloned() {
-                    found.push(Found {
-                        kind: DeadlineKind::ProgressDeadline,
-                        seq,
-                        component,
-                        runner,
-                        occurrence,
-                        at: *progress_deadline,
-                    });
-                }
-            }
-            _ => {}
-        }
+            _ => continue,
+        };
+        let n = counter.entry((component.clone(), runner.to_string())).or_default();
+        *n += 1;
+        found.push(Found { kind, seq, component, runner: runner.into(), occurrence: *n, at });
     }
     found.truncate(MAX_DEADLINES);
     Ok(found)
@@ -107,7 +94,7 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         // the next report for a progress deadline. It is held at the edge until the moment.
         let (installed_at, call) = match f.kind {
             DeadlineKind::AckDeadline => (AnchorKind::Assigned, "ack"),
-            DeadlineKind::ProgressDeadline => (AnchorKind::Acknowledged, "next report"),
+            DeadlineKind::ProgressDeadline => (AnchorKind::Reported, "next report"),
         };
         let mut s = base.clone();
         for r in s.runners.iter_mut() {
@@ -137,9 +124,43 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
             action: Action::Cancel { task: f.component.clone(), pipeline: None },
         });
         out.push((format!("cancel {name}"), s));
+        // A fresh runner of the same worker group whose poll reaches the service at the moment.
+        let mut s = base.clone();
+        let Some(spec) =
+            s.runners.iter().find(|r| crate::scenario::world_plan::runner_names(r).contains(&f.runner)).cloned()
+        else {
+            continue;
+        };
+        let moment = (rel(f.at) + after.ms()).saturating_sub(before.ms());
+        s.runners.push(RunnerSpec {
+            name: POLLER.into(),
+            count: 1,
+            machines: None,
+            machine: None,
+            start_at: Dur(moment.saturating_sub(5_000)),
+            request_timeout: Dur(spec.request_timeout.ms().max(10 * 60_000)),
+            behaviour: Default::default(),
+            ..spec
+        });
+        s.events.push(TimedEvent {
+            at: At::Time(Dur(0)),
+            action: Action::Message(MessageFault {
+                operation: Some("PollForTask".into()),
+                runner: Some(POLLER.into()),
+                task: None,
+                occurrence: 1,
+                count: 1,
+                probability: None,
+                effect: MessageEffect::Hold { until: Dur(moment) },
+            }),
+        });
+        out.push((format!("poll {name}"), s));
     }
     out
 }
+
+/// The extra runner whose poll competes with a deadline.
+const POLLER: &str = "explore-poller";
 
 /// What happened to lease `seq` in a run.
 fn outcome(report: &Report, seq: u64) -> String {
@@ -147,12 +168,17 @@ fn outcome(report: &Report, seq: u64) -> String {
     let mut lines = report.log.iter().filter(|l| l.task == t);
     let ended = lines.find(|l| matches!(l.what.as_str(), "expired" | "canceled" | "finished" | "failed"));
     let acked = report.log.iter().any(|l| l.task == t && l.what == "acknowledged");
-    match ended {
+    let lease = match ended {
         Some(l) => {
             format!("{} at {}{}", l.what, stamp(l.at), if acked && l.what == "expired" { " (after ack)" } else { "" })
         }
         None if acked => "kept".into(),
         None => "never acknowledged".into(),
+    };
+    let poller = report.log.iter().find(|l| l.runner == POLLER && matches!(l.what.as_str(), "assigned" | "reassigned"));
+    match poller {
+        Some(l) => format!("{lease}; {POLLER} got {} at {}", l.task, stamp(l.at)),
+        None => lease,
     }
 }
 

@@ -22,5 +22,22 @@ fn the_ack_wins_only_before_its_deadline() {
     assert!(outcome("progress t1", "next report -1 tick").starts_with("finished"));
     assert!(outcome("progress t1", "next report at").starts_with("expired at +00:15:00.700"));
     assert!(rows.iter().all(|r| r.violations.is_empty()), "{}", table(&rows));
-    assert_eq!(rows.len(), 12, "two deadlines, two competing events, three placements");
+    assert_eq!(rows.len(), 36, "four deadlines, three competing events, three placements");
+}
+
+#[test]
+fn a_competing_poll_gets_an_unacknowledged_task_exactly_at_the_deadline() {
+    let base = load_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/never-acks-misbehaving-runner.json"
+    )))
+    .unwrap();
+    let rows = explore(&base).unwrap();
+    let outcome = |variant: &str| {
+        rows.iter().find(|r| r.deadline.starts_with("ack t1") && r.variant == variant).unwrap().outcome.clone()
+    };
+    // One tick early the poll is held, and the held poll gets the task when the lease expires.
+    assert!(outcome("poll -1 tick").ends_with("explore-poller got t2 at +00:02:00.600"), "{}", table(&rows));
+    assert!(outcome("poll at").ends_with("explore-poller got t2 at +00:02:00.600"));
+    assert!(outcome("poll +1 tick").ends_with("explore-poller got t2 at +00:02:00.700"));
 }

@@ -287,6 +287,8 @@ pub enum AnchorKind {
     AckDeadline,
     /// A task was acknowledged.
     Acknowledged,
+    /// A progress report was accepted (the acknowledgement or a renewal).
+    Reported,
     /// The progress deadline set by an acknowledgement or renewal.
     ProgressDeadline,
     /// A lease expired.
@@ -469,6 +471,11 @@ pub enum MessageEffect {
     },
     /// The request is delivered twice; the caller hears the first answer.
     Duplicate,
+    /// The request reaches the service at a fixed time since the start.
+    Hold {
+        /// When to deliver it.
+        until: Dur,
+    },
     /// The call is answered with an error without reaching the service.
     Error {
         /// AWS error code, e.g. InternalServiceError or ThrottlingException.

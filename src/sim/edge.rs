@@ -125,6 +125,7 @@ pub fn describe(effect: &MessageEffect) -> String {
             format!("delay until {when}{shift}")
         }
         MessageEffect::Delay { .. } => "delay".into(),
+        MessageEffect::Hold { until } => format!("hold until +{until}"),
         MessageEffect::Duplicate => "duplicate".into(),
         MessageEffect::Error { code } => format!("answer {code}"),
     }
@@ -193,6 +194,11 @@ pub async fn handle(
                 (None, None) => 0,
             };
             tokio::time::sleep(Duration::from_millis(wait)).await;
+            dispatch(&host, &parts, &body).await
+        }
+        MessageEffect::Hold { until } => {
+            let at = super::clock::EPOCH_MS + until.ms();
+            tokio::time::sleep(Duration::from_millis(at.saturating_sub(sim_now()))).await;
             dispatch(&host, &parts, &body).await
         }
         MessageEffect::Duplicate => {

@@ -320,6 +320,7 @@ fn resolve(p: &mut Pending, events: &[Event], epoch: u64) {
             (AnchorKind::Assigned, EventKind::Assigned { .. }) => e.at,
             (AnchorKind::AckDeadline, EventKind::Assigned { ack_deadline, .. }) => *ack_deadline,
             (AnchorKind::Acknowledged, EventKind::Acknowledged { .. }) => e.at,
+            (AnchorKind::Reported, EventKind::Acknowledged { .. } | EventKind::Renewed { .. }) => e.at,
             (AnchorKind::ProgressDeadline, EventKind::Acknowledged { progress_deadline })
             | (AnchorKind::ProgressDeadline, EventKind::Renewed { progress_deadline }) => *progress_deadline,
             (AnchorKind::Expired, EventKind::Expired { .. }) => e.at,
