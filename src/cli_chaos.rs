@@ -103,14 +103,15 @@ pub fn run(args: &ChaosArgs) -> u8 {
             let min_file = args.out.join(format!("seed-{}-min.json", outcome.seed));
             let _ = std::fs::write(&min_file, standalone(&small.scenario));
             println!(
-                "  shrunk in {} runs to {} fault(s), {} runner(s), {} activation(s): cargo run --release -- run {}",
+                "  shrunk in {} runs to {} fault(s) ({} moved onto a deadline boundary), {} runner(s), {} activation(s): cargo run --release -- run {}",
                 small.runs,
                 small.plan.effective().len(),
+                small.snapped,
                 small.plan.runners,
                 small.plan.activations,
                 min_file.display()
             );
-            entry["shrunk"] = json!({"scenario": min_file.display().to_string(), "faults": small.plan.effective().len(), "runs": small.runs});
+            entry["shrunk"] = json!({"scenario": min_file.display().to_string(), "faults": small.plan.effective().len(), "snapped": small.snapped, "runs": small.runs});
         }
         repros.push(entry);
     }

@@ -72,9 +72,26 @@ impl fmt::Display for Dur {
     }
 }
 
+/// Writes a duration in short forms that [`parse_duration`] reads back: `2m`, `1h30m`, `2m500ms`.
+pub fn duration_spec(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".into();
+    }
+    let mut out = String::new();
+    let mut rest = ms;
+    for (unit, size) in [("h", HOUR_MS), ("m", MINUTE_MS), ("s", SECOND_MS), ("ms", 1)] {
+        if rest >= size {
+            out += &format!("{}{unit}", rest / size);
+            rest %= size;
+        }
+    }
+    out
+}
+
 impl Serialize for Dur {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format_duration(self.0))
+        // Written scenarios (chaos repros) must parse again, so no fractional seconds here.
+        s.serialize_str(&duration_spec(self.0))
     }
 }
 
@@ -120,6 +137,9 @@ mod tests {
         assert_eq!(parse_duration("15 minutes"), Ok(900_000));
         assert_eq!(parse_duration("2 Hours"), Ok(7_200_000));
         assert_eq!(parse_duration("0"), Ok(0));
+        for ms in [0, 100, 120_500, 3_600_000, 5_400_000, 90_061_001] {
+            assert_eq!(parse_duration(&duration_spec(ms)), Ok(ms), "{ms} round-trips");
+        }
         for bad in ["", "m", "15", "15x", "1.5s", "s15", "15 mins"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
