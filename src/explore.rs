@@ -114,14 +114,25 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
             }),
         });
         out.push((format!("{call} {name}"), s));
+        // The operator looks the instances up first, so it starts early and its SetStatus is
+        // held at the edge until the moment: the cancel lands exactly there.
+        let moment = (rel(f.at) + after.ms()).saturating_sub(before.ms());
         let mut s = base.clone();
-        let moment = match f.kind {
-            DeadlineKind::AckDeadline => AnchorKind::AckDeadline,
-            DeadlineKind::ProgressDeadline => AnchorKind::ProgressDeadline,
-        };
         s.events.push(TimedEvent {
-            at: At::Anchor(Anchor { before, after, ..anchor(f, moment) }),
+            at: At::Time(Dur(moment.saturating_sub(CANCEL_LEAD_MS))),
             action: Action::Cancel { task: f.component.clone(), pipeline: None },
+        });
+        s.events.push(TimedEvent {
+            at: At::Time(Dur(0)),
+            action: Action::Message(MessageFault {
+                operation: Some("SetStatus".into()),
+                runner: None,
+                task: None,
+                occurrence: 1,
+                count: 1,
+                probability: None,
+                effect: MessageEffect::Hold { until: Dur(moment) },
+            }),
         });
         out.push((format!("cancel {name}"), s));
         // A fresh runner of the same worker group whose poll reaches the service at the moment.
@@ -131,7 +142,6 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         else {
             continue;
         };
-        let moment = (rel(f.at) + after.ms()).saturating_sub(before.ms());
         s.runners.push(RunnerSpec {
             name: POLLER.into(),
             count: 1,
@@ -158,6 +168,9 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
     }
     out
 }
+
+/// How long before the moment the operator starts a competing cancel.
+const CANCEL_LEAD_MS: u64 = 10_000;
 
 /// The extra runner whose poll competes with a deadline.
 const POLLER: &str = "explore-poller";

@@ -40,4 +40,7 @@ fn a_competing_poll_gets_an_unacknowledged_task_exactly_at_the_deadline() {
     assert!(outcome("poll -1 tick").ends_with("explore-poller got t2 at +00:02:00.600"), "{}", table(&rows));
     assert!(outcome("poll at").ends_with("explore-poller got t2 at +00:02:00.600"));
     assert!(outcome("poll +1 tick").ends_with("explore-poller got t2 at +00:02:00.700"));
+    // A cancel one tick early ends the lease by cancellation; at the deadline, expiry wins.
+    assert_eq!(outcome("cancel -1 tick"), "canceled at +00:02:00.500");
+    assert_eq!(outcome("cancel at"), "expired at +00:02:00.600");
 }
