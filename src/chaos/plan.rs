@@ -213,9 +213,14 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     }
     let runners = world_plan::plan(&s);
     let name = |i: usize| runners[i % runners.len()].name.clone();
+    let has_runners = !runners.is_empty();
     let tasks = activity_ids(&s);
     let end = s.duration.ms() / 1000;
     for f in plan.effective() {
+        // A base without runners can still take service, cancel and message faults.
+        if !has_runners && matches!(f, Fault::Partition { .. } | Fault::Pause { .. } | Fault::CrashRunner { .. }) {
+            continue;
+        }
         let events: Vec<TimedEvent> = match f {
             Fault::Partition { runner, at_s, for_s } => vec![
                 event(*at_s, Action::Partition { machine: name(*runner), direction: Default::default() }),

@@ -44,7 +44,7 @@ pub fn svg(out: &SimOutput, a: &Analysis, title: &str) -> String {
     let x = |t: Millis| LABEL + (t.min(end) as f64 / end as f64) * (WIDTH - LABEL - 20.0);
     let instances: Vec<&str> = out.instances.iter().map(|i| i.instance_id.as_str()).collect();
     let per_lane = instances.len().div_ceil(MAX_LANES).max(1);
-    let lanes = instances.len().div_ceil(per_lane).max(1);
+    let lanes = instances.len().div_ceil(per_lane);
     let lane_of: BTreeMap<&str, usize> = instances.iter().enumerate().map(|(i, id)| (*id, i / per_lane)).collect();
     let runners: Vec<&str> = out.runners.iter().map(|r| r.name.as_str()).collect();
     let runner_colour: BTreeMap<&str, String> =
