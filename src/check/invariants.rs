@@ -357,16 +357,13 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
         }
         let start = w.to - w.zombie_ms;
         let window = start.saturating_sub(spec.report_interval.ms())..=w.to;
-        let names = [w.runner.as_str(), planned.machine.as_str()];
         let disturbed = input.out.observations.iter().any(|o| {
             let at = rel(o.at);
             if !window.contains(&at) {
                 return false;
             }
             match &o.kind {
-                SimEventKind::Applied { what } => {
-                    what.contains("service") || what.split_whitespace().any(|t| names.contains(&t))
-                }
+                SimEventKind::Applied { disturbs, .. } => disturbs.iter().any(|r| r == &w.runner),
                 // Only failures that kept the runner from hearing the service disturb it; an
                 // answered TaskNotFoundException is the service telling it.
                 SimEventKind::CallFailed { error, .. } => {

@@ -130,7 +130,7 @@ fn observation_line(a: &Analysis, o: &SimEvent) -> Line {
         }
         SimEventKind::Crashed => ("-".into(), "crashed", String::new(), String::new(), true),
         SimEventKind::Restarted => ("-".into(), "restarted", String::new(), String::new(), true),
-        SimEventKind::Applied { what } => ("-".into(), "event", String::new(), what.clone(), true),
+        SimEventKind::Applied { what, .. } => ("-".into(), "event", String::new(), what.clone(), true),
         SimEventKind::MessageFault { what, operation } => {
             ("-".into(), "fault", String::new(), format!("{what} {operation}"), true)
         }

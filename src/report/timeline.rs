@@ -236,7 +236,7 @@ fn marks(out: &SimOutput, with_message_faults: bool) -> Vec<(Millis, String, &'s
     let mut marks = Vec::new();
     for o in &out.observations {
         match &o.kind {
-            SimEventKind::Applied { what } => {
+            SimEventKind::Applied { what, .. } => {
                 let control = ["TRY_CANCEL", "deactivate", "activate", "delete"].iter().any(|c| what.starts_with(c));
                 marks.push((rel(o.at), what.clone(), if control { "#2962ff" } else { "#e67e22" }));
             }

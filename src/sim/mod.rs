@@ -219,10 +219,11 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
             due.sort_by_key(|p| (p.at, p.index));
             for p in &due {
                 let what = apply(&mut sim, &p.action, &plan, &controls, &commands, &faults, &host, &recorder);
+                let disturbs = disturbed(&p.action, &plan);
                 let late = p.at.is_some_and(|at| at < now);
                 let what =
                     if late { format!("{what} (scheduled {}ms earlier)", now - p.at.unwrap_or(now)) } else { what };
-                recorder.record_at(EPOCH_MS + now, None, SimEventKind::Applied { what });
+                recorder.record_at(EPOCH_MS + now, None, SimEventKind::Applied { what, disturbs });
             }
             maybe_done = true;
         }
@@ -296,6 +297,39 @@ pub fn run(scenario: &Scenario, seed: u64, progress: Option<Progress>) -> Result
         requests: requests.load(Ordering::Relaxed),
         lost,
     })
+}
+
+/// The runners a timeline event keeps from hearing the service: those it cuts off, freezes,
+/// slows down on the wire or crashes; all of them when the service itself goes down.
+fn disturbed(action: &Action, plan: &[PlannedRunner]) -> Vec<String> {
+    let on_machine = |m: &str| {
+        let machine = world_plan::resolve_machine(plan, m).unwrap_or_else(|| m.to_string());
+        plan.iter().filter(|r| r.machine == machine).map(|r| r.name.clone()).collect()
+    };
+    match action {
+        Action::Partition { machine, .. }
+        | Action::Repair { machine }
+        | Action::Hold { machine }
+        | Action::Release { machine }
+        | Action::Latency { machine, .. }
+        | Action::CrashMachine { machine }
+        | Action::RestartMachine { machine } => on_machine(machine),
+        Action::Pause { runner }
+        | Action::Resume { runner }
+        | Action::CrashRunner { runner }
+        | Action::RestartRunner { runner } => vec![runner.clone()],
+        Action::CrashService | Action::RestartService => plan.iter().map(|r| r.name.clone()).collect(),
+        Action::Message(f) => match &f.runner {
+            Some(r) => vec![r.clone()],
+            None => plan.iter().map(|r| r.name.clone()).collect(),
+        },
+        Action::SlowWork { .. }
+        | Action::Cancel { .. }
+        | Action::Deactivate { .. }
+        | Action::Activate { .. }
+        | Action::Delete { .. }
+        | Action::Terminate { .. } => Vec::new(),
+    }
 }
 
 /// Events after which every instance might be over.

@@ -223,7 +223,10 @@ async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recor
     if !failures.is_empty() {
         recorder.record(
             Some("operator"),
-            SimEventKind::Applied { what: format!("{command:?} failed: {}", failures.join(", ")) },
+            SimEventKind::Applied {
+                what: format!("{command:?} failed: {}", failures.join(", ")),
+                disturbs: Vec::new(),
+            },
         );
     }
 }

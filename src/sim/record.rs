@@ -51,6 +51,10 @@ pub enum SimEventKind {
     Applied {
         /// What, in words.
         what: String,
+        /// The runners it cuts off, freezes or crashes; every runner when the service itself
+        /// goes down. Checks use it to tell a runner that could not learn from one that would not.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        disturbs: Vec<String>,
     },
     /// A message fault matched a call at the service's edge.
     MessageFault {
