@@ -87,14 +87,16 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
     }
+    // Drawn once, for --timeline and --out alike.
+    let svg = if timeline.is_some() || out_dir.is_some() { timeline_svg(&name, &output) } else { String::new() };
     if let Some(file) = timeline
-        && let Err(e) = std::fs::write(&file, timeline_svg(&name, &output))
+        && let Err(e) = std::fs::write(&file, &svg)
     {
         eprintln!("dpsim: cannot write {}: {e}", file.display());
         return EXIT_INVALID;
     }
     if let Some(dir) = out_dir
-        && let Err(e) = write_out(&dir, &report, &output, path)
+        && let Err(e) = write_out(&dir, &report, &output, &svg, path)
     {
         eprintln!("dpsim: cannot write {}: {e}", dir.display());
         return EXIT_INVALID;
@@ -116,16 +118,15 @@ pub fn timeline_svg(name: &str, out: &sim::SimOutput) -> String {
     crate::report::timeline::svg(out, &analysis, &format!("{name} (seed {})", out.seed))
 }
 
-fn write_out(dir: &Path, report: &Report, out: &sim::SimOutput, path: &Path) -> std::io::Result<()> {
+fn write_out(dir: &Path, report: &Report, out: &sim::SimOutput, svg: &str, path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("log.txt"), format!("seed: {}\n{}", out.seed, report.snapshot_text()))?;
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report).expect("reports serialise"))?;
     let raw = json!({"scenario": path.display().to_string(), "seed": out.seed, "journal": out.journal, "observations": out.observations});
     let name = scenario_name(path);
-    let svg = timeline_svg(&name, out);
-    std::fs::write(dir.join("timeline.svg"), &svg)?;
+    std::fs::write(dir.join("timeline.svg"), svg)?;
     let summary = format!("seed: {}\n{}{}", out.seed, report.summary_text(), report.violations_text());
-    std::fs::write(dir.join("report.html"), crate::report::timeline::html(&name, &summary, &svg, &report.log_text()))?;
+    std::fs::write(dir.join("report.html"), crate::report::timeline::html(&name, &summary, svg, &report.log_text()))?;
     std::fs::write(dir.join("events.json"), serde_json::to_string_pretty(&raw).expect("events serialise"))?;
     Ok(())
 }

@@ -103,15 +103,12 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         }
         s.events.push(TimedEvent {
             at: At::Anchor(anchor(f, installed_at)),
-            action: Action::Message(MessageFault {
-                operation: Some("ReportTaskProgress".into()),
-                runner: Some(f.runner.clone()),
-                task: Some(f.component.clone()),
-                occurrence: 1,
-                count: 1,
-                probability: None,
-                effect: MessageEffect::Delay { by: None, until: Some(TaskMoment { deadline: f.kind, before, after }) },
-            }),
+            action: one_call(
+                "ReportTaskProgress",
+                Some(f.runner.clone()),
+                Some(f.component.clone()),
+                MessageEffect::Delay { by: None, until: Some(TaskMoment { deadline: f.kind, before, after }) },
+            ),
         });
         out.push((format!("{call} {name}"), s));
         // The operator looks the instances up first, so it starts early and its SetStatus is
@@ -124,15 +121,7 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         });
         s.events.push(TimedEvent {
             at: At::Time(Dur(0)),
-            action: Action::Message(MessageFault {
-                operation: Some("SetStatus".into()),
-                runner: None,
-                task: None,
-                occurrence: 1,
-                count: 1,
-                probability: None,
-                effect: MessageEffect::Hold { until: Dur(moment) },
-            }),
+            action: one_call("SetStatus", None, None, MessageEffect::Hold { until: Dur(moment) }),
         });
         out.push((format!("cancel {name}"), s));
         // A fresh runner of the same worker group whose poll reaches the service at the moment.
@@ -154,19 +143,24 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         });
         s.events.push(TimedEvent {
             at: At::Time(Dur(0)),
-            action: Action::Message(MessageFault {
-                operation: Some("PollForTask".into()),
-                runner: Some(POLLER.into()),
-                task: None,
-                occurrence: 1,
-                count: 1,
-                probability: None,
-                effect: MessageEffect::Hold { until: Dur(moment) },
-            }),
+            action: one_call("PollForTask", Some(POLLER.into()), None, MessageEffect::Hold { until: Dur(moment) }),
         });
         out.push((format!("poll {name}"), s));
     }
     out
+}
+
+/// A message fault on the next matching call only.
+fn one_call(operation: &str, runner: Option<String>, task: Option<String>, effect: MessageEffect) -> Action {
+    Action::Message(MessageFault {
+        operation: Some(operation.into()),
+        runner,
+        task,
+        occurrence: 1,
+        count: 1,
+        probability: None,
+        effect,
+    })
 }
 
 /// How long before the moment the operator starts a competing cancel.
