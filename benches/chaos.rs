@@ -15,7 +15,7 @@ fn main() {
     let mut rates = Vec::new();
     for jobs in [1, 2] {
         let start = Instant::now();
-        let outcomes = dpsim::chaos::sweep(&base, 0..SEEDS, jobs, &|| {});
+        let outcomes = dpsim::chaos::sweep(&base, 0..SEEDS, jobs, &dpsim::runner::Programs::default(), &|| {});
         let wall = start.elapsed().as_secs_f64();
         let failed = outcomes.iter().filter(|o| o.failed()).count();
         rates.push(SEEDS as f64 / wall);

@@ -56,7 +56,8 @@ fn peak_rss_mb() -> f64 {
 fn harness() {
     let scenario = fleet_scenario();
     let start = Instant::now();
-    let out = dpsim::sim::run(&scenario, scenario.seed, None).expect("simulation runs");
+    let out =
+        dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).expect("simulation runs");
     let sim_wall = start.elapsed().as_secs_f64();
     let report = Report::new("fleet", &scenario, &out);
     let wall = start.elapsed().as_secs_f64();

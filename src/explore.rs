@@ -10,12 +10,13 @@ use crate::journal::EventKind;
 use crate::report::Report;
 use crate::report::analysis::rel;
 use crate::report::log::stamp;
+use crate::runner::Programs;
 use crate::scenario::Dur;
 use crate::scenario::model::{
     Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, RunnerSpec, Scenario, TaskMoment,
     TimedEvent,
 };
-use crate::sim::component_of;
+use crate::trace::component_of;
 
 /// Most deadlines explored per run (the earliest ones).
 pub const MAX_DEADLINES: usize = 12;
@@ -47,8 +48,8 @@ struct Found {
     at: u64,
 }
 
-fn deadlines(base: &Scenario) -> Result<Vec<Found>, String> {
-    let out = crate::sim::run(base, base.seed, None).map_err(|e| e.to_string())?;
+fn deadlines(base: &Scenario, programs: &Programs) -> Result<Vec<Found>, String> {
+    let out = crate::sim::run(base, base.seed, programs, None).map_err(|e| e.to_string())?;
     let mut found = Vec::new();
     let mut handouts: std::collections::BTreeMap<(String, String), u32> = Default::default();
     let mut reports: std::collections::BTreeMap<(String, String), u32> = Default::default();
@@ -190,9 +191,9 @@ fn outcome(report: &Report, seq: u64) -> String {
 }
 
 /// Explores every deadline of a scenario.
-pub fn explore(base: &Scenario) -> Result<Vec<Variant>, String> {
+pub fn explore(base: &Scenario, programs: &Programs) -> Result<Vec<Variant>, String> {
     let mut rows = Vec::new();
-    for f in deadlines(base)? {
+    for f in deadlines(base, programs)? {
         let label = format!(
             "{} t{} ({}, {}) {}",
             match f.kind {
@@ -205,7 +206,7 @@ pub fn explore(base: &Scenario) -> Result<Vec<Variant>, String> {
             stamp(rel(f.at))
         );
         for (variant, scenario) in variants_of(base, &f) {
-            let out = crate::sim::run(&scenario, scenario.seed, None).map_err(|e| e.to_string())?;
+            let out = crate::sim::run(&scenario, scenario.seed, programs, None).map_err(|e| e.to_string())?;
             let report = Report::new("explore", &scenario, &out);
             let violations = report
                 .violations
@@ -225,22 +226,4 @@ pub fn explore(base: &Scenario) -> Result<Vec<Variant>, String> {
         }
     }
     Ok(rows)
-}
-
-/// The variants as an aligned table.
-pub fn table(rows: &[Variant]) -> String {
-    let w0 = rows.iter().map(|r| r.deadline.len()).max().unwrap_or(8).max(8);
-    let w1 = rows.iter().map(|r| r.variant.len()).max().unwrap_or(7).max(7);
-    let w2 = rows.iter().map(|r| r.outcome.len()).max().unwrap_or(7).max(7);
-    let mut out = format!(
-        "{:<w0$}  {:<w1$}  {:<w2$}  {:<10}  {}\n",
-        "deadline", "variant", "lease", "invariants", "expectations"
-    );
-    for r in rows {
-        let inv = if r.violations.is_empty() { "ok".to_string() } else { r.violations.join(",") };
-        let exp =
-            if r.failed_expectations == 0 { "ok".to_string() } else { format!("{} failed", r.failed_expectations) };
-        out += &format!("{:<w0$}  {:<w1$}  {:<w2$}  {inv:<10}  {exp}\n", r.deadline, r.variant, r.outcome);
-    }
-    out
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use dpsim::cli_run::{self, Format};
+use dpsim::cli::run::{self as cli_run, Format};
 use dpsim::service::Settings;
 use dpsim::wire::HostConfig;
 use dpsim::wire::sigv4::Credentials;
@@ -46,7 +46,7 @@ enum Command {
         /// The base scenario.
         scenario: PathBuf,
         /// Seeds, A..B (B exclusive).
-        #[arg(long, default_value = "0..100", value_parser = dpsim::cli_chaos::parse_seeds)]
+        #[arg(long, default_value = "0..100", value_parser = dpsim::cli::chaos::parse_seeds)]
         seeds: std::ops::Range<u64>,
         /// Worker threads (default: all cores).
         #[arg(long)]
@@ -124,45 +124,18 @@ fn main() -> ExitCode {
             ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline))
         }
         Command::Chaos { scenario, seeds, jobs, out, no_shrink, shrink_runs, shrink_seeds } => {
-            let args = dpsim::cli_chaos::ChaosArgs {
-                out: out.unwrap_or_else(|| dpsim::cli_chaos::default_out(&scenario)),
+            let args = dpsim::cli::chaos::ChaosArgs {
+                out: out.unwrap_or_else(|| dpsim::cli::chaos::default_out(&scenario)),
                 scenario,
                 seeds,
-                jobs: jobs.unwrap_or_else(dpsim::cli_chaos::default_jobs),
+                jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
                 shrink: !no_shrink,
                 shrink_runs,
                 shrink_seeds,
             };
-            ExitCode::from(dpsim::cli_chaos::run(&args))
+            ExitCode::from(dpsim::cli::chaos::run(&args))
         }
-        Command::Explore { scenario, json } => {
-            let base = match dpsim::scenario::load_file(&scenario) {
-                Ok(s) => s,
-                Err(e) => {
-                    eprintln!("dpsim: invalid scenario: {e}");
-                    return ExitCode::from(cli_run::EXIT_INVALID);
-                }
-            };
-            match dpsim::explore::explore(&base) {
-                Ok(rows) => {
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
-                    } else {
-                        print!("{}", dpsim::explore::table(&rows));
-                    }
-                    let broken = rows.iter().filter(|r| !r.violations.is_empty()).count();
-                    if broken > 0 {
-                        eprintln!("dpsim: {broken} variant(s) broke an invariant");
-                        return ExitCode::from(cli_run::EXIT_EXPECTATION_FAILED);
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("dpsim: {e}");
-                    ExitCode::from(cli_run::EXIT_INVALID)
-                }
-            }
-        }
+        Command::Explore { scenario, json } => ExitCode::from(dpsim::cli::explore::run(&scenario, json)),
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
             ExitCode::SUCCESS
@@ -180,7 +153,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(dpsim::serve::run(addr, config)) {
+            match runtime.block_on(dpsim::cli::serve::run(addr, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("dpsim serve: {e}");

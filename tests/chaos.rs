@@ -3,6 +3,7 @@
 
 use dpsim::chaos::shrink::shrink;
 use dpsim::chaos::{run_seed, standalone, violations_of};
+use dpsim::runner::Programs;
 use dpsim::scenario::{Scenario, load_file, parse};
 
 fn standard() -> Scenario {
@@ -12,17 +13,17 @@ fn standard() -> Scenario {
 /// Finds the first failing seed below 200, shrinks it, and checks the result reproduces.
 fn find_and_shrink(base: &Scenario, invariant: &str) {
     let (seed, _) = (0..200)
-        .map(|seed| run_seed(base, seed))
+        .map(|seed| run_seed(base, seed, &Programs::default()))
         .find(|(o, _)| o.violations.iter().any(|v| v.invariant == invariant))
         .unwrap_or_else(|| panic!("no seed below 200 broke {invariant}"));
     let seed = seed.seed;
-    let small = shrink(base, seed, invariant, 150).expect("the failing seed still fails");
+    let small = shrink(base, seed, invariant, 150, &Programs::default()).expect("the failing seed still fails");
     let faults = small.plan.effective().len();
     assert!(faults <= 3, "seed {seed} shrank only to {faults} faults: {:?}", small.plan);
     // The written file is a scenario of its own that breaks the same invariant.
     let text = standalone(&small.scenario);
     let again = parse(&text).expect("the shrunk scenario is valid");
-    let (violations, _) = violations_of(&again).unwrap();
+    let (violations, _) = violations_of(&again, &Programs::default()).unwrap();
     assert!(violations.iter().any(|v| v.invariant == invariant), "{text}");
 }
 
@@ -44,9 +45,9 @@ fn a_runner_that_ignores_canceled_is_found_and_shrunk() {
 fn the_correct_service_survives_a_few_seeds_and_plans_are_deterministic() {
     let base = standard();
     for seed in 0..3 {
-        let (a, scenario) = run_seed(&base, seed);
+        let (a, scenario) = run_seed(&base, seed, &dpsim::runner::Programs::default());
         assert!(!a.failed(), "seed {seed}: {:?}", a.violations);
-        let (b, again) = run_seed(&base, seed);
+        let (b, again) = run_seed(&base, seed, &dpsim::runner::Programs::default());
         assert_eq!((a.faults, a.violations.len()), (b.faults, b.violations.len()));
         assert_eq!(standalone(&scenario), standalone(&again), "same seed, same plan");
     }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use dpsim::cli_run::scenario_name;
+use dpsim::cli::run::scenario_name;
 use dpsim::report::Report;
 use dpsim::scenario::load_file;
 
@@ -11,7 +11,8 @@ use dpsim::scenario::load_file;
 fn run_bytes(path: &Path, seed: Option<u64>) -> String {
     let scenario = load_file(path).unwrap_or_else(|e| panic!("{e}"));
     let seed = seed.unwrap_or(scenario.seed);
-    let out = dpsim::sim::run(&scenario, seed, None).unwrap_or_else(|e| panic!("{e}"));
+    let out =
+        dpsim::sim::run(&scenario, seed, &dpsim::runner::Programs::default(), None).unwrap_or_else(|e| panic!("{e}"));
     let report = Report::new(&scenario_name(path), &scenario, &out);
     let raw = serde_json::json!({"journal": out.journal, "observations": out.observations});
     format!("{}\n{}\n{}", report.snapshot_text(), serde_json::to_string(&report).unwrap(), raw)

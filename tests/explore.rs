@@ -1,14 +1,15 @@
 //! Deadline-boundary exploration puts the competing call one tick before, at and after each
 //! deadline; the rule "at or after the deadline is late" shows in the outcomes.
 
-use dpsim::explore::{explore, table};
+use dpsim::cli::explore::table;
+use dpsim::explore::explore;
 use dpsim::scenario::load_file;
 
 #[test]
 fn the_ack_wins_only_before_its_deadline() {
     let base =
         load_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/happy-path.json"))).unwrap();
-    let rows = explore(&base).unwrap();
+    let rows = explore(&base, &dpsim::runner::Programs::default()).unwrap();
     let outcome = |deadline: &str, variant: &str| {
         rows.iter()
             .find(|r| r.deadline.starts_with(deadline) && r.variant == variant)
@@ -32,7 +33,7 @@ fn a_competing_poll_gets_an_unacknowledged_task_exactly_at_the_deadline() {
         "/scenarios/never-acks-misbehaving-runner.json"
     )))
     .unwrap();
-    let rows = explore(&base).unwrap();
+    let rows = explore(&base, &dpsim::runner::Programs::default()).unwrap();
     let outcome = |variant: &str| {
         rows.iter().find(|r| r.deadline.starts_with("ack t1") && r.variant == variant).unwrap().outcome.clone()
     };

@@ -4,7 +4,7 @@ use dpsim::report::Report;
 use dpsim::scenario::{Scenario, load_file};
 
 fn run(scenario: &Scenario) -> Report {
-    let out = dpsim::sim::run(scenario, scenario.seed, None).unwrap();
+    let out = dpsim::sim::run(scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
     Report::new("test", scenario, &out)
 }
 

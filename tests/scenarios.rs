@@ -3,14 +3,15 @@
 
 use std::path::Path;
 
-use dpsim::cli_run::scenario_name;
+use dpsim::cli::run::scenario_name;
 use dpsim::report::Report;
 use dpsim::scenario::load_file;
 
 fn replay(path: &Path, seed: Option<u64>) -> Report {
     let scenario = load_file(path).unwrap_or_else(|e| panic!("{e}"));
     let seed = seed.unwrap_or(scenario.seed);
-    let out = dpsim::sim::run(&scenario, seed, None).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let out = dpsim::sim::run(&scenario, seed, &dpsim::runner::Programs::default(), None)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     Report::new(&scenario_name(path), &scenario, &out)
 }
 

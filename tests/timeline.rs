@@ -2,13 +2,13 @@
 
 use std::path::Path;
 
-use dpsim::cli_run::timeline_svg;
+use dpsim::cli::run::timeline_svg;
 use dpsim::scenario::load_file;
 
 fn svg(file: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(file);
     let scenario = load_file(&path).unwrap();
-    let out = dpsim::sim::run(&scenario, scenario.seed, None).unwrap();
+    let out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
     timeline_svg(file.trim_end_matches(".json"), &out)
 }
 

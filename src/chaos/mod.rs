@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::check::Violation;
 use crate::report::Report;
+use crate::runner::Programs;
 use crate::scenario::Scenario;
 
 use plan::{Bounds, ChaosPlan};
@@ -58,8 +59,8 @@ pub fn plan_for(base: &Scenario, seed: u64) -> ChaosPlan {
 }
 
 /// Runs one scenario and returns the invariants it broke beyond those it expects.
-pub fn violations_of(scenario: &Scenario) -> Result<(Vec<Violation>, RunStats), String> {
-    let out = crate::sim::run(scenario, scenario.seed, None).map_err(|e| e.to_string())?;
+pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Violation>, RunStats), String> {
+    let out = crate::sim::run(scenario, scenario.seed, programs, None).map_err(|e| e.to_string())?;
     let report = Report::new("chaos", scenario, &out);
     let stats = RunStats::of(&out, &report);
     let mut first: BTreeMap<&str, Violation> = BTreeMap::new();
@@ -70,10 +71,10 @@ pub fn violations_of(scenario: &Scenario) -> Result<(Vec<Violation>, RunStats), 
 }
 
 /// Runs one seed over a base.
-pub fn run_seed(base: &Scenario, seed: u64) -> (SeedOutcome, Scenario) {
+pub fn run_seed(base: &Scenario, seed: u64, programs: &Programs) -> (SeedOutcome, Scenario) {
     let plan = plan_for(base, seed);
     let scenario = plan::apply(base, seed, &plan);
-    let outcome = match violations_of(&scenario) {
+    let outcome = match violations_of(&scenario, programs) {
         Ok((violations, stats)) => SeedOutcome { seed, faults: plan.effective().len(), violations, error: None, stats },
         Err(e) => SeedOutcome {
             seed,
@@ -91,6 +92,7 @@ pub fn sweep(
     base: &Scenario,
     seeds: std::ops::Range<u64>,
     jobs: usize,
+    programs: &Programs,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<SeedOutcome> {
     let next = AtomicU64::new(seeds.start);
@@ -104,7 +106,7 @@ pub fn sweep(
                     if seed >= seeds.end {
                         return;
                     }
-                    let (outcome, _) = run_seed(&base, seed);
+                    let (outcome, _) = run_seed(&base, seed, programs);
                     results.lock().unwrap_or_else(|p| p.into_inner()).insert(seed, outcome);
                     progress();
                 }

@@ -5,6 +5,7 @@
 use proptest::strategy::ValueTree;
 
 use crate::journal::EventKind;
+use crate::runner::Programs;
 use crate::scenario::model::{Action, At};
 use crate::scenario::{Dur, Scenario};
 
@@ -26,10 +27,10 @@ pub struct Shrunk {
 
 /// Shrinks the plan of `seed` while `invariant` stays broken, running at most `max_runs`
 /// simulations. None when the seed does not break it in the first place.
-pub fn shrink(base: &Scenario, seed: u64, invariant: &str, max_runs: usize) -> Option<Shrunk> {
+pub fn shrink(base: &Scenario, seed: u64, invariant: &str, max_runs: usize, programs: &Programs) -> Option<Shrunk> {
     let breaks = |plan: &ChaosPlan| {
         let scenario = apply(base, seed, plan);
-        violations_of(&scenario).is_ok_and(|(v, _)| v.iter().any(|x| x.invariant == invariant))
+        violations_of(&scenario, programs).is_ok_and(|(v, _)| v.iter().any(|x| x.invariant == invariant))
     };
     let mut tree = plan_tree(base, seed);
     let mut best = tree.current();
@@ -63,7 +64,7 @@ pub fn shrink(base: &Scenario, seed: u64, invariant: &str, max_runs: usize) -> O
     }
     best.faults = best.effective().into_iter().cloned().collect();
     let scenario = apply(base, seed, &best);
-    let (scenario, snapped, snap_runs) = snap_to_boundaries(scenario, invariant);
+    let (scenario, snapped, snap_runs) = snap_to_boundaries(scenario, invariant, programs);
     Some(Shrunk { plan: best, scenario, runs: runs + snap_runs, snapped })
 }
 
@@ -73,9 +74,10 @@ const SNAP_CANDIDATES: usize = 4;
 /// Moves each fault's start (with its end, keeping the duration) onto the nearest lease
 /// deadline boundary, one tick before, at, or one tick after, where the invariant still breaks:
 /// the smallest scenario then shows the race at the exact moment it is lost.
-fn snap_to_boundaries(mut scenario: Scenario, invariant: &str) -> (Scenario, usize, usize) {
-    let breaks = |s: &Scenario| violations_of(s).is_ok_and(|(v, _)| v.iter().any(|x| x.invariant == invariant));
-    let Ok(out) = crate::sim::run(&scenario, scenario.seed, None) else { return (scenario, 0, 0) };
+fn snap_to_boundaries(mut scenario: Scenario, invariant: &str, programs: &Programs) -> (Scenario, usize, usize) {
+    let breaks =
+        |s: &Scenario| violations_of(s, programs).is_ok_and(|(v, _)| v.iter().any(|x| x.invariant == invariant));
+    let Ok(out) = crate::sim::run(&scenario, scenario.seed, programs, None) else { return (scenario, 0, 0) };
     let mut deadlines: Vec<u64> = out
         .journal
         .iter()

@@ -5,8 +5,8 @@ use serde::Serialize;
 use crate::journal::{Deadline, EventKind};
 use crate::report::Report;
 use crate::report::analysis::Analysis;
-use crate::sim::SimOutput;
-use crate::sim::record::SimEventKind;
+use crate::trace::ObservationKind;
+use crate::trace::Trace;
 
 /// Figures of one run, in ms.
 #[derive(Clone, Debug, Default)]
@@ -21,7 +21,7 @@ pub struct RunStats {
 
 impl RunStats {
     /// Collects the figures of a run.
-    pub fn of(out: &SimOutput, report: &Report) -> RunStats {
+    pub fn of(out: &Trace, report: &Report) -> RunStats {
         let mut s = RunStats::default();
         let mut expired_at: std::collections::BTreeMap<String, u64> = Default::default();
         let mut canceled: std::collections::BTreeMap<u64, (String, u64)> = Default::default();
@@ -45,7 +45,7 @@ impl RunStats {
             }
         }
         for o in &out.observations {
-            if let (SimEventKind::LearnsLost { task, .. }, Some(r)) = (&o.kind, o.runner.as_deref())
+            if let (ObservationKind::LearnsLost { task, .. }, Some(r)) = (&o.kind, o.runner.as_deref())
                 && let Some((owner, at)) = canceled.remove(task)
                 && owner == r
             {

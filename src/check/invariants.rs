@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::journal::{Deadline, EventKind};
 use crate::report::analysis::{LeaseEnd, attempt_number};
 use crate::report::log::stamp;
-use crate::sim::component_of;
-use crate::sim::record::SimEventKind;
-use crate::sim::runner::MAX_ATTEMPTS;
+use crate::runner::policy::MAX_ATTEMPTS;
 use crate::time::{Millis, format_duration};
+use crate::trace::ObservationKind;
+use crate::trace::component_of;
 
 use super::{Input, Violation};
 
@@ -363,17 +363,17 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
                 return false;
             }
             match &o.kind {
-                SimEventKind::Applied { disturbs, .. } => disturbs.iter().any(|r| r == &w.runner),
+                ObservationKind::Applied { disturbs, .. } => disturbs.iter().any(|r| r == &w.runner),
                 // Only failures that kept the runner from hearing the service disturb it; an
                 // answered TaskNotFoundException is the service telling it.
-                SimEventKind::CallFailed { error, .. } => {
+                ObservationKind::CallFailed { error, .. } => {
                     o.runner.as_deref() == Some(w.runner.as_str())
                         && (error.starts_with("timed out")
                             || error.starts_with("network error")
                             || error == "InternalServiceError"
                             || error == "ThrottlingException")
                 }
-                SimEventKind::MessageFault { .. } | SimEventKind::Crashed => {
+                ObservationKind::MessageFault { .. } | ObservationKind::Crashed => {
                     o.runner.as_deref() == Some(w.runner.as_str())
                 }
                 _ => false,

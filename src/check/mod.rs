@@ -15,8 +15,8 @@ use crate::report::log::Line;
 use crate::scenario::Scenario;
 use crate::scenario::definition_file::to_pipeline_objects;
 use crate::service::definition::validate;
-use crate::sim::SimOutput;
 use crate::time::Millis;
+use crate::trace::Trace;
 
 pub use invariants::ALL;
 
@@ -51,7 +51,7 @@ pub struct Input<'a> {
     /// The scenario that ran.
     pub scenario: &'a Scenario,
     /// Its raw output.
-    pub out: &'a SimOutput,
+    pub out: &'a Trace,
     /// Ownership facts.
     pub analysis: &'a Analysis,
     /// The ownership log.
@@ -62,7 +62,7 @@ pub struct Input<'a> {
 
 impl<'a> Input<'a> {
     /// Gathers the inputs of the checks.
-    pub fn new(scenario: &'a Scenario, out: &'a SimOutput, analysis: &'a Analysis, log: &'a [Line]) -> Input<'a> {
+    pub fn new(scenario: &'a Scenario, out: &'a Trace, analysis: &'a Analysis, log: &'a [Line]) -> Input<'a> {
         let settings = crate::scenario::settings(scenario, out.seed);
         let mut activities = BTreeMap::new();
         for p in &scenario.pipelines {

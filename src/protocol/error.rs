@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Every error code a Data Pipeline endpoint (or the AWS JSON 1.1 front door) can answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub enum ErrorCode {
     /// Modelled: the service failed (HTTP 500); clients retry it.
     InternalServiceError,

@@ -3,10 +3,9 @@
 use std::collections::BTreeMap;
 
 use crate::journal::{Event, EventKind};
-use crate::sim::SimOutput;
-use crate::sim::clock::EPOCH_MS;
-use crate::sim::record::SimEventKind;
 use crate::time::Millis;
+use crate::trace::ObservationKind;
+use crate::trace::Trace;
 
 /// How a lease ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,14 +73,11 @@ pub struct Analysis {
     zombie_index: BTreeMap<(String, u64), u64>,
 }
 
-/// Milliseconds since the start of the run.
-pub fn rel(at: Millis) -> Millis {
-    at.saturating_sub(EPOCH_MS)
-}
+pub use crate::trace::rel;
 
 impl Analysis {
     /// Builds the analysis of a run.
-    pub fn of(out: &SimOutput) -> Analysis {
+    pub fn of(out: &Trace) -> Analysis {
         let mut a = Analysis { labels: labels(out), pipeline_names: out.pipeline_names.clone(), ..Analysis::default() };
         for e in &out.journal {
             a.lease_event(e);
@@ -92,15 +88,15 @@ impl Analysis {
             let Some(runner) = o.runner.clone() else { continue };
             let at = rel(o.at);
             match &o.kind {
-                SimEventKind::StartsWork { task, .. } => {
+                ObservationKind::StartsWork { task, .. } => {
                     open.insert((runner, *task), at);
                 }
-                SimEventKind::StopsWork { task, .. } => {
+                ObservationKind::StopsWork { task, .. } => {
                     if let Some(from) = open.remove(&(runner.clone(), *task)) {
                         a.push_work(runner, *task, from, at);
                     }
                 }
-                SimEventKind::Crashed => {
+                ObservationKind::Crashed => {
                     let keys: Vec<(String, u64)> = open.keys().filter(|(r, _)| *r == runner).cloned().collect();
                     for key in keys {
                         let from = open.remove(&key).expect("key listed");
@@ -129,7 +125,7 @@ impl Analysis {
                     Lease {
                         seq,
                         pipeline_id: e.pipeline_id.as_deref().unwrap_or_default().to_string(),
-                        component: crate::sim::component_of(&object_id).to_string(),
+                        component: crate::trace::component_of(&object_id).to_string(),
                         object_id,
                         attempt_id: e.attempt_id.as_deref().unwrap_or_default().to_string(),
                         runner: e.runner.as_deref().unwrap_or("?").to_string(),
@@ -198,7 +194,7 @@ pub fn attempt_number(attempt_id: &str) -> u32 {
 }
 
 /// Short, unique, stable names for instances.
-fn labels(out: &SimOutput) -> BTreeMap<String, String> {
+fn labels(out: &Trace) -> BTreeMap<String, String> {
     let mut per_component: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for i in &out.instances {
         per_component.entry(&i.component).or_default().push(&i.instance_id);

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use crate::scenario::model::Expectation;
-use crate::sim::SimOutput;
 use crate::time::format_duration;
+use crate::trace::Trace;
 
 use super::analysis::Analysis;
 use super::log::{Line, stamp};
@@ -25,11 +25,11 @@ fn of_task(task: &str, component: &str) -> bool {
 }
 
 /// Checks every expectation.
-pub fn check(expectations: &[Expectation], out: &SimOutput, a: &Analysis, lines: &[Line]) -> Vec<Verdict> {
+pub fn check(expectations: &[Expectation], out: &Trace, a: &Analysis, lines: &[Line]) -> Vec<Verdict> {
     expectations.iter().map(|x| check_one(x, out, a, lines)).collect()
 }
 
-fn check_one(x: &Expectation, out: &SimOutput, a: &Analysis, lines: &[Line]) -> Verdict {
+fn check_one(x: &Expectation, out: &Trace, a: &Analysis, lines: &[Line]) -> Verdict {
     match x {
         Expectation::Owner { task, at, runner } => {
             let t = at.ms();

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::journal::{Event, EventKind};
 use crate::scenario::model::LogDetail;
-use crate::sim::SimOutput;
-use crate::sim::record::{SimEvent, SimEventKind};
 use crate::time::{Millis, format_duration};
+use crate::trace::Trace;
+use crate::trace::{Observation, ObservationKind};
 
 use super::analysis::{Analysis, attempt_number, rel};
 
@@ -100,46 +100,48 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
     })
 }
 
-fn observation_line(a: &Analysis, o: &SimEvent) -> Line {
+fn observation_line(a: &Analysis, o: &Observation) -> Line {
     let runner = o.runner.clone().unwrap_or_else(|| "-".into());
     let zombie = |seq: u64| match a.zombie_ms(&runner, seq) {
         0 => String::new(),
         ms => format!("; {} of zombie work", format_duration(ms)),
     };
     let (object, what, task, detail, anomaly) = match &o.kind {
-        SimEventKind::StartsWork { task, work_ms, .. } => (
+        ObservationKind::StartsWork { task, work_ms, .. } => (
             a.task_label(*task),
             "starts work",
             format!("t{task}"),
-            format!("for {}", format_duration(*work_ms)),
+            work_ms.map(|ms| format!("for {}", format_duration(ms))).unwrap_or_default(),
             false,
         ),
-        SimEventKind::StopsWork { task, reason } => {
+        ObservationKind::StopsWork { task, reason } => {
             let z = zombie(*task);
             let anomaly = !z.is_empty() || !reason.starts_with("set FINISHED");
             (a.task_label(*task), "stops work", format!("t{task}"), format!("{reason}{z}"), anomaly)
         }
-        SimEventKind::LearnsLost { task, how } => {
+        ObservationKind::LearnsLost { task, how } => {
             (a.task_label(*task), "learns lost", format!("t{task}"), how.clone(), true)
         }
-        SimEventKind::CallFailed { operation, error } => {
+        ObservationKind::CallFailed { operation, error } => {
             ("-".into(), "call failed", String::new(), format!("{operation}: {error}"), true)
         }
-        SimEventKind::Terminated => {
+        ObservationKind::Terminated => {
             ("-".into(), "terminated", String::new(), "heartbeat answered terminate=true".into(), true)
         }
-        SimEventKind::Crashed => ("-".into(), "crashed", String::new(), String::new(), true),
-        SimEventKind::Restarted => ("-".into(), "restarted", String::new(), String::new(), true),
-        SimEventKind::Applied { what, .. } => ("-".into(), "event", String::new(), what.clone(), true),
-        SimEventKind::MessageFault { what, operation } => {
+        ObservationKind::Crashed => ("-".into(), "crashed", String::new(), String::new(), true),
+        ObservationKind::Restarted => ("-".into(), "restarted", String::new(), String::new(), true),
+        ObservationKind::Applied { what, .. } => ("-".into(), "event", String::new(), what.clone(), true),
+        ObservationKind::MessageFault { what, operation } => {
             ("-".into(), "fault", String::new(), format!("{what} {operation}"), true)
         }
     };
+    let detail =
+        if o.inferred { format!("{detail} (inferred from its calls)").trim_start().to_string() } else { detail };
     Line { at: rel(o.at), object, what: what.into(), runner, task, detail, anomaly }
 }
 
 /// The log lines of a run, in order.
-pub fn lines(out: &SimOutput, a: &Analysis) -> Vec<Line> {
+pub fn lines(out: &Trace, a: &Analysis) -> Vec<Line> {
     let mut lines: Vec<Line> = out.journal.iter().filter_map(|e| journal_line(a, e)).collect();
     lines.extend(out.observations.iter().map(|o| observation_line(a, o)));
     // Stable: at the same instant, the service's decisions come before what runners saw.

@@ -8,8 +8,8 @@ pub mod timeline;
 use serde::Serialize;
 
 use crate::scenario::Scenario;
-use crate::sim::SimOutput;
 use crate::time::format_duration;
+use crate::trace::Trace;
 
 use crate::check::{self, Violation};
 use analysis::Analysis;
@@ -68,7 +68,7 @@ pub struct Summary {
 
 impl Report {
     /// Builds the report of a run.
-    pub fn new(name: &str, scenario: &Scenario, out: &SimOutput) -> Report {
+    pub fn new(name: &str, scenario: &Scenario, out: &Trace) -> Report {
         let a = Analysis::of(out);
         let log = log::lines(out, &a);
         let expectations = expect::check(&scenario.expect, out, &a, &log);

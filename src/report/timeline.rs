@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use crate::journal::EventKind;
-use crate::sim::SimOutput;
-use crate::sim::record::SimEventKind;
 use crate::time::Millis;
+use crate::trace::ObservationKind;
+use crate::trace::Trace;
 
 use super::analysis::{Analysis, LeaseEnd, rel};
 use super::log::stamp;
@@ -39,7 +39,7 @@ fn tick_step(end: Millis) -> Millis {
 }
 
 /// Renders the timeline of a run.
-pub fn svg(out: &SimOutput, a: &Analysis, title: &str) -> String {
+pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
     let end = out.end_ms.max(1);
     let x = |t: Millis| LABEL + (t.min(end) as f64 / end as f64) * (WIDTH - LABEL - 20.0);
     let instances: Vec<&str> = out.instances.iter().map(|i| i.instance_id.as_str()).collect();
@@ -232,15 +232,15 @@ pub fn svg(out: &SimOutput, a: &Analysis, title: &str) -> String {
 }
 
 /// Faults and control-plane events to mark: time, words, colour.
-fn marks(out: &SimOutput, with_message_faults: bool) -> Vec<(Millis, String, &'static str)> {
+fn marks(out: &Trace, with_message_faults: bool) -> Vec<(Millis, String, &'static str)> {
     let mut marks = Vec::new();
     for o in &out.observations {
         match &o.kind {
-            SimEventKind::Applied { what, .. } => {
+            ObservationKind::Applied { what, .. } => {
                 let control = ["TRY_CANCEL", "deactivate", "activate", "delete"].iter().any(|c| what.starts_with(c));
                 marks.push((rel(o.at), what.clone(), if control { "#2962ff" } else { "#e67e22" }));
             }
-            SimEventKind::MessageFault { what, operation } if with_message_faults => {
+            ObservationKind::MessageFault { what, operation } if with_message_faults => {
                 marks.push((rel(o.at), format!("{what} {operation}"), "#8e44ad"));
             }
             _ => {}

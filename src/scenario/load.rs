@@ -6,7 +6,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::definition_file::to_pipeline_objects;
-use super::model::{Action, At, Expectation, MessageEffect, Scenario, error_code};
+use super::model::{Action, At, Behaviour, Expectation, MessageEffect, Scenario, Target, error_code};
 use crate::protocol::Operation;
 use crate::service::Settings;
 use crate::service::definition::validate;
@@ -160,6 +160,15 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
         if r.report_interval.ms() == 0 || r.heartbeat_interval.ms() == 0 || r.request_timeout.ms() == 0 {
             return Err(err(at, "intervals and timeouts must be longer than 0"));
         }
+        if r.program.is_some() && r.behaviour != Behaviour::default() {
+            return Err(err(
+                format!("{at}.behaviour"),
+                "misbehaviours are knobs of dpsim's own runner; a runner program has its own behaviour",
+            ));
+        }
+        if r.program.as_deref() == Some("") {
+            return Err(err(format!("{at}.program"), "must name a registered program"));
+        }
         if r.behaviour.work_factor.is_some_and(|f| !(f.is_finite() && f > 0.0)) {
             return Err(err(format!("{at}.behaviour.work_factor"), "must be a positive number"));
         }
@@ -222,42 +231,22 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
             }
         }
         let path = format!("{at}.do");
+        match e.action.target() {
+            Target::Machine(m) => known_machine(format!("{path}.machine"), m)?,
+            Target::Runner(r) | Target::Messages(Some(r)) => known_runner(format!("{path}.runner"), r)?,
+            Target::Pipeline(Some(p)) => known_pipeline(format!("{path}.pipeline"), p)?,
+            Target::Service | Target::Messages(None) | Target::Pipeline(None) => {}
+        }
         match &e.action {
-            Action::Partition { machine, .. }
-            | Action::Repair { machine }
-            | Action::Hold { machine }
-            | Action::Release { machine }
-            | Action::Latency { machine, .. }
-            | Action::CrashMachine { machine }
-            | Action::RestartMachine { machine } => known_machine(format!("{path}.machine"), machine)?,
-            Action::Pause { runner }
-            | Action::Resume { runner }
-            | Action::CrashRunner { runner }
-            | Action::RestartRunner { runner }
-            | Action::Terminate { runner } => known_runner(format!("{path}.runner"), runner)?,
-            Action::SlowWork { runner, factor } => {
-                known_runner(format!("{path}.runner"), runner)?;
-                if !(factor.is_finite() && *factor > 0.0) {
-                    return Err(err(format!("{path}.factor"), "must be a positive number"));
-                }
+            Action::SlowWork { factor, .. } if !(factor.is_finite() && *factor > 0.0) => {
+                return Err(err(format!("{path}.factor"), "must be a positive number"));
             }
-            Action::Cancel { task, pipeline } => {
-                known_task(format!("{path}.task"), task)?;
-                if let Some(p) = pipeline {
-                    known_pipeline(format!("{path}.pipeline"), p)?;
-                }
-            }
-            Action::Deactivate { pipeline, .. } | Action::Activate { pipeline } | Action::Delete { pipeline } => {
-                known_pipeline(format!("{path}.pipeline"), pipeline)?
-            }
+            Action::Cancel { task, .. } => known_task(format!("{path}.task"), task)?,
             Action::Message(m) => {
                 if let Some(op) = &m.operation
                     && Operation::from_target(&format!("DataPipeline.{op}")).is_none()
                 {
                     return Err(err(format!("{path}.operation"), format!("unknown operation {op:?}")));
-                }
-                if let Some(r) = &m.runner {
-                    known_runner(format!("{path}.runner"), r)?;
                 }
                 if let Some(t) = &m.task {
                     known_task(format!("{path}.task"), t)?;
@@ -278,7 +267,7 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
                     _ => {}
                 }
             }
-            Action::CrashService | Action::RestartService => {}
+            _ => {}
         }
     }
     for (i, x) in s.expect.iter().enumerate() {

@@ -181,6 +181,10 @@ pub struct RunnerSpec {
     pub machines: Option<u32>,
     /// Name of the machine to run on, to share one between runner entries.
     pub machine: Option<String>,
+    /// The runner program to run, registered under this name through the library API
+    /// (`Simulation::program`); default dpsim's own virtual Task Runner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
     /// Worker group polled.
     pub worker_group: String,
     /// Heartbeat interval (default 15 minutes).
@@ -415,6 +419,49 @@ pub enum Action {
         /// Runner.
         runner: String,
     },
+}
+
+/// What a timeline event acts on: the one answer to "which machine or runner does this hit",
+/// for the loader, the driver and the shrinker alike.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target<'a> {
+    /// A machine, named directly or by one of its runners.
+    Machine(&'a str),
+    /// One runner process.
+    Runner(&'a str),
+    /// The service host.
+    Service,
+    /// Calls at the service's edge: only one runner's, or whichever calls match.
+    Messages(Option<&'a str>),
+    /// Pipelines by scenario name (None: every pipeline that has the activity).
+    Pipeline(Option<&'a str>),
+}
+
+impl Action {
+    /// What this event acts on.
+    pub fn target(&self) -> Target<'_> {
+        match self {
+            Action::Partition { machine, .. }
+            | Action::Repair { machine }
+            | Action::Hold { machine }
+            | Action::Release { machine }
+            | Action::Latency { machine, .. }
+            | Action::CrashMachine { machine }
+            | Action::RestartMachine { machine } => Target::Machine(machine),
+            Action::Pause { runner }
+            | Action::Resume { runner }
+            | Action::CrashRunner { runner }
+            | Action::RestartRunner { runner }
+            | Action::SlowWork { runner, .. }
+            | Action::Terminate { runner } => Target::Runner(runner),
+            Action::CrashService | Action::RestartService => Target::Service,
+            Action::Message(f) => Target::Messages(f.runner.as_deref()),
+            Action::Cancel { pipeline, .. } => Target::Pipeline(pipeline.as_deref()),
+            Action::Deactivate { pipeline, .. } | Action::Activate { pipeline } | Action::Delete { pipeline } => {
+                Target::Pipeline(Some(pipeline))
+            }
+        }
+    }
 }
 
 /// Direction of a one-way partition.

@@ -3,7 +3,7 @@
 //! turmoil's cost per step grows fast with the number of hosts, so fleets share a few machine
 //! hosts: a fleet of N runners over M machines puts runner i on machine i mod M.
 
-use super::model::{RunnerSpec, Scenario};
+use super::model::{RunnerSpec, Scenario, Target};
 
 /// Most machines a fleet gets when it does not say.
 pub const DEFAULT_FLEET_MACHINES: u32 = 10;
@@ -69,4 +69,19 @@ pub fn resolve_machine(plan: &[PlannedRunner], name: &str) -> Option<String> {
         return Some(name.to_string());
     }
     plan.iter().find(|r| r.name == name).map(|r| r.machine.clone())
+}
+
+/// The runners a target names: every runner on a machine, one runner, every runner for the
+/// service itself; none for pipelines, or for message faults that name no runner (those hit
+/// whichever calls match, and the edge records which).
+pub fn runners_hit(plan: &[PlannedRunner], target: Target<'_>) -> Vec<String> {
+    match target {
+        Target::Machine(m) => {
+            let machine = resolve_machine(plan, m).unwrap_or_else(|| m.to_string());
+            plan.iter().filter(|r| r.machine == machine).map(|r| r.name.clone()).collect()
+        }
+        Target::Runner(r) | Target::Messages(Some(r)) => vec![r.to_string()],
+        Target::Service => plan.iter().map(|r| r.name.clone()).collect(),
+        Target::Messages(None) | Target::Pipeline(_) => Vec::new(),
+    }
 }

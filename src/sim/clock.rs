@@ -5,8 +5,7 @@ use std::cell::Cell;
 use crate::time::Millis;
 use crate::wire::Clock;
 
-/// The pinned epoch every simulation starts at: 2026-01-01T00:00:00Z.
-pub const EPOCH_MS: Millis = 1_767_225_600_000;
+pub use crate::trace::EPOCH_MS;
 
 thread_local! {
     /// The simulated time the driver last stepped to, for code outside any host (and

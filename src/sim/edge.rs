@@ -13,13 +13,17 @@ use http_body_util::BodyExt;
 use hyper::body::{Bytes, Incoming};
 use serde_json::Value;
 
-use crate::protocol::{ErrorCode, Operation, ServiceError};
+use crate::protocol::{ErrorCode, Operation, Response, ServiceError};
+use crate::runner::client::RUNNER_HEADER;
 use crate::scenario::model::{DeadlineKind, MessageEffect, MessageFault};
+use crate::time::Millis;
+use crate::trace::{Call, CallOutcome};
 use crate::wire::Host;
 use crate::wire::http::{dispatch, operation, render};
 
 use super::clock::sim_now;
-use super::record::{Recorder, SimEventKind};
+use super::record::Recorder;
+use crate::trace::ObservationKind;
 
 /// An installed message fault and how often it has matched.
 #[derive(Clone, Debug)]
@@ -88,15 +92,19 @@ fn matches(f: &MessageFault, call: &CallInfo) -> bool {
     op_ok && runner_ok && task_ok
 }
 
-fn identify(host: &Host, op: Option<Operation>, body: &[u8]) -> CallInfo {
-    let mut info = CallInfo { operation: op, ..CallInfo::default() };
+/// Who sent a call and what it is about. Inside the simulation the caller's runner is known for
+/// certain (the runner's client names it in a header); otherwise it is the hostname or
+/// taskrunnerId the call gives, or the runner a named lease was handed to.
+fn identify(host: &Host, parts: &http::request::Parts, op: Option<Operation>, body: &[u8]) -> CallInfo {
+    let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut info = CallInfo { operation: op, runner: sender.clone(), ..CallInfo::default() };
     let Ok(value) = serde_json::from_slice::<Value>(body) else { return info };
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
-    info.runner = text("hostname").or_else(|| text("taskrunnerId"));
+    info.runner = info.runner.or_else(|| text("hostname")).or_else(|| text("taskrunnerId"));
     if let Some(task_id) = text("taskId")
         && let Some(t) = host.with_core(|core| core.task_info(&task_id))
     {
-        info.runner = t.hostname.map(|h| h.to_string());
+        info.runner = sender.or_else(|| t.hostname.map(|h| h.to_string()));
         info.component = Some(t.component);
         info.ack_deadline = Some(t.ack_deadline);
         info.progress_deadline = t.progress_deadline;
@@ -164,20 +172,27 @@ pub async fn handle(
         }
     };
     let op = operation(&parts).ok();
+    let arrived = sim_now();
     // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
-    let call = if faults.any_pending() { identify(&host, op, &body) } else { CallInfo::default() };
+    let call = if faults.any_pending() { identify(&host, &parts, op, &body) } else { CallInfo::default() };
     let Some((effect, nth)) = faults.take(&call) else {
-        return Ok(render(&host, request_id, dispatch(&host, &parts, &body).await));
+        let result = dispatch(&host, &parts, &body).await;
+        log_call(&recorder, arrived, &parts, op, &body, Some(&result), true);
+        return Ok(render(&host, request_id, result));
     };
     let op_name = op.map_or("?".to_string(), |o| o.to_string());
     recorder.record(
         call.runner.as_deref(),
-        SimEventKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name },
+        ObservationKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name },
     );
     let result = match effect {
-        MessageEffect::DropRequest => std::future::pending().await,
+        MessageEffect::DropRequest => {
+            log_call(&recorder, arrived, &parts, op, &body, None, false);
+            std::future::pending().await
+        }
         MessageEffect::DropResponse => {
-            let _ = dispatch(&host, &parts, &body).await;
+            let result = dispatch(&host, &parts, &body).await;
+            log_call(&recorder, arrived, &parts, op, &body, Some(&result), false);
             std::future::pending().await
         }
         MessageEffect::Delay { by, until } => {
@@ -211,5 +226,57 @@ pub async fn handle(
             Err(ServiceError::new(code, format!("injected {code} by the scenario")))
         }
     };
+    log_call(&recorder, arrived, &parts, op, &body, Some(&result), true);
     Ok(render(&host, request_id, result))
+}
+
+/// The taskId a task call names, read without decoding the rest of the body.
+#[derive(serde::Deserialize)]
+struct Names<'a> {
+    #[serde(rename = "taskId", borrow)]
+    task_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    hostname: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "taskrunnerId", borrow)]
+    taskrunner_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Records a task-runner call and its answer in the trace (control-plane calls are the
+/// operator's and are not recorded here).
+fn log_call(
+    recorder: &Recorder,
+    arrived: Millis,
+    parts: &http::request::Parts,
+    op: Option<Operation>,
+    body: &[u8],
+    result: Option<&Result<Response, ServiceError>>,
+    delivered: bool,
+) {
+    let Some(op) = op.filter(|o| o.is_runner_call()) else { return };
+    let names: Option<Names> = serde_json::from_slice(body).ok();
+    let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok());
+    let runner = sender.map(str::to_string).or_else(|| {
+        names.as_ref().and_then(|n| n.hostname.as_deref().or(n.taskrunner_id.as_deref()).map(str::to_string))
+    });
+    let task_id = names.and_then(|n| n.task_id).map(|id| id.into_owned());
+    let outcome = match result {
+        None => CallOutcome::NotReceived,
+        Some(Err(e)) => CallOutcome::Error { code: e.code },
+        Some(Ok(Response::PollForTask(out))) => match &out.task_object {
+            Some(task) => CallOutcome::Handout { task_id: task.task_id.clone() },
+            None => CallOutcome::NoTask,
+        },
+        Some(Ok(Response::ReportTaskProgress(out))) => CallOutcome::Report { canceled: out.canceled },
+        Some(Ok(Response::ReportTaskRunnerHeartbeat(out))) => CallOutcome::Heartbeat { terminate: out.terminate },
+        Some(Ok(_)) => CallOutcome::Accepted,
+    };
+    recorder.record_call(Call {
+        at: arrived,
+        answered_at: sim_now(),
+        runner,
+        operation: op,
+        task_id,
+        outcome,
+        delivered,
+    });
 }

@@ -13,8 +13,9 @@ use crate::protocol::Operation;
 use crate::scenario::definition_file::to_pipeline_objects;
 use crate::scenario::model::PipelineSpec;
 
-use super::client::{ApiClient, CallError};
-use super::record::{Recorder, SimEventKind};
+use super::record::Recorder;
+use crate::runner::client::{ApiClient, CallError};
+use crate::trace::ObservationKind;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const RETRY_WAIT: Duration = Duration::from_secs(1);
@@ -74,7 +75,7 @@ impl Directory {
 
 /// Calls until the service answers, retrying what may not have been seen.
 async fn call(client: &mut ApiClient, op: Operation, body: &Value) -> Result<Value, CallError> {
-    let bytes = super::client::body(body);
+    let bytes = crate::runner::client::body(body);
     loop {
         match client.call(op, bytes.clone(), CALL_TIMEOUT).await {
             Err(e) if e.is_transient() => tokio::time::sleep(RETRY_WAIT).await,
@@ -223,7 +224,7 @@ async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recor
     if !failures.is_empty() {
         recorder.record(
             Some("operator"),
-            SimEventKind::Applied {
+            ObservationKind::Applied {
                 what: format!("{command:?} failed: {}", failures.join(", ")),
                 disturbs: Vec::new(),
             },

@@ -10,7 +10,8 @@ use serde_json::json;
 use crate::chaos::shrink::shrink;
 use crate::chaos::stats::Distribution;
 use crate::chaos::{SeedOutcome, run_seed, standalone, sweep};
-use crate::cli_run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
+use crate::cli::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
+use crate::runner::Programs;
 use crate::scenario::load_file;
 
 /// Parses `A..B` (B exclusive) or a single seed.
@@ -73,7 +74,8 @@ pub fn run(args: &ChaosArgs) -> u8 {
         bar
     });
     let start = std::time::Instant::now();
-    let outcomes = sweep(&base, args.seeds.clone(), args.jobs, &|| {
+    let programs = Programs::default();
+    let outcomes = sweep(&base, args.seeds.clone(), args.jobs, &programs, &|| {
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -91,14 +93,14 @@ pub fn run(args: &ChaosArgs) -> u8 {
     let failing: Vec<&SeedOutcome> = outcomes.iter().filter(|o| o.failed()).collect();
     let mut repros = Vec::new();
     for (n, outcome) in failing.iter().enumerate() {
-        let (_, scenario) = run_seed(&base, outcome.seed);
+        let (_, scenario) = run_seed(&base, outcome.seed, &programs);
         let file = args.out.join(format!("seed-{}.json", outcome.seed));
         let _ = std::fs::write(&file, standalone(&scenario));
         let mut entry = json!({"seed": outcome.seed, "scenario": file.display().to_string(), "invariants": outcome.violations.iter().map(|v| v.invariant).collect::<Vec<_>>()});
         println!("seed {}: {}", outcome.seed, describe(outcome));
         println!("  repro: cargo run --release -- run {}", file.display());
         if let (true, true, Some(first)) = (args.shrink, n < args.shrink_seeds, outcome.violations.first())
-            && let Some(small) = shrink(&base, outcome.seed, first.invariant, args.shrink_runs)
+            && let Some(small) = shrink(&base, outcome.seed, first.invariant, args.shrink_runs, &programs)
         {
             let min_file = args.out.join(format!("seed-{}-min.json", outcome.seed));
             let _ = std::fs::write(&min_file, standalone(&small.scenario));
@@ -201,5 +203,5 @@ pub fn default_jobs() -> usize {
 
 /// Where output goes by default.
 pub fn default_out(scenario: &Path) -> PathBuf {
-    PathBuf::from("chaos-out").join(crate::cli_run::scenario_name(scenario))
+    PathBuf::from("chaos-out").join(crate::cli::run::scenario_name(scenario))
 }

@@ -1,5 +1,7 @@
-//! An AWS JSON 1.1 client over turmoil TCP: one kept-alive connection, a timeout per call,
-//! and a fresh connection after any failure (turmoil never retransmits).
+//! A lean AWS JSON 1.1 client over the simulated network: one kept-alive connection, a
+//! timeout per call, and a fresh connection after any failure (turmoil never retransmits).
+//! Every request carries the caller's runner name in [`RUNNER_HEADER`], so the service's edge
+//! knows which runner sent it (the simulation's ground truth, used by message faults).
 
 use std::time::Duration;
 
@@ -14,6 +16,9 @@ use crate::protocol::Operation;
 
 /// The service's host name and port inside the simulation.
 pub const SERVICE: (&str, u16) = ("service", 80);
+
+/// The header naming the runner that sends a request inside the simulation.
+pub const RUNNER_HEADER: &str = "x-dpsim-runner";
 
 /// Serialises a request body.
 pub fn body(value: &impl serde::Serialize) -> Bytes {
@@ -59,6 +64,7 @@ impl CallError {
 pub struct ApiClient {
     sender: Option<SendRequest<Full<Bytes>>>,
     keep_alive: bool,
+    runner: Option<String>,
 }
 
 impl Default for ApiClient {
@@ -70,13 +76,18 @@ impl Default for ApiClient {
 impl ApiClient {
     /// A client that connects on first use.
     pub fn new() -> ApiClient {
-        ApiClient { sender: None, keep_alive: true }
+        ApiClient { sender: None, keep_alive: true, runner: None }
+    }
+
+    /// A client whose calls name `runner` as their sender.
+    pub fn for_runner(runner: &str) -> ApiClient {
+        ApiClient { sender: None, keep_alive: true, runner: Some(runner.to_string()) }
     }
 
     /// A client that opens a connection per call, for rare calls (heartbeats) that should
     /// not hold an idle connection open for their whole interval.
-    pub fn one_shot() -> ApiClient {
-        ApiClient { sender: None, keep_alive: false }
+    pub fn one_shot(self) -> ApiClient {
+        ApiClient { keep_alive: false, ..self }
     }
 
     async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, CallError> {
@@ -112,10 +123,14 @@ impl ApiClient {
     }
 
     async fn call_inner<T: DeserializeOwned>(&mut self, op: Operation, body: Bytes) -> Result<T, CallError> {
+        let runner = self.runner.clone();
         let sender = self.connect().await?;
         sender.ready().await.map_err(|e| CallError::Network(e.to_string()))?;
-        let request = http::Request::post("/")
-            .header("host", "service")
+        let mut request = http::Request::post("/").header("host", "service");
+        if let Some(runner) = &runner {
+            request = request.header(RUNNER_HEADER, runner.as_str());
+        }
+        let request = request
             .header("x-amz-target", format!("DataPipeline.{op}"))
             .header("content-type", "application/x-amz-json-1.1")
             .body(Full::new(body))

@@ -8,6 +8,8 @@ use serde_json::json;
 use crate::report::Report;
 use crate::scenario::{Scenario, load_file};
 use crate::sim;
+use crate::simulation::{Simulation, SimulationError};
+use crate::trace::Trace;
 
 /// Output format of `run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -29,7 +31,7 @@ pub fn scenario_name(path: &Path) -> String {
 }
 
 /// Runs a loaded scenario with a progress bar on a terminal.
-pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, sim::SimOutput), sim::SimError> {
+pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, Trace), SimulationError> {
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(scenario.duration.ms() / 1000);
         bar.set_style(
@@ -46,12 +48,11 @@ pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, s
         }
     };
     let progress: Option<sim::Progress> = if bar.is_some() { Some(&mut tick) } else { None };
-    let out = sim::run(scenario, seed, progress);
+    let out = Simulation::new(scenario.clone()).name(name).seed(seed).run_traced(progress);
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let out = out?;
-    Ok((Report::new(name, scenario, &out), out))
+    out
 }
 
 /// `dpsim run`; returns the process exit status.
@@ -113,12 +114,12 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
 }
 
 /// The timeline picture of a run.
-pub fn timeline_svg(name: &str, out: &sim::SimOutput) -> String {
+pub fn timeline_svg(name: &str, out: &Trace) -> String {
     let analysis = crate::report::analysis::Analysis::of(out);
     crate::report::timeline::svg(out, &analysis, &format!("{name} (seed {})", out.seed))
 }
 
-fn write_out(dir: &Path, report: &Report, out: &sim::SimOutput, svg: &str, path: &Path) -> std::io::Result<()> {
+fn write_out(dir: &Path, report: &Report, out: &Trace, svg: &str, path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("log.txt"), format!("seed: {}\n{}", out.seed, report.snapshot_text()))?;
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report).expect("reports serialise"))?;

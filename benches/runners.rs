@@ -1,0 +1,95 @@
+//! SDK-based runners beside dpsim's own: 100 runners of the example runner on the official
+//! AWS SDK (`examples/sdk_runner.rs`) and 100 of dpsim's built-in runner, on the same scenario
+//! and cadence (a report every minute), each side in its own process. Prints wall time, peak
+//! RSS, requests and the SDK/built-in wall-time ratio measured in the same run.
+
+#[allow(dead_code)]
+#[path = "../examples/sdk_runner.rs"]
+mod sdk_runner;
+
+use std::process::Command;
+use std::time::Instant;
+
+use dpsim::simulation::Simulation;
+
+const RUNNERS: u32 = 100;
+
+fn scenario(program: Option<&str>) -> dpsim::scenario::Scenario {
+    let mut runner = serde_json::json!({"name": "worker", "count": RUNNERS, "machines": 10, "worker_group": "wg",
+                                        "report_interval": "1m"});
+    if let Some(p) = program {
+        runner["program"] = serde_json::json!(p);
+    }
+    let text = serde_json::json!({
+        "description": "runner benchmark", "seed": 7, "duration": "1h", "stop_when_done": false, "log": "anomalies",
+        "pipelines": [{"name": "bulk", "activations": 500, "definition": {"objects": [
+            {"id": "Default", "name": "Default", "scheduleType": "ondemand"},
+            {"id": "Copy", "name": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg", "myWorkTime": "5 minutes"}]}}],
+        "runners": [runner]
+    });
+    dpsim::scenario::parse(&text.to_string()).expect("valid benchmark scenario")
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+fn side(sdk: bool) {
+    let sim = if sdk {
+        Simulation::new(scenario(Some("my-runner"))).program("my-runner", sdk_runner::my_runner)
+    } else {
+        Simulation::new(scenario(None))
+    };
+    let start = Instant::now();
+    let (report, trace) = sim.run_traced(None).expect("the benchmark runs");
+    let wall = start.elapsed().as_secs_f64();
+    let finished = report.summary.statuses.iter().find(|(s, _)| s == "FINISHED").map_or(0, |(_, n)| *n);
+    println!(
+        "RESULT wall={wall:.3} rss={:.1} requests={} finished={finished} tasks={}",
+        peak_rss_mb(),
+        trace.requests,
+        report.summary.tasks
+    );
+}
+
+fn child(mode: &str) -> std::collections::BTreeMap<String, f64> {
+    let out = Command::new(std::env::current_exe().expect("own path"))
+        .args(["--bench", "--child", mode])
+        .output()
+        .expect("child runs");
+    assert!(out.status.success(), "{mode} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("RESULT ")).expect("child prints a RESULT line");
+    line[7..]
+        .split_whitespace()
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0.0)))
+        .collect()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if !args.iter().any(|a| a == "--bench") {
+        println!("runners bench: run with `cargo bench --bench runners`");
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--child") {
+        side(args.get(i + 1).map(String::as_str) == Some("sdk"));
+        return;
+    }
+    let builtin = child("builtin");
+    let sdk = child("sdk");
+    println!("runners: {RUNNERS} runners on 10 machines, 500 tasks of 5 minutes, 1 simulated hour, a report a minute");
+    println!("{:<22} {:>8} {:>12} {:>10} {:>9}", "", "wall s", "peak RSS MB", "requests", "finished");
+    for (name, r) in [("dpsim's built-in runner", &builtin), ("SDK runner (example)", &sdk)] {
+        println!("{name:<22} {:>8.2} {:>12.1} {:>10.0} {:>9.0}", r["wall"], r["rss"], r["requests"], r["finished"]);
+    }
+    println!("SDK / built-in wall time: {:.2}x (goal: within 3x)", sdk["wall"] / builtin["wall"]);
+}

@@ -1,0 +1,11 @@
+//! The command line's subcommands, each a function from its arguments to an exit status.
+//!
+//! - [`run`]: `dpsim run`: load, simulate with progress, print and write the report.
+//! - [`chaos`]: `dpsim chaos`: sweeps, summaries, failing seeds as files, shrinking.
+//! - [`explore`]: `dpsim explore`: the deadline-boundary table.
+//! - [`serve`]: `dpsim serve`: the service on a real port with an advanceable clock.
+
+pub mod chaos;
+pub mod explore;
+pub mod run;
+pub mod serve;

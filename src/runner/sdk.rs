@@ -1,0 +1,245 @@
+//! The official `aws-sdk-datapipeline` client inside the simulation, unchanged, plugged in
+//! through its documented extension points:
+//!
+//! - **HTTP**: an [`HttpClient`] whose connector sends each request over turmoil's TCP to the
+//!   virtual service (keeping one idle connection for reuse, dropping any that failed), honours
+//!   the connect and read timeouts the SDK asks for, and stamps the runner's name so the
+//!   service's edge knows who called;
+//! - **sleep**: tokio's sleep, which inside a turmoil host is simulated time;
+//! - **time**: a [`TimeSource`] reading simulated time, so SigV4 dates and clock-skew handling
+//!   use it;
+//! - **randomness**: invocation ids from a generator seeded per runner; retry jitter from
+//!   `fastrand`'s thread-local generator, which the simulation seeds from the scenario seed
+//!   at the start of every run (a whole run executes on one thread); a retry token bucket of
+//!   the client's own, instead of the SDK's process-wide one, so runs cannot leak into each
+//!   other.
+//!
+//! Defaults dpsim chooses because turmoil never retransmits (a lost answer would otherwise
+//! hang a call forever): connect timeout = the runner's `request_timeout`; read timeout =
+//! `poll_hold` + `request_timeout` (PollForTask is held up to `poll_hold`). Everything else is
+//! the SDK's own default (standard retry mode, 3 attempts). Change them on
+//! [`RunnerEnv::sdk_config`](super::RunnerEnv::sdk_config).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_runtime::invocation_id::DefaultInvocationIdGenerator;
+use aws_sdk_datapipeline::config::{BehaviorVersion, Credentials, Region};
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::time::TimeSource;
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::timeout::TimeoutConfig;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_util::rt::TokioIo;
+
+use crate::sim::clock::sim_now;
+use crate::sim::record::Recorder;
+use crate::trace::ObservationKind;
+
+use super::client::{RUNNER_HEADER, SERVICE};
+use super::control::RunnerControl;
+use super::env::RunnerEnv;
+
+/// The access key the simulated SDK clients sign with (the virtual service does not check).
+pub const ACCESS_KEY: &str = "AKIDDPSIM";
+
+/// The configuration of a runner's SDK client; see the module docs.
+pub fn config(env: &RunnerEnv) -> aws_sdk_datapipeline::config::Builder {
+    let request_timeout = Duration::from_millis(env.spec().request_timeout.ms());
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(request_timeout)
+        .read_timeout(env.poll_hold() + request_timeout)
+        .build();
+    let partition =
+        RetryPartition::custom(format!("dpsim-{}", env.name())).token_bucket(TokenBucket::default()).build();
+    aws_sdk_datapipeline::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static("us-east-1"))
+        .endpoint_url("http://service")
+        .credentials_provider(Credentials::new(ACCESS_KEY, "dpsim-secret", None, None, "dpsim"))
+        .http_client(SimHttpClient {
+            runner: env.name().to_string(),
+            recorder: env.inner.recorder.clone(),
+            control: env.control().clone(),
+        })
+        .sleep_impl(TokioSleep::new())
+        .time_source(SimTimeSource)
+        .timeout_config(timeouts)
+        .retry_partition(partition)
+        .invocation_id_generator(DefaultInvocationIdGenerator::with_seed(env.inner.seed ^ 0x1d_5eed))
+}
+
+/// Simulated wall-clock time.
+#[derive(Debug, Clone, Copy)]
+struct SimTimeSource;
+
+impl TimeSource for SimTimeSource {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(sim_now())
+    }
+}
+
+/// The SDK's HTTP client inside the simulation.
+#[derive(Clone)]
+struct SimHttpClient {
+    runner: String,
+    recorder: Recorder,
+    control: Arc<RunnerControl>,
+}
+
+impl std::fmt::Debug for SimHttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHttpClient").field("runner", &self.runner).finish()
+    }
+}
+
+impl HttpClient for SimHttpClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, _: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(SimConnector {
+            runner: self.runner.clone(),
+            recorder: self.recorder.clone(),
+            control: self.control.clone(),
+            connect_timeout: settings.connect_timeout(),
+            read_timeout: settings.read_timeout(),
+            idle: Arc::new(Mutex::new(None)),
+        })
+    }
+}
+
+/// Sends requests over turmoil TCP, keeping one idle HTTP/1 connection for reuse.
+#[derive(Clone)]
+struct SimConnector {
+    runner: String,
+    recorder: Recorder,
+    control: Arc<RunnerControl>,
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    idle: Arc<Mutex<Option<SendRequest<Full<Bytes>>>>>,
+}
+
+impl std::fmt::Debug for SimConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConnector").field("runner", &self.runner).finish()
+    }
+}
+
+/// Why a request got no HTTP answer.
+enum Failure {
+    Timeout(&'static str),
+    Io(String),
+}
+
+impl SimConnector {
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, Failure> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(sender) = idle.filter(|s| !s.is_closed()) {
+            return Ok(sender);
+        }
+        let connect = async {
+            let stream = turmoil::net::TcpStream::connect(SERVICE)
+                .await
+                .map_err(|e| Failure::Io(format!("cannot connect ({})", e.kind())))?;
+            let (sender, connection) =
+                http1::handshake(TokioIo::new(stream)).await.map_err(|e| Failure::Io(e.to_string()))?;
+            tokio::task::spawn_local(async move {
+                let _ = connection.await;
+            });
+            Ok(sender)
+        };
+        match self.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, connect).await.unwrap_or(Err(Failure::Timeout("connect"))),
+            None => connect.await,
+        }
+    }
+
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Failure> {
+        let mut request = request.try_into_http1x().map_err(|e| Failure::Io(format!("bad request: {e}")))?;
+        request
+            .headers_mut()
+            .insert(RUNNER_HEADER, http::HeaderValue::from_str(&self.runner).map_err(|e| Failure::Io(e.to_string()))?);
+        // The body is read through its own stream, so the SDK's upload monitoring sees progress.
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await.map_err(|e| Failure::Io(format!("request body: {e}")))?.to_bytes();
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let mut sender = self.connect().await?;
+        let exchange = async {
+            sender.ready().await.map_err(|e| Failure::Io(e.to_string()))?;
+            let response = sender.send_request(request).await.map_err(|e| Failure::Io(e.to_string()))?;
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await.map_err(|e| Failure::Io(e.to_string()))?.to_bytes();
+            Ok(http::Response::from_parts(parts, SdkBody::from(bytes)))
+        };
+        let response = match self.read_timeout {
+            Some(limit) => tokio::time::timeout(limit, exchange).await.unwrap_or(Err(Failure::Timeout("read"))),
+            None => exchange.await,
+        }?;
+        // Only a connection that answered is kept: a timed-out one may still deliver an old answer.
+        *self.idle.lock().unwrap_or_else(|p| p.into_inner()) = Some(sender);
+        HttpResponse::try_from(response).map_err(|e| Failure::Io(format!("bad response: {e}")))
+    }
+}
+
+/// Records a call the SDK gave up on (its attempt or operation timeout) before it ended.
+struct Abandoned<'a> {
+    connector: &'a SimConnector,
+    operation: &'a str,
+    done: bool,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.connector.control.is_down() {
+            self.connector.failed(self.operation, "timed out (abandoned by the SDK)".into());
+        }
+    }
+}
+
+impl SimConnector {
+    fn failed(&self, operation: &str, error: String) {
+        self.recorder
+            .record(Some(&self.runner), ObservationKind::CallFailed { operation: operation.to_string(), error });
+    }
+}
+
+impl HttpConnector for SimConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let this = self.clone();
+        HttpConnectorFuture::new(async move {
+            let operation = request
+                .headers()
+                .get("x-amz-target")
+                .and_then(|t| t.strip_prefix("DataPipeline."))
+                .unwrap_or("?")
+                .to_string();
+            let mut guard = Abandoned { connector: &this, operation: &operation, done: false };
+            let result = this.send(request).await;
+            guard.done = true;
+            let failed = |error: String| this.failed(&operation, error);
+            match result {
+                Ok(response) => {
+                    if let Some(code) = response.headers().get("x-amzn-errortype") {
+                        failed(code.to_string());
+                    }
+                    Ok(response)
+                }
+                Err(Failure::Timeout(what)) => {
+                    failed("timed out".into());
+                    Err(ConnectorError::timeout(format!("{what} timeout in the simulated network").into()))
+                }
+                Err(Failure::Io(e)) => {
+                    failed(format!("network error: {e}"));
+                    Err(ConnectorError::io(e.into()))
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,162 @@
+//! Building the turmoil world of a scenario: the service host behind its edge, the operator,
+//! and the runner machines, each runner a program on the public runner API.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::{Duration, UNIX_EPOCH};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
+
+use crate::runner::control::RunnerControl;
+use crate::runner::env::{EnvInner, RunnerEnv};
+use crate::runner::process::supervise;
+use crate::runner::programs::{BUILTIN, Programs};
+use crate::scenario::model::Scenario;
+use crate::scenario::settings;
+use crate::scenario::world_plan::{self, PlannedRunner};
+use crate::wire::{Host, HostConfig};
+
+use super::SimError;
+use super::clock::{EPOCH_MS, SimClock, set_driver_now};
+use super::edge::{Edge, FaultTable};
+use super::operator::{self, Command, Directory};
+use super::record::Recorder;
+
+/// A built world and the handles the driver steers it by.
+pub struct World<'a> {
+    /// The turmoil simulation.
+    pub sim: turmoil::Sim<'a>,
+    /// The service.
+    pub host: Host,
+    /// Message faults in force at the service's edge.
+    pub faults: FaultTable,
+    /// Where hosts record observations.
+    pub recorder: Recorder,
+    /// HTTP requests the edge received.
+    pub requests: Arc<AtomicU64>,
+    /// Pipeline ids by scenario name.
+    pub directory: Directory,
+    /// Set once every pipeline is created, defined and activated.
+    pub setup_done: Arc<AtomicBool>,
+    /// Control-plane events for the operator.
+    pub commands: mpsc::UnboundedSender<Command>,
+    /// Each runner's levers.
+    pub controls: BTreeMap<String, Arc<RunnerControl>>,
+    /// The runners and their machines.
+    pub plan: Vec<PlannedRunner>,
+}
+
+/// Builds the world of a scenario with a seed, running runners' programs from `programs`.
+pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<World<'a>, SimError> {
+    let tick = scenario.tick.ms();
+    let latency = scenario.network.latency.map_or(0, |d| d.ms());
+    let jitter = scenario.network.jitter.map_or(0, |d| d.ms());
+    let mut builder = turmoil::Builder::new();
+    builder
+        .rng_seed(seed)
+        .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
+        .tick_duration(Duration::from_millis(tick))
+        .simulation_duration(Duration::from_millis(scenario.duration.ms() + tick * 4))
+        .min_message_latency(Duration::from_millis(latency))
+        .max_message_latency(Duration::from_millis(latency + jitter))
+        .tcp_capacity(1 << 16);
+    let mut sim = builder.build();
+
+    set_driver_now(EPOCH_MS);
+    // A whole run executes on this thread: seeding fastrand's thread-local generator pins the
+    // SDK's retry jitter (and anything else drawing from it) to the scenario seed.
+    fastrand::seed(seed ^ 0x5eed_fa57);
+    let settings = settings(scenario, seed);
+    let poll_hold_ms = settings.poll_hold_ms;
+    let host = Host::new(
+        HostConfig { settings, credentials: None, keep_journal: true, rate_limits: false },
+        Arc::new(SimClock),
+    );
+    let faults = FaultTable::new(seed);
+    let recorder = Recorder::default();
+    let requests = Arc::new(AtomicU64::new(0));
+
+    // Hosts are registered in a fixed order: service, operator, machines in plan order.
+    {
+        let edge =
+            Edge { host: host.clone(), faults: faults.clone(), recorder: recorder.clone(), requests: requests.clone() };
+        sim.host("service", move || {
+            let edge = edge.clone();
+            async move {
+                let listener = turmoil::net::TcpListener::bind(("0.0.0.0", crate::runner::client::SERVICE.1)).await?;
+                tokio::spawn(edge.host.clone().run_deadlines());
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    let edge = edge.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |request| super::edge::handle(edge.clone(), request));
+                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    });
+                }
+            }
+        });
+    }
+
+    let directory = Directory::default();
+    let setup_done = Arc::new(AtomicBool::new(false));
+    let (commands, command_rx) = mpsc::unbounded_channel();
+    sim.client(
+        "operator",
+        operator::run(
+            scenario.pipelines.clone(),
+            scenario.operator.concurrency,
+            directory.clone(),
+            recorder.clone(),
+            setup_done.clone(),
+            command_rx,
+        ),
+    );
+
+    let plan = world_plan::plan(scenario);
+    let mut controls = BTreeMap::new();
+    let mut by_machine: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for (i, r) in plan.iter().enumerate() {
+        let spec = &scenario.runners[r.spec];
+        let name = spec.program.as_deref().unwrap_or(BUILTIN);
+        let program = programs.get(name).cloned().ok_or_else(|| {
+            SimError(format!("runners[{}].program: no runner program is registered as {name:?}", r.spec))
+        })?;
+        let control = RunnerControl::new(spec.behaviour.work_factor.unwrap_or(1.0));
+        controls.insert(r.name.clone(), control.clone());
+        let mut spec = spec.clone();
+        if spec.count > 1 {
+            // Spread a fleet's first connections over time: a burst of connects in one tick is
+            // what real fleets avoid too.
+            spec.start_at.0 += (i as u64 % 1000) * 2;
+        }
+        let env = RunnerEnv {
+            inner: Arc::new(EnvInner {
+                name: r.name.clone(),
+                spec,
+                poll_hold_ms,
+                seed: seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                control,
+                recorder: recorder.clone(),
+            }),
+        };
+        by_machine.entry(r.machine.clone()).or_default().push((program, env));
+    }
+    for machine in world_plan::machines(&plan) {
+        let runners = by_machine.remove(&machine).unwrap_or_default();
+        sim.host(machine.as_str(), move || {
+            let runners = runners.clone();
+            async move {
+                for (program, env) in runners {
+                    tokio::task::spawn_local(supervise(program, env));
+                }
+                std::future::pending::<()>().await;
+                Ok(())
+            }
+        });
+    }
+    Ok(World { sim, host, faults, recorder, requests, directory, setup_done, commands, controls, plan })
+}

@@ -1,0 +1,234 @@
+//! The run's data: everything a simulation (or `serve`) produced, as plain data.
+//!
+//! Checks, reports, chaos and explore read only this: the service's journal, what the harness
+//! observed (runner beliefs, faults applied, control-plane events) and the run's facts. Nothing
+//! here touches the simulator.
+
+pub mod infer;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::journal::Event;
+use crate::protocol::{ErrorCode, Operation};
+use crate::scenario::world_plan::PlannedRunner;
+use crate::service::InstanceSummary;
+use crate::time::Millis;
+
+/// The pinned epoch every simulation starts at: 2026-01-01T00:00:00Z.
+pub const EPOCH_MS: Millis = 1_767_225_600_000;
+
+/// Milliseconds since the start of the run.
+pub fn rel(at: Millis) -> Millis {
+    at.saturating_sub(EPOCH_MS)
+}
+
+/// The lease number inside a dpsim taskId (`<seq>.<mac>`); 0 if it has another shape.
+pub fn task_seq(task_id: &str) -> u64 {
+    task_id.split('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    /// The seed used.
+    pub seed: u64,
+    /// The service's journal.
+    pub journal: Vec<Event>,
+    /// Runner beliefs, faults and control events, in order of observation.
+    pub observations: Vec<Observation>,
+    /// The task-runner calls the service's edge saw, with what it answered, in order.
+    pub calls: Vec<Call>,
+    /// Simulated time when the run stopped, since the start.
+    pub end_ms: u64,
+    /// Whether it stopped because everything was done.
+    pub finished_early: bool,
+    /// Pipeline copy names by id.
+    pub pipeline_names: BTreeMap<String, String>,
+    /// Instances at the end.
+    pub instances: Vec<InstanceSummary>,
+    /// The runners and their machines.
+    pub runners: Vec<PlannedRunner>,
+    /// Steps taken.
+    pub steps: u64,
+    /// HTTP requests the service's edge received.
+    pub requests: u64,
+    /// Instances the service lost track of at the end (instance id, why); see
+    /// `Service::lost_instances`.
+    pub lost: Vec<(String, String)>,
+}
+
+/// Something a runner did or learned, or something the harness did to the world.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ObservationKind {
+    /// A runner starts working on a task it was handed.
+    StartsWork {
+        /// Lease number.
+        task: u64,
+        /// Work time it expects, if it said.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        work_ms: Option<u64>,
+    },
+    /// A runner stops working on a task.
+    StopsWork {
+        /// Lease number.
+        task: u64,
+        /// Why.
+        reason: String,
+    },
+    /// A runner learns it lost a task.
+    LearnsLost {
+        /// Lease number.
+        task: u64,
+        /// How it learned (canceled=true, TaskNotFoundException, ...).
+        how: String,
+    },
+    /// A runner's call failed (timeout, connection, injected error).
+    CallFailed {
+        /// Operation.
+        operation: String,
+        /// Error.
+        error: String,
+    },
+    /// A runner heard `terminate: true` and stopped.
+    Terminated,
+    /// A runner process crashed.
+    Crashed,
+    /// A runner process started again.
+    Restarted,
+    /// A fault or control event was applied.
+    Applied {
+        /// What, in words.
+        what: String,
+        /// The runners it cuts off, freezes or crashes; every runner when the service itself
+        /// goes down. Checks use it to tell a runner that could not learn from one that would not.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        disturbs: Vec<String>,
+    },
+    /// A message fault matched a call at the service's edge.
+    MessageFault {
+        /// What was done to the call.
+        what: String,
+        /// The operation.
+        operation: String,
+    },
+}
+
+/// One observed event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    /// When.
+    pub at: Millis,
+    /// Runner (or machine) it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    /// What.
+    #[serde(flatten)]
+    pub kind: ObservationKind,
+    /// True when dpsim inferred it from the runner's calls at the edge (an un-instrumented
+    /// runner program), rather than the runner reporting it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inferred: bool,
+}
+
+/// The component id of an instance id `@<component>_<YYYY-MM-DDTHH:MM:SS>[_<n>]`.
+pub fn component_of(instance_id: &str) -> &str {
+    let rest = instance_id.strip_prefix('@').unwrap_or(instance_id);
+    let is_time = |t: &[u8]| {
+        t.len() >= 19
+            && t[..19].iter().enumerate().all(|(i, c)| match i {
+                4 | 7 => *c == b'-',
+                10 => *c == b'T',
+                13 | 16 => *c == b':',
+                _ => c.is_ascii_digit(),
+            })
+    };
+    // Component ids may contain '_' and digits: take the last '_' that starts a timestamp.
+    let bytes = rest.as_bytes();
+    for (i, _) in rest.match_indices('_').collect::<Vec<_>>().into_iter().rev() {
+        if is_time(&bytes[i + 1..]) {
+            return &rest[..i];
+        }
+    }
+    rest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::component_of;
+
+    #[test]
+    fn component_ids_come_out_of_instance_ids() {
+        assert_eq!(component_of("@Copy_2026-01-01T00:00:00"), "Copy");
+        assert_eq!(component_of("@Copy_2026-01-01T00:00:00_20"), "Copy");
+        assert_eq!(component_of("@My_Copy_2_2026-01-01T00:00:00_523"), "My_Copy_2");
+        assert_eq!(component_of("weird"), "weird");
+    }
+}
+
+/// What the service answered a task-runner call, as its edge saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// PollForTask handed out a task.
+    Handout {
+        /// The taskId handed out.
+        task_id: String,
+    },
+    /// PollForTask answered `{}`.
+    NoTask,
+    /// ReportTaskProgress answered `canceled`.
+    Report {
+        /// The `canceled` flag.
+        canceled: bool,
+    },
+    /// SetTaskStatus was accepted.
+    Accepted,
+    /// A heartbeat answered `terminate`.
+    Heartbeat {
+        /// The `terminate` flag.
+        terminate: bool,
+    },
+    /// An AWS error.
+    Error {
+        /// Its code.
+        code: ErrorCode,
+    },
+    /// The request never reached the service (a fault dropped it).
+    NotReceived,
+}
+
+/// One task-runner call at the service's edge: who sent it, about which lease, and the answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Call {
+    /// When the request reached the edge.
+    pub at: Millis,
+    /// When the answer was produced.
+    pub answered_at: Millis,
+    /// The runner that sent it (inside the simulation, known for certain; in `serve`, the
+    /// hostname or taskrunnerId the call gave).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runner: Option<String>,
+    /// The operation.
+    pub operation: Operation,
+    /// The taskId the call names (ReportTaskProgress, SetTaskStatus).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// The answer.
+    #[serde(flatten)]
+    pub outcome: CallOutcome,
+    /// False when a fault kept the answer from the caller.
+    pub delivered: bool,
+}
+
+impl Call {
+    /// The lease the call is about: the one it names, or the one it was handed.
+    pub fn lease(&self) -> Option<u64> {
+        match (&self.task_id, &self.outcome) {
+            (Some(id), _) | (None, CallOutcome::Handout { task_id: id }) => Some(task_seq(id)),
+            _ => None,
+        }
+    }
+}

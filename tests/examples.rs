@@ -1,0 +1,191 @@
+//! The runner API end to end, with the examples' runners (the official AWS SDK inside the
+//! simulation): their scenarios as snapshots, the README example, determinism, message and
+//! runner faults on user runners, inferred work, and a buggy runner caught by an invariant and
+//! shrunk to a small chaos repro.
+
+#[allow(dead_code)]
+#[path = "../examples/sdk_runner.rs"]
+mod sdk_runner;
+
+#[allow(dead_code)]
+#[path = "../examples/buggy_runner.rs"]
+mod buggy_runner;
+
+use std::path::Path;
+
+use dpsim::chaos::shrink::shrink;
+use dpsim::chaos::{standalone, violations_of};
+use dpsim::report::Report;
+use dpsim::runner::Programs;
+use dpsim::scenario::{Scenario, parse};
+use dpsim::simulation::{Simulation, SimulationError};
+
+fn programs() -> Programs {
+    let mut p = Programs::new();
+    p.register("my-runner", sdk_runner::my_runner);
+    p.register("buggy-runner", buggy_runner::buggy_runner);
+    p
+}
+
+fn file(path: &str) -> Simulation {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    Simulation::from_file(&path).unwrap_or_else(|e| panic!("{e}")).programs(programs())
+}
+
+/// Lines of a report's log that contain every one of `words`.
+fn lines_with(report: &Report, words: &[&str]) -> Vec<String> {
+    report.log_text().lines().filter(|l| words.iter().all(|w| l.contains(w))).map(str::to_string).collect()
+}
+
+#[test]
+fn example() {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path("../snapshots");
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    settings.bind(|| {
+        insta::glob!("../examples/scenarios", "*.json", |path| {
+            let sim = Simulation::from_file(path).unwrap_or_else(|e| panic!("{e}")).programs(programs());
+            let report = sim.run().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(report.passed(), "{}\n{}", report.summary_text(), report.log_text());
+            insta::with_settings!({ description => sim.scenario().description.clone() }, {
+                insta::assert_snapshot!(report.snapshot_text());
+            });
+        });
+    });
+}
+
+#[test]
+fn a_user_runner_whose_ack_is_lost_is_expired_reassigned_and_answered_stale() {
+    let report = file("examples/scenarios/sdk-runner-ack-lost.json").run().unwrap();
+    assert_eq!(lines_with(&report, &["expired", "runner-a", "t1"]).len(), 1, "{}", report.log_text());
+    assert_eq!(lines_with(&report, &["reassigned", "runner-b", "t2"]).len(), 1);
+    assert_eq!(lines_with(&report, &["stale call", "runner-a", "t1", "canceled=true"]).len(), 1);
+    assert_eq!(lines_with(&report, &["learns lost", "runner-a", "t1"]).len(), 1);
+    assert!(report.passed(), "{}", report.summary_text());
+}
+
+fn two_runners(events: &str, seed: u64, network: &str) -> Scenario {
+    parse(&format!(
+        r#"{{"seed": {seed}, "duration": "1h", "network": {network},
+        "pipelines": [{{"name": "copy", "definition": {{"objects": [
+            {{"id": "Default", "name": "Default", "scheduleType": "ondemand"}},
+            {{"id": "Copy", "name": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg-1", "myWorkTime": "10 minutes"}}]}}}}],
+        "runners": [{{"name": "runner-a", "program": "my-runner", "worker_group": "wg-1"}},
+                    {{"name": "runner-b", "program": "my-runner", "worker_group": "wg-1", "start_at": "30s"}}],
+        "events": {events}}}"#
+    ))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_lost_answer_to_the_sdk_ack_is_retried_and_renews_the_lease() {
+    let events = r#"[{"at": "0s", "do": {"kind": "message", "operation": "ReportTaskProgress", "runner": "runner-a",
+                                          "effect": {"type": "drop_response"}}}]"#;
+    let report = Simulation::new(two_runners(events, 1, "{}")).programs(programs()).run().unwrap();
+    let log = report.log_text();
+    assert_eq!(lines_with(&report, &["fault", "runner-a", "drop response #1 ReportTaskProgress"]).len(), 1, "{log}");
+    assert_eq!(lines_with(&report, &["acknowledged", "runner-a", "t1"]).len(), 1, "{log}");
+    assert!(lines_with(&report, &["call failed", "runner-a", "timed out"]).len() == 1, "{log}");
+    assert!(lines_with(&report, &["reassigned"]).is_empty(), "{log}");
+    assert_eq!(lines_with(&report, &["finished", "runner-a", "t1"]).len(), 1, "{log}");
+    assert!(report.passed(), "{}", report.summary_text());
+}
+
+fn bytes(sim: &Simulation) -> String {
+    let (report, trace) = sim.run_traced(None).unwrap();
+    let raw = serde_json::json!({"journal": trace.journal, "observations": trace.observations, "calls": trace.calls});
+    format!("{}\n{}\n{raw}", report.snapshot_text(), serde_json::to_string(&report).unwrap())
+}
+
+#[test]
+fn sdk_runner_runs_are_byte_identical_and_another_seed_changes_a_jittery_one() {
+    let sim = file("examples/scenarios/sdk-runner-ack-lost.json");
+    assert!(bytes(&sim) == bytes(&sim), "a rerun with SDK runners differs");
+    let events = r#"[{"at": "0s", "do": {"kind": "message", "operation": "PollForTask", "count": 1000,
+                      "probability": 0.3, "effect": {"type": "error", "code": "InternalServiceError"}}}]"#;
+    let jittery = |seed| {
+        Simulation::new(two_runners(events, seed, r#"{"latency": "50ms", "jitter": "400ms"}"#)).programs(programs())
+    };
+    let one = bytes(&jittery(1));
+    assert_eq!(one, bytes(&jittery(1)));
+    assert_ne!(one, bytes(&jittery(2)), "network jitter and SDK retry jitter are drawn from the seed");
+}
+
+#[test]
+fn an_unknown_program_is_a_scenario_error_with_its_path() {
+    let mut scenario = two_runners("[]", 1, "{}");
+    scenario.runners[1].program = Some("no-such-runner".into());
+    match Simulation::new(scenario).programs(programs()).run() {
+        Err(SimulationError::Scenario(e)) => {
+            assert_eq!(e.path, "runners[1].program");
+            assert!(e.to_string().contains("no-such-runner"), "{e}");
+        }
+        other => panic!("expected a scenario error, got {other:?}"),
+    }
+    let behaviour = r#"{"duration": "1h", "pipelines": [], "runners": [
+        {"name": "a", "program": "my-runner", "worker_group": "wg", "behaviour": {"never_ack": true}}]}"#;
+    let e = parse(behaviour).unwrap_err();
+    assert_eq!(e.path, "runners[0].behaviour", "{e}");
+}
+
+#[test]
+fn runner_faults_apply_to_user_runners() {
+    // Paused mid-task past its progress deadline: the lease expires, runner-b takes the task,
+    // and runner-a learns it lost the task at its first report after it resumes.
+    let paused = r#"[{"at": "3m", "do": {"kind": "pause", "runner": "runner-a"}},
+                     {"at": "25m", "do": {"kind": "resume", "runner": "runner-a"}}]"#;
+    let report = Simulation::new(two_runners(paused, 1, "{}")).programs(programs()).run().unwrap();
+    let log = report.log_text();
+    assert_eq!(lines_with(&report, &["expired", "runner-a", "t1", "no progress report"]).len(), 1, "{log}");
+    assert_eq!(lines_with(&report, &["Copy@2", "assigned", "runner-b", "t2"]).len(), 1, "{log}");
+    let learned = lines_with(&report, &["learns lost", "runner-a", "t1"]);
+    assert!(learned.len() == 1 && learned[0].starts_with("+00:25:"), "{log}");
+    // Crashed: the program's future is dropped (no more calls), and started afresh on restart.
+    let crashed = r#"[{"at": "3m", "do": {"kind": "crash_runner", "runner": "runner-a"}},
+                      {"at": "30m", "do": {"kind": "restart_runner", "runner": "runner-a"}}]"#;
+    let report = Simulation::new(two_runners(crashed, 1, "{}")).programs(programs()).run().unwrap();
+    let log = report.log_text();
+    assert_eq!(lines_with(&report, &["crashed", "runner-a"]).len(), 1, "{log}");
+    assert_eq!(lines_with(&report, &["expired", "runner-a", "t1"]).len(), 1, "{log}");
+    assert!(lines_with(&report, &["renewed", "runner-a"]).iter().all(|l| l.as_str() < "+00:03:00"), "{log}");
+    // Partitioned: its calls time out; the lease expires and runner-b takes it.
+    let cut = r#"[{"at": "3m", "do": {"kind": "partition", "machine": "runner-a"}},
+                  {"at": "40m", "do": {"kind": "repair", "machine": "runner-a"}}]"#;
+    let report = Simulation::new(two_runners(cut, 1, "{}")).programs(programs()).run().unwrap();
+    let log = report.log_text();
+    assert_eq!(lines_with(&report, &["Copy@2", "assigned", "runner-b"]).len(), 1, "{log}");
+    assert!(!lines_with(&report, &["call failed", "runner-a"]).is_empty(), "{log}");
+}
+
+#[test]
+fn the_buggy_runner_is_caught_by_zombie_bound_and_shrunk_to_a_small_chaos_repro() {
+    let report = file("examples/scenarios/buggy-runner-canceled.json").run().unwrap();
+    assert!(report.violations.iter().any(|v| v.invariant == "zombie_bound"), "{}", report.summary_text());
+    assert!(report.log_text().contains("(inferred from its calls)"));
+
+    let base = file("examples/scenarios/chaos-buggy-runner.json");
+    let programs = programs();
+    let outcomes = base.chaos(0..200, 2).unwrap();
+    let seed = outcomes
+        .iter()
+        .find(|o| o.violations.iter().any(|v| v.invariant == "zombie_bound"))
+        .map(|o| o.seed)
+        .expect("chaos finds the buggy runner within 200 seeds");
+    let small = shrink(base.scenario(), seed, "zombie_bound", 150, &programs).expect("the failing seed still fails");
+    assert!(small.plan.effective().len() <= 3, "shrunk to {:?}", small.plan.effective());
+    let repro = parse(&standalone(&small.scenario)).unwrap();
+    let (violations, _) = violations_of(&repro, &programs).unwrap();
+    assert!(violations.iter().any(|v| v.invariant == "zombie_bound"), "the standalone repro fails on its own");
+}
+
+#[test]
+fn the_readme_shows_the_example_runner_verbatim() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/sdk_runner.rs")).unwrap();
+    assert!(
+        readme.contains(&format!("```rust\n{example}```")),
+        "README's rust block differs from examples/sdk_runner.rs"
+    );
+}
