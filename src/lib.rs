@@ -24,6 +24,8 @@
 //! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
+#![warn(missing_docs)]
+
 pub mod chaos;
 pub mod check;
 pub mod cli;

@@ -8,7 +8,7 @@
 //! task. Register it in [`Programs`] and name it in a scenario's runner entry
 //! (`"program": "my-runner"`); run it with [`crate::simulation::Simulation`].
 //!
-//! - [`env`]: the runner environment and the belief hooks.
+//! - [`env`](mod@env): the runner environment and the belief hooks.
 //! - [`programs`]: programs by name; [`BUILTIN`] is dpsim's own runner.
 //! - [`sdk`]: the official `aws-sdk-datapipeline` client over the simulated network.
 //! - [`client`]: the lean AWS JSON 1.1 client dpsim's own runner uses.

@@ -14,6 +14,10 @@
 //!   the client's own, instead of the SDK's process-wide one, so runs cannot leak into each
 //!   other.
 //!
+//! Stalled-stream protection is off: the connector hands the SDK whole bodies from memory, so
+//! there is no stream to stall, and its periodic throughput checks would only cost time (they
+//! made SDK runners twice as slow in `cargo bench --bench runners`).
+//!
 //! Defaults dpsim chooses because turmoil never retransmits (a lost answer would otherwise
 //! hang a call forever): connect timeout = the runner's `request_timeout`; read timeout =
 //! `poll_hold` + `request_timeout` (PollForTask is held up to `poll_hold`). Everything else is
@@ -24,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_runtime::invocation_id::DefaultInvocationIdGenerator;
-use aws_sdk_datapipeline::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_datapipeline::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_async::time::TimeSource;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
@@ -75,6 +79,7 @@ pub fn config(env: &RunnerEnv) -> aws_sdk_datapipeline::config::Builder {
         .time_source(SimTimeSource)
         .timeout_config(timeouts)
         .retry_partition(partition)
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .invocation_id_generator(DefaultInvocationIdGenerator::with_seed(env.inner.seed ^ 0x1d_5eed))
 }
 
