@@ -14,7 +14,9 @@
 //! - [`service`]: the sans-IO service core: pipelines, instances, attempts, leases, deadlines.
 //! - [`journal`]: the events the core emits for every state change.
 //! - [`trace`]: the run's plain data (journal, observations, facts) that checks and reports read.
+//! - [`faults`]: message faults, one path for the simulation's edge and `serve`.
 //! - [`wire`]: the AWS JSON 1.1 HTTP front (router, errors, request ids, Date, SigV4).
+//! - [`serve`]: the service on a real port for runners in any language: clock, live faults, log.
 //! - [`scenario`]: scenario files: format, strict loading, JSON Schema, world plan.
 //! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop.
 //! - [`report`]: ownership analysis (leases, work, zombies), the log, expectations, JSON.
@@ -30,11 +32,13 @@ pub mod chaos;
 pub mod check;
 pub mod cli;
 pub mod explore;
+pub mod faults;
 pub mod journal;
 pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod serve;
 pub mod service;
 pub mod sim;
 pub mod sim_time;

@@ -7,8 +7,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use dpsim::cli::run::{self as cli_run, Format};
-use dpsim::service::Settings;
-use dpsim::wire::HostConfig;
 use dpsim::wire::sigv4::Credentials;
 
 /// Deterministic simulation and test harness for the AWS Data Pipeline task-runner protocol.
@@ -74,25 +72,52 @@ enum Command {
     },
     /// Print the JSON Schema of scenario files.
     Schema,
-    /// Run the virtual Data Pipeline service on a real port, for real AWS clients.
+    /// Run the virtual Data Pipeline service on a real port, for task runners in any language.
     Serve {
         /// Address to listen on (loopback unless told otherwise).
         #[arg(long, default_value = "127.0.0.1:8123")]
         addr: SocketAddr,
-        /// Check SigV4 signatures against these credentials, as ACCESS_KEY:SECRET.
+        /// Check SigV4 signatures against these credentials, as ACCESS_KEY:SECRET; the admin
+        /// routes then need a signature too, or --admin-token.
         #[arg(long, env = "DPSIM_AUTH", hide_env_values = true)]
         auth: Option<Credentials>,
+        /// A token that opens the admin routes under --auth (Authorization: Bearer TOKEN).
+        #[arg(long, env = "DPSIM_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
         /// How long PollForTask is held when no task is ready, in milliseconds. AWS holds 90 s;
         /// botocore times out after 60 s, so use less for Python clients.
         #[arg(long)]
         poll_hold_ms: Option<u64>,
-        /// Seed for pipeline ids, taskId keys and request ids.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Seed for pipeline ids, taskId keys and request ids (default: from OS entropy, so
+        /// taskIds cannot be forged).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Throttle calls above AWS's documented per-account rates (ThrottlingException).
         #[arg(long)]
         rate_limits: bool,
+        /// wall: the machine's time plus advances; manual: still until advanced.
+        #[arg(long, value_enum, default_value_t = dpsim::cli::serve::ClockMode::Wall)]
+        clock: dpsim::cli::serve::ClockMode,
+        /// The manual clock's first instant, RFC 3339, or `now` (default 2026-01-01T00:00:00Z).
+        #[arg(long, value_parser = parse_start)]
+        start: Option<u64>,
+        /// Play this scenario: create, define and activate its pipelines at their times and
+        /// apply its message faults and control-plane events as the clock reaches them.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Write log.txt and report.json here at shutdown.
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
+}
+
+/// `--start`: an RFC 3339 instant, or `now`.
+fn parse_start(text: &str) -> Result<u64, String> {
+    if text == "now" {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|e| e.to_string())?;
+        return Ok(now.as_millis() as u64);
+    }
+    dpsim::time::parse_instant(text).ok_or_else(|| format!("expected an RFC 3339 instant or `now`, got {text:?}"))
 }
 
 fn init_tracing(verbose: u8, simulated: bool) {
@@ -140,12 +165,19 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
             ExitCode::SUCCESS
         }
-        Command::Serve { addr, auth, poll_hold_ms, seed, rate_limits } => {
-            let mut settings = Settings { seed, ..Settings::default() };
-            if let Some(ms) = poll_hold_ms {
-                settings.poll_hold_ms = ms;
-            }
-            let config = HostConfig { settings, credentials: auth, keep_journal: false, rate_limits };
+        Command::Serve { addr, auth, admin_token, poll_hold_ms, seed, rate_limits, clock, start, scenario, out } => {
+            let args = dpsim::cli::serve::ServeArgs {
+                addr,
+                auth,
+                admin_token,
+                poll_hold_ms,
+                seed,
+                rate_limits,
+                clock,
+                start,
+                scenario,
+                out,
+            };
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
                 Err(e) => {
@@ -153,7 +185,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(dpsim::cli::serve::run(addr, config)) {
+            match runtime.block_on(dpsim::cli::serve::run(args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("dpsim serve: {e}");

@@ -100,6 +100,15 @@ pub fn parse_dp_time(text: &str) -> Option<Millis> {
     u64::try_from(t.assume_utc().unix_timestamp()).ok().map(|s| s * SECOND_MS)
 }
 
+/// Parses an RFC 3339 instant (`2026-01-01T00:02:00Z`, `2026-01-01T00:02:00.5+01:00`), or a
+/// Data Pipeline date-time taken as UTC; None before 1970 or when malformed.
+pub fn parse_instant(text: &str) -> Option<Millis> {
+    if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+        return u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok();
+    }
+    parse_dp_time(text)
+}
+
 /// Renders a duration compactly for humans: `2m`, `15m`, `1h30m`, `1m30s`, `4m4.3s`, `250ms`.
 pub fn format_duration(ms: u64) -> String {
     if ms == 0 {

@@ -1,159 +1,129 @@
-//! `dpsim serve`: the virtual service on a real port, with a clock tests can move forward.
-//!
-//! The clock is real elapsed time plus an offset that `POST /_dpsim/clock/advance` grows, so a
-//! real client can cross a 2-minute deadline at once. The admin routes live under `/_dpsim/`,
-//! outside the AWS namespace.
+//! `dpsim serve`: binds the port, prints the address, plays the scenario if one is given,
+//! and serves until Ctrl-C; then answers held polls `{}` and writes `--out` if asked.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::path::PathBuf;
 
-use axum::Json;
-use axum::Router;
-use axum::extract::State;
-use axum::extract::rejection::JsonRejection;
-use axum::routing::{get, post};
-use http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use crate::scenario::{Scenario, Target, load_file_for};
+use crate::serve::clock::{OffsetClock, ServeClock};
+use crate::serve::{MANUAL_START_MS, Server, ServerConfig};
+use crate::service::Settings;
+use crate::time::Millis;
+use crate::wire::sigv4::Credentials;
+use crate::wire::{HostConfig, ManualClock};
 
-use crate::protocol::{ErrorCode, Operation};
-use crate::time::{Millis, SECOND_MS, format_rfc3339};
-use crate::wire::http::router;
-use crate::wire::{Clock, Host, HostConfig};
-
-/// Real time since start, plus an offset that only grows.
-#[derive(Debug)]
-pub struct OffsetClock {
-    started_at: Millis,
-    started: Instant,
-    offset_ms: AtomicU64,
+/// Which clock `serve` runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClockMode {
+    /// The machine's time plus whatever `/_dpsim/clock/advance` added (the default: a normal
+    /// server, whose held polls time out on their own).
+    Wall,
+    /// Still: time moves only through `/_dpsim/clock/advance` (reproducible tests).
+    Manual,
 }
 
-impl OffsetClock {
-    /// A clock that reads the machine's time now.
-    pub fn start() -> OffsetClock {
-        let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        OffsetClock { started_at, started: Instant::now(), offset_ms: AtomicU64::new(0) }
+/// Options of `dpsim serve`.
+pub struct ServeArgs {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// SigV4 credentials to check.
+    pub auth: Option<Credentials>,
+    /// A token that opens the admin routes under `--auth`.
+    pub admin_token: Option<String>,
+    /// PollForTask hold time.
+    pub poll_hold_ms: Option<u64>,
+    /// Seed of ids; none: from OS entropy.
+    pub seed: Option<u64>,
+    /// Apply AWS's rate limits.
+    pub rate_limits: bool,
+    /// The clock.
+    pub clock: ClockMode,
+    /// The manual clock's first instant.
+    pub start: Option<Millis>,
+    /// A scenario to play.
+    pub scenario: Option<PathBuf>,
+    /// Where to write log.txt and report.json at shutdown.
+    pub out: Option<PathBuf>,
+}
+
+/// A seed nobody can guess, so taskIds cannot be forged by whoever has the binary.
+fn entropy_seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_or_else(|_| u64::from(std::process::id()), |()| u64::from_le_bytes(bytes))
+}
+
+/// Builds the server `serve` runs (also for tests and benchmarks).
+pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), String> {
+    let scenario = match &args.scenario {
+        Some(path) => Some(load_file_for(path, Target::Serve).map_err(|e| format!("invalid scenario: {e}"))?),
+        None => None,
+    };
+    let seed = args.seed.unwrap_or_else(entropy_seed);
+    let mut settings = match &scenario {
+        Some(s) => crate::scenario::settings(s, seed),
+        None => Settings { seed, ..Settings::default() },
+    };
+    if let Some(ms) = args.poll_hold_ms {
+        settings.poll_hold_ms = ms;
     }
-
-    /// Moves the clock forward.
-    pub fn advance(&self, ms: u64) {
-        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
-    }
-}
-
-impl Clock for OffsetClock {
-    fn now(&self) -> Millis {
-        self.started_at + self.started.elapsed().as_millis() as u64 + self.offset_ms.load(Ordering::SeqCst)
-    }
-
-    fn signing_now(&self) -> SystemTime {
-        // Clients sign with their own wall clocks, which the admin offset does not move.
-        SystemTime::now()
-    }
-}
-
-#[derive(Clone)]
-struct Admin {
-    host: Host,
-    clock: Arc<OffsetClock>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdvanceBody {
-    seconds: f64,
-}
-
-fn clock_body(host: &Host) -> Json<Value> {
-    Json(json!({ "now": format_rfc3339(host.now()) }))
-}
-
-async fn get_clock(State(admin): State<Admin>) -> Json<Value> {
-    clock_body(&admin.host)
-}
-
-async fn advance_clock(
-    State(admin): State<Admin>,
-    body: Result<Json<AdvanceBody>, JsonRejection>,
-) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
-    let bad = |message: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": message })));
-    let Json(body) = body.map_err(|e| bad(format!("expected {{\"seconds\": <non-negative number>}}: {e}")))?;
-    if !body.seconds.is_finite() || body.seconds < 0.0 || body.seconds > 1e12 {
-        return Err(bad(format!("seconds must be a non-negative number, got {}", body.seconds)));
-    }
-    admin.clock.advance((body.seconds * SECOND_MS as f64).round() as u64);
-    admin.host.clock_changed();
-    // Apply what fell due now, so the answer reflects the new time.
-    let now = admin.host.now();
-    admin.host.with_core(|core| core.advance(now));
-    Ok(clock_body(&admin.host))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InjectBody {
-    operation: String,
-    error: String,
-    #[serde(default = "one")]
-    count: usize,
-}
-
-fn one() -> usize {
-    1
-}
-
-async fn inject_errors(
-    State(admin): State<Admin>,
-    body: Result<Json<InjectBody>, JsonRejection>,
-) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
-    let bad = |message: String| (StatusCode::BAD_REQUEST, Json(json!({ "error": message })));
-    let Json(body) = body.map_err(|e| {
-        bad(format!(
-            "expected {{\"operation\": \"PollForTask\", \"error\": \"InternalServiceError\", \"count\": 1}}: {e}"
-        ))
-    })?;
-    let op = Operation::from_target(&format!("DataPipeline.{}", body.operation))
-        .ok_or_else(|| bad(format!("unknown operation {:?}", body.operation)))?;
-    let code = ErrorCode::parse(&body.error).ok_or_else(|| {
-        let known: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-        bad(format!("unknown error {:?}; expected one of {}", body.error, known.join(", ")))
-    })?;
-    admin.host.inject_errors(op, code, body.count);
-    Ok(Json(json!({ "operation": op.as_str(), "error": code.as_str(), "count": body.count })))
-}
-
-/// The full `serve` app: admin routes plus the AWS router.
-pub fn app(host: Host, clock: Arc<OffsetClock>) -> Router {
-    let admin = Router::new()
-        .route("/_dpsim/clock", get(get_clock))
-        .route("/_dpsim/clock/advance", post(advance_clock))
-        .route("/_dpsim/faults/errors", post(inject_errors))
-        .with_state(Admin { host: host.clone(), clock });
-    admin.merge(router(host))
+    let clock = match args.clock {
+        ClockMode::Wall => ServeClock::Wall(OffsetClock::start()),
+        ClockMode::Manual => ServeClock::Manual(ManualClock::new(args.start.unwrap_or(MANUAL_START_MS))),
+    };
+    let host = HostConfig {
+        settings,
+        credentials: args.auth.clone(),
+        keep_journal: true,
+        rate_limits: args.rate_limits,
+        journal_limit: None,
+    };
+    let server =
+        Server::new(ServerConfig { host, clock, scenario: scenario.clone(), admin_token: args.admin_token.clone() });
+    Ok((server, scenario))
 }
 
 /// Binds `addr`, prints the address, and serves until Ctrl-C.
-pub async fn run(addr: SocketAddr, config: HostConfig) -> std::io::Result<()> {
-    let clock = Arc::new(OffsetClock::start());
-    let host = Host::new(config, clock.clone());
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
+pub async fn run(args: ServeArgs) -> Result<(), String> {
+    let (server, scenario) = server(&args)?;
+    let listener =
+        tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("cannot bind {}: {e}", args.addr))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
     println!("dpsim serve listening on http://{local}");
     use std::io::Write;
-    std::io::stdout().flush()?;
-    let deadlines = tokio::spawn(host.clone().run_deadlines());
-    let shutdown_host = host.clone();
-    let result = axum::serve(listener, app(host, clock))
+    let _ = std::io::stdout().flush();
+    let deadlines = tokio::spawn(server.host().clone().run_deadlines());
+    let script = scenario.map(|s| {
+        let server = server.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::serve::script::play(server, s).await {
+                eprintln!("dpsim serve: the scenario could not be set up: {e}");
+            }
+        })
+    });
+    let shutdown = server.clone();
+    let result = axum::serve(listener, server.app())
         .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("dpsim serve: shutting down");
             // Held polls would keep graceful shutdown waiting up to the hold time.
-            shutdown_host.with_core(|core| core.release_held_polls());
+            shutdown.release_held_polls();
         })
         .await;
     deadlines.abort();
-    result
+    if let Some(s) = script {
+        s.abort();
+    }
+    if let Some(dir) = &args.out {
+        write_out(&server, dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+    }
+    result.map_err(|e| e.to_string())
+}
+
+/// Writes the ownership log and the JSON report of what `serve` saw.
+pub fn write_out(server: &Server, dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let (report, _) = server.report();
+    std::fs::write(dir.join("log.txt"), report.snapshot_text())?;
+    let json = crate::serve::admin::report_json(server);
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&json).unwrap_or_default())
 }

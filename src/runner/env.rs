@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::model::RunnerSpec;
 use crate::sim::clock::sim_now;
-use crate::sim::record::Recorder;
+use crate::trace::Recorder;
 use crate::trace::{EPOCH_MS, ObservationKind, task_seq};
 
 use super::client::ApiClient;

@@ -46,8 +46,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
 use crate::sim::clock::sim_now;
-use crate::sim::record::Recorder;
 use crate::trace::ObservationKind;
+use crate::trace::Recorder;
 
 use super::client::{RUNNER_HEADER, SERVICE};
 use super::control::RunnerControl;

@@ -6,7 +6,10 @@ use std::fmt;
 use std::path::Path;
 
 use super::definition_file::to_pipeline_objects;
-use super::model::{Action, At, Behaviour, Expectation, MessageEffect, Scenario, Target, error_code};
+use super::model::{
+    Action, At, Behaviour, Expectation, MessageEffect, MessageFault, Scenario, Target as ActionTarget, TimedEvent,
+    error_code,
+};
 use crate::protocol::Operation;
 use crate::service::Settings;
 use crate::service::definition::validate;
@@ -48,15 +51,31 @@ fn err(path: impl Into<String>, message: impl Into<String>) -> ScenarioError {
     ScenarioError { file: None, path: path.into(), position: None, message: message.into() }
 }
 
+/// Where a scenario runs: it decides which events can apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// `dpsim run`: the simulated world, every event.
+    Simulation,
+    /// `dpsim serve --scenario`: the runners are the user's own processes, so only message
+    /// faults (matching any runner name), control-plane events and `terminate` apply, at
+    /// fixed times.
+    Serve,
+}
+
 /// Reads and checks a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    load_file_for(path, Target::Simulation)
+}
+
+/// Reads and checks a scenario file for where it will run.
+pub fn load_file_for(path: &Path, target: Target) -> Result<Scenario, ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         file: Some(path.display().to_string()),
         path: String::new(),
         position: None,
         message: format!("cannot read the scenario: {e}"),
     })?;
-    parse(&text).map_err(|mut e| {
+    parse_for(&text, target).map_err(|mut e| {
         e.file = Some(path.display().to_string());
         e
     })
@@ -64,6 +83,11 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and checks scenario text.
 pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    parse_for(text, Target::Simulation)
+}
+
+/// Parses and checks scenario text for where it will run.
+pub fn parse_for(text: &str, target: Target) -> Result<Scenario, ScenarioError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -78,7 +102,7 @@ pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         position: Some((e.line(), e.column())),
         message: "unexpected text after the scenario object".into(),
     })?;
-    check(&scenario)?;
+    check(&scenario, target)?;
     Ok(scenario)
 }
 
@@ -108,7 +132,7 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
 }
 
 /// Checks what parsing alone cannot: names that must exist, sane values, valid definitions.
-fn check(s: &Scenario) -> Result<(), ScenarioError> {
+fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
     if s.tick.ms() == 0 {
         return Err(err("tick", "must be longer than 0"));
     }
@@ -219,6 +243,9 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
     };
     for (i, e) in s.events.iter().enumerate() {
         let at = format!("events[{i}]");
+        if target == Target::Serve {
+            check_for_serve(&at, e)?;
+        }
         if let At::Anchor(a) = &e.at {
             if let Some(t) = &a.task {
                 known_task(format!("{at}.at.task"), t)?;
@@ -232,10 +259,11 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
         }
         let path = format!("{at}.do");
         match e.action.target() {
-            Target::Machine(m) => known_machine(format!("{path}.machine"), m)?,
-            Target::Runner(r) | Target::Messages(Some(r)) => known_runner(format!("{path}.runner"), r)?,
-            Target::Pipeline(Some(p)) => known_pipeline(format!("{path}.pipeline"), p)?,
-            Target::Service | Target::Messages(None) | Target::Pipeline(None) => {}
+            ActionTarget::Machine(m) => known_machine(format!("{path}.machine"), m)?,
+            ActionTarget::Messages(Some(_)) if target == Target::Serve => {}
+            ActionTarget::Runner(r) | ActionTarget::Messages(Some(r)) => known_runner(format!("{path}.runner"), r)?,
+            ActionTarget::Pipeline(Some(p)) => known_pipeline(format!("{path}.pipeline"), p)?,
+            ActionTarget::Service | ActionTarget::Messages(None) | ActionTarget::Pipeline(None) => {}
         }
         match &e.action {
             Action::SlowWork { factor, .. } if !(factor.is_finite() && *factor > 0.0) => {
@@ -243,29 +271,10 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
             }
             Action::Cancel { task, .. } => known_task(format!("{path}.task"), task)?,
             Action::Message(m) => {
-                if let Some(op) = &m.operation
-                    && Operation::from_target(&format!("DataPipeline.{op}")).is_none()
-                {
-                    return Err(err(format!("{path}.operation"), format!("unknown operation {op:?}")));
-                }
                 if let Some(t) = &m.task {
                     known_task(format!("{path}.task"), t)?;
                 }
-                if m.occurrence == 0 || m.count == 0 {
-                    return Err(err(path, "occurrence and count count from 1"));
-                }
-                if m.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
-                    return Err(err(format!("{path}.probability"), "must be between 0 and 1"));
-                }
-                match &m.effect {
-                    MessageEffect::Error { code } if error_code(code).is_none() => {
-                        return Err(err(format!("{path}.effect.code"), format!("unknown AWS error code {code:?}")));
-                    }
-                    MessageEffect::Delay { by, until } if by.is_some() == until.is_some() => {
-                        return Err(err(format!("{path}.effect"), "a delay needs exactly one of `by` and `until`"));
-                    }
-                    _ => {}
-                }
+                check_message_fault(&path, m)?;
             }
             _ => {}
         }
@@ -300,4 +309,78 @@ fn check(s: &Scenario) -> Result<(), ScenarioError> {
         }
     }
     Ok(())
+}
+
+/// Refuses, in `serve`, an event that could not apply to processes dpsim does not run.
+fn check_for_serve(at: &str, e: &TimedEvent) -> Result<(), ScenarioError> {
+    if matches!(e.at, At::Anchor(_)) {
+        return Err(err(
+            format!("{at}.at"),
+            "serve applies events at fixed times since the start; anchored events need `dpsim run`",
+        ));
+    }
+    match &e.action {
+        Action::Message(_)
+        | Action::Cancel { .. }
+        | Action::Deactivate { .. }
+        | Action::Activate { .. }
+        | Action::Delete { .. }
+        | Action::Terminate { .. } => Ok(()),
+        other => {
+            let kind = serde_json::to_value(other).ok().and_then(|v| v["kind"].as_str().map(str::to_string));
+            Err(err(
+                format!("{at}.do"),
+                format!(
+                    "{} acts on the simulated network or a simulated runner process; serve cannot apply it to your own processes (message faults, cancel, deactivate, activate, delete and terminate apply)",
+                    kind.unwrap_or_default()
+                ),
+            ))
+        }
+    }
+}
+
+/// Checks a message fault on its own (a scenario's or one posted to `serve`): a known
+/// operation and error code, counts from 1, a probability, one kind of delay, and filters that
+/// can match (a `task` filter needs an operation that names a task; a delay until a deadline
+/// needs a call that names a lease).
+pub fn check_message_fault(path: &str, m: &MessageFault) -> Result<(), ScenarioError> {
+    let op = match &m.operation {
+        Some(name) => Some(
+            Operation::from_target(&format!("DataPipeline.{name}"))
+                .ok_or_else(|| err(format!("{path}.operation"), format!("unknown operation {name:?}")))?,
+        ),
+        None => None,
+    };
+    let names_a_task = op.is_none_or(|o| matches!(o, Operation::ReportTaskProgress | Operation::SetTaskStatus));
+    if m.task.is_some() && !names_a_task {
+        return Err(err(
+            format!("{path}.task"),
+            format!(
+                "{} calls name no task, so a `task` filter would never match",
+                m.operation.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    if m.occurrence == 0 || m.count == 0 {
+        return Err(err(path, "occurrence and count count from 1"));
+    }
+    if m.probability.is_some_and(|p| !(0.0..=1.0).contains(&p)) {
+        return Err(err(format!("{path}.probability"), "must be between 0 and 1"));
+    }
+    match &m.effect {
+        MessageEffect::Error { code } if error_code(code).is_none() => {
+            Err(err(format!("{path}.effect.code"), format!("unknown AWS error code {code:?}")))
+        }
+        MessageEffect::Delay { by, until } if by.is_some() == until.is_some() => {
+            Err(err(format!("{path}.effect"), "a delay needs exactly one of `by` and `until`"))
+        }
+        MessageEffect::Delay { until: Some(_), .. } if !names_a_task => Err(err(
+            format!("{path}.effect.until"),
+            format!(
+                "{} calls name no lease, so they have no deadline to be delayed until",
+                m.operation.as_deref().unwrap_or("")
+            ),
+        )),
+        _ => Ok(()),
+    }
 }

@@ -7,7 +7,7 @@ pub mod model;
 pub mod world_plan;
 
 pub use duration::Dur;
-pub use load::{ScenarioError, load_file, parse, settings};
+pub use load::{ScenarioError, Target, load_file, load_file_for, parse, parse_for, settings};
 pub use model::Scenario;
 
 /// The JSON Schema of scenario files, generated from the types.

@@ -299,6 +299,11 @@ impl Service {
             .collect()
     }
 
+    /// Every pipeline's id and the name it was created with, in creation order.
+    pub fn pipeline_names(&self) -> Vec<(String, String)> {
+        self.s.pipelines.iter().map(|p| (p.id.to_string(), p.name.clone())).collect()
+    }
+
     /// Makes the runner's next heartbeat answer `terminate: true`.
     pub fn request_terminate(&mut self, taskrunner_id: &str) {
         self.s.terminate.insert(taskrunner_id.to_string());

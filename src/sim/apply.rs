@@ -7,9 +7,9 @@ use crate::scenario::world_plan::{resolve_machine, runners_hit};
 use crate::time::Millis;
 use crate::trace::ObservationKind;
 
-use super::edge::describe;
 use super::operator::Command;
 use super::world::World;
+use crate::faults::describe_fault;
 
 /// The runners an event keeps from hearing the service: those it cuts off, freezes, slows
 /// down on the wire or crashes; every runner when the service itself goes down; the named
@@ -97,19 +97,7 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
         }
         Action::Message(f) => {
             world.faults.install(f.clone());
-            let mut what = format!("message fault: {}", describe(&f.effect));
-            for (k, v) in [("on", &f.operation), ("from", &f.runner), ("about", &f.task)] {
-                if let Some(v) = v {
-                    what += &format!(" {k} {v}");
-                }
-            }
-            if f.occurrence > 1 {
-                what += &format!(", from match #{}", f.occurrence);
-            }
-            if f.count > 1 {
-                what += &format!(", {} times", f.count);
-            }
-            what
+            describe_fault(f)
         }
         Action::Pause { runner } => {
             world.controls[runner].pause(now);

@@ -10,7 +10,7 @@
 //! - [`anchors`]: events placed at protocol moments.
 //! - [`edge`]: the service's HTTP edge, where message faults apply.
 //! - [`operator`]: the control-plane client.
-//! - [`clock`], [`record`]: simulated time, and where hosts record observations.
+//! - [`clock`]: simulated time.
 
 pub mod anchors;
 pub mod apply;
@@ -18,7 +18,6 @@ pub mod clock;
 pub mod driver;
 pub mod edge;
 pub mod operator;
-pub mod record;
 pub mod world;
 
 pub use driver::run;

@@ -13,9 +13,9 @@ use crate::protocol::Operation;
 use crate::scenario::definition_file::to_pipeline_objects;
 use crate::scenario::model::PipelineSpec;
 
-use super::record::Recorder;
 use crate::runner::client::{ApiClient, CallError};
 use crate::trace::ObservationKind;
+use crate::trace::Recorder;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 const RETRY_WAIT: Duration = Duration::from_secs(1);

@@ -22,9 +22,10 @@ use crate::wire::{Host, HostConfig};
 
 use super::SimError;
 use super::clock::{EPOCH_MS, SimClock, set_driver_now};
-use super::edge::{Edge, FaultTable};
+use super::edge::Edge;
 use super::operator::{self, Command, Directory};
-use super::record::Recorder;
+use crate::faults::{EdgeCtx, FaultTable};
+use crate::trace::Recorder;
 
 /// A built world and the handles the driver steers it by.
 pub struct World<'a> {
@@ -73,22 +74,22 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
     let settings = settings(scenario, seed);
     let poll_hold_ms = settings.poll_hold_ms;
     let host = Host::new(
-        HostConfig { settings, credentials: None, keep_journal: true, rate_limits: false },
+        HostConfig { settings, credentials: None, keep_journal: true, rate_limits: false, journal_limit: None },
         Arc::new(SimClock),
     );
     let faults = FaultTable::new(seed);
-    let recorder = Recorder::default();
+    let recorder = Recorder::new(Arc::new(SimClock));
     let requests = Arc::new(AtomicU64::new(0));
 
     // Hosts are registered in a fixed order: service, operator, machines in plan order.
     {
-        let edge =
-            Edge { host: host.clone(), faults: faults.clone(), recorder: recorder.clone(), requests: requests.clone() };
+        let ctx = EdgeCtx { host: host.clone(), faults: faults.clone(), recorder: recorder.clone(), origin: EPOCH_MS };
+        let edge = Edge { ctx, requests: requests.clone() };
         sim.host("service", move || {
             let edge = edge.clone();
             async move {
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", crate::runner::client::SERVICE.1)).await?;
-                tokio::spawn(edge.host.clone().run_deadlines());
+                tokio::spawn(edge.ctx.host.clone().run_deadlines());
                 loop {
                     let (stream, _) = listener.accept().await?;
                     let edge = edge.clone();

@@ -5,6 +5,9 @@
 //! here touches the simulator.
 
 pub mod infer;
+pub mod recorder;
+
+pub use recorder::Recorder;
 
 use std::collections::BTreeMap;
 
@@ -229,6 +232,32 @@ impl Call {
         match (&self.task_id, &self.outcome) {
             (Some(id), _) | (None, CallOutcome::Handout { task_id: id }) => Some(task_seq(id)),
             _ => None,
+        }
+    }
+}
+
+impl Trace {
+    /// Moves every instant so that `origin` reads as the start of the run (the log stamps
+    /// times since [`EPOCH_MS`]): for a world, like `serve`'s, that did not start there.
+    pub fn rebase(&mut self, origin: Millis) {
+        use crate::journal::EventKind;
+        let shift = |t: &mut Millis| *t = t.saturating_sub(origin).saturating_add(EPOCH_MS);
+        for e in &mut self.journal {
+            shift(&mut e.at);
+            match &mut e.kind {
+                EventKind::Assigned { ack_deadline: t, .. }
+                | EventKind::Acknowledged { progress_deadline: t }
+                | EventKind::Renewed { progress_deadline: t }
+                | EventKind::RetryScheduled { ready_at: t, .. } => shift(t),
+                _ => {}
+            }
+        }
+        for o in &mut self.observations {
+            shift(&mut o.at);
+        }
+        for c in &mut self.calls {
+            shift(&mut c.at);
+            shift(&mut c.answered_at);
         }
     }
 }

@@ -12,10 +12,16 @@ pub trait Clock: Send + Sync + 'static {
     /// The service's current instant.
     fn now(&self) -> Millis;
 
-    /// The instant SigV4 request times are compared with. Clients sign with their own clocks,
-    /// so a simulated service clock must not make every signature look expired.
+    /// The instant SigV4 request times are compared with: the service's own, the same the
+    /// `Date` header shows, so a client that corrects its clock skew from `Date` signs right.
     fn signing_now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.now())
+    }
+
+    /// True for a clock that moves only when told to: timed waits then wait for it, not for
+    /// the machine's time.
+    fn is_manual(&self) -> bool {
+        false
     }
 }
 
@@ -43,5 +49,9 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Millis {
         self.0.load(Ordering::SeqCst)
+    }
+
+    fn is_manual(&self) -> bool {
+        true
     }
 }

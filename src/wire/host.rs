@@ -5,11 +5,11 @@
 //! [`Host::with_core`], which afterwards delivers the answers owed to held polls, so an answer
 //! can never be produced without reaching the poll that waits for it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::journal::Event;
 use crate::protocol::output::PollForTaskOutput;
@@ -29,19 +29,23 @@ struct HostState {
     journal: Vec<Event>,
     keep_journal: bool,
     limiter: Option<RateLimiter>,
-    injected: BTreeMap<Operation, VecDeque<ErrorCode>>,
     /// The deadline the deadline task sleeps until (`Millis::MAX`: none), so calls wake it
     /// only when they set an earlier one.
     sleeping_until: Millis,
     /// The last `Date` header and the second it was made for; it changes once a second.
     date: (u64, String),
+    /// Journal events forgotten to stay within the limit.
+    journal_dropped: u64,
 }
 
 struct Inner {
     state: Mutex<HostState>,
     clock: Arc<dyn Clock>,
     deadlines_changed: Notify,
+    /// Bumped whenever the clock jumps, so waits on a manual clock look again.
+    clock_moved: watch::Sender<u64>,
     credentials: Option<Credentials>,
+    journal_limit: usize,
 }
 
 /// A shareable handle on one running service.
@@ -61,6 +65,8 @@ pub struct HostConfig {
     pub keep_journal: bool,
     /// Throttle calls above AWS's documented per-account rates.
     pub rate_limits: bool,
+    /// Most journal events kept (the oldest are forgotten first); none means no bound.
+    pub journal_limit: Option<usize>,
 }
 
 /// Gives up a held poll if the request future is dropped before its answer arrives.
@@ -92,13 +98,15 @@ impl Host {
                     journal: Vec::new(),
                     keep_journal: config.keep_journal,
                     limiter: config.rate_limits.then(RateLimiter::default),
-                    injected: BTreeMap::new(),
                     sleeping_until: Millis::MAX,
                     date: (u64::MAX, String::new()),
+                    journal_dropped: 0,
                 }),
                 clock,
                 deadlines_changed: Notify::new(),
+                clock_moved: watch::Sender::new(0),
                 credentials: config.credentials,
+                journal_limit: config.journal_limit.unwrap_or(usize::MAX).max(1),
             }),
         }
     }
@@ -143,7 +151,7 @@ impl Host {
     pub fn with_core<R>(&self, f: impl FnOnce(&mut Service) -> R) -> R {
         let mut state = self.lock();
         let result = f(&mut state.core);
-        Self::flush(&mut state);
+        self.flush(&mut state);
         self.wake_if_earlier(&state);
         result
     }
@@ -155,7 +163,7 @@ impl Host {
         }
     }
 
-    fn flush(state: &mut HostState) {
+    fn flush(&self, state: &mut HostState) {
         for effect in state.core.take_effects() {
             match effect {
                 Effect::PollAnswered { poll, output } => {
@@ -173,23 +181,21 @@ impl Host {
         }
         if state.keep_journal {
             state.journal.extend(events);
+            let limit = self.inner.journal_limit;
+            if state.journal.len() > limit {
+                // Forget the oldest half at once, so trimming costs O(1) per event.
+                let excess = state.journal.len() - limit / 2;
+                state.journal.drain(..excess);
+                state.journal_dropped += excess as u64;
+            }
         }
-    }
-
-    /// Makes the next `count` calls of `op` answer `code` before they reach the service.
-    pub fn inject_errors(&self, op: Operation, code: ErrorCode, count: usize) {
-        let mut state = self.lock();
-        state.injected.entry(op).or_default().extend(std::iter::repeat_n(code, count));
     }
 
     /// The error the front door answers `op` with instead of calling the service, if any:
-    /// an injected error, or throttling when rate limits are on.
+    /// throttling when rate limits are on. (Injected errors are message faults, at the edge.)
     pub fn admission(&self, op: Operation) -> Result<(), ServiceError> {
         let now = self.now();
         let mut state = self.lock();
-        if let Some(code) = state.injected.get_mut(&op).and_then(VecDeque::pop_front) {
-            return Err(ServiceError::new(code, format!("Injected {code} for {op}")));
-        }
         let admitted = state.limiter.as_mut().is_none_or(|limiter| limiter.admit(op, now));
         if admitted { Ok(()) } else { Err(ServiceError::new(ErrorCode::ThrottlingException, "Rate exceeded")) }
     }
@@ -209,7 +215,7 @@ impl Host {
                 }
                 _ => None,
             };
-            Self::flush(&mut state);
+            self.flush(&mut state);
             self.wake_if_earlier(&state);
             (outcome, rx)
         };
@@ -230,18 +236,45 @@ impl Host {
         let mut state = self.lock();
         if state.waiting.remove(&poll).is_some() {
             state.core.abandon_poll(now, poll);
-            Self::flush(&mut state);
+            self.flush(&mut state);
         }
     }
 
-    /// Wakes the deadline task, e.g. after the clock jumped.
+    /// Tells the host its clock jumped: applies every deadline that fell due, in order, wakes
+    /// the deadline task and every wait on the clock.
     pub fn clock_changed(&self) {
+        let now = self.now();
+        self.with_core(|core| core.advance(now));
         self.inner.deadlines_changed.notify_one();
+        self.inner.clock_moved.send_modify(|n| *n += 1);
+    }
+
+    /// Waits until the service's clock reads `at`: simulated or wall time passing, or a manual
+    /// clock being moved there.
+    pub async fn sleep_until(&self, at: Millis) {
+        if self.inner.clock.is_manual() {
+            let mut moved = self.inner.clock_moved.subscribe();
+            let _ = moved.wait_for(|_| self.now() >= at).await;
+            return;
+        }
+        loop {
+            let now = self.now();
+            if now >= at {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(at - now)).await;
+        }
     }
 
     /// Takes the journal kept since the last call.
     pub fn take_journal(&self) -> Vec<Event> {
         std::mem::take(&mut self.lock().journal)
+    }
+
+    /// A copy of the journal kept, and how many older events were forgotten.
+    pub fn journal_snapshot(&self) -> (Vec<Event>, u64) {
+        let state = self.lock();
+        (state.journal.clone(), state.journal_dropped)
     }
 
     /// Applies deadlines as they fall due, forever. Spawn it beside the server.
@@ -254,6 +287,8 @@ impl Host {
                 next.map(|at| at.saturating_sub(self.now()))
             };
             let changed = self.inner.deadlines_changed.notified();
+            // A manual clock moves only through clock_changed, which applies deadlines itself.
+            let wait_ms = if self.inner.clock.is_manual() { None } else { wait_ms };
             match wait_ms {
                 Some(0) => {}
                 Some(ms) => {
@@ -269,7 +304,7 @@ impl Host {
             let now = self.now();
             let mut state = self.lock();
             state.core.advance(now);
-            Self::flush(&mut state);
+            self.flush(&mut state);
         }
     }
 }

@@ -1,0 +1,241 @@
+//! The service's edge, for any client: message faults applied to real HTTP calls before the
+//! AWS front door, and every task-runner call recorded with its answer. The simulation's
+//! turmoil server and `serve`'s real port both hand their requests to [`handle_call`].
+
+use http::request::Parts;
+use hyper::body::Bytes;
+use serde_json::Value;
+
+use crate::protocol::{ErrorCode, Operation, Response, ServiceError};
+use crate::runner::client::RUNNER_HEADER;
+use crate::scenario::model::{DeadlineKind, MessageEffect, MessageFault};
+use crate::time::Millis;
+use crate::trace::{Call, CallOutcome, ObservationKind, Recorder};
+use crate::wire::Host;
+use crate::wire::http::{dispatch, operation};
+
+use super::table::FaultTable;
+
+/// What the edge needs: the service, the faults in force, where to record, and the instant
+/// the world started (fault times such as `hold until` count from it).
+#[derive(Clone)]
+pub struct EdgeCtx {
+    /// The service.
+    pub host: Host,
+    /// Message faults in force.
+    pub faults: FaultTable,
+    /// Where applied faults and calls are recorded.
+    pub recorder: Recorder,
+    /// The world's start instant.
+    pub origin: Millis,
+}
+
+/// What became of a call.
+#[derive(Debug)]
+pub enum Fate {
+    /// The caller gets this answer.
+    Answer(Result<Response, ServiceError>),
+    /// The caller hears nothing (a lost request or response): its connection stays silent.
+    Silence,
+}
+
+/// Handles one request at the edge: applies the first matching message fault, calls the
+/// service, records the call.
+pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
+    let EdgeCtx { host, faults, recorder, origin } = ctx;
+    let op = operation(parts).ok();
+    let arrived = host.now();
+    // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
+    let call = if faults.any_pending() { identify(host, parts, op, body) } else { CallInfo::default() };
+    let Some((effect, nth, _)) = faults.take(&call) else {
+        let result = dispatch(host, parts, body).await;
+        log_call(host, recorder, arrived, parts, op, body, Some(&result), true);
+        return Fate::Answer(result);
+    };
+    let op_name = op.map_or("?".to_string(), |o| o.to_string());
+    recorder.record(
+        call.runner.as_deref(),
+        ObservationKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name },
+    );
+    let result = match effect {
+        MessageEffect::DropRequest => {
+            log_call(host, recorder, arrived, parts, op, body, None, false);
+            return Fate::Silence;
+        }
+        MessageEffect::DropResponse => {
+            let result = dispatch(host, parts, body).await;
+            log_call(host, recorder, arrived, parts, op, body, Some(&result), false);
+            return Fate::Silence;
+        }
+        MessageEffect::Delay { by, until } => {
+            let at = match (by, until) {
+                (Some(by), _) => arrived.saturating_add(by.ms()),
+                (None, Some(m)) => {
+                    let deadline = match m.deadline {
+                        DeadlineKind::AckDeadline => call.ack_deadline,
+                        DeadlineKind::ProgressDeadline => call.progress_deadline,
+                    };
+                    deadline.map_or(arrived, |d| d.saturating_add(m.after.ms()).saturating_sub(m.before.ms()))
+                }
+                (None, None) => arrived,
+            };
+            host.sleep_until(at).await;
+            dispatch(host, parts, body).await
+        }
+        MessageEffect::Hold { until } => {
+            host.sleep_until(origin.saturating_add(until.ms())).await;
+            dispatch(host, parts, body).await
+        }
+        MessageEffect::Duplicate => {
+            let first = dispatch(host, parts, body).await;
+            let _ = dispatch(host, parts, body).await;
+            first
+        }
+        MessageEffect::Error { code } => {
+            let code = ErrorCode::parse(&code).unwrap_or(ErrorCode::InternalServiceError);
+            Err(ServiceError::new(code, format!("injected {code} by a message fault")))
+        }
+    };
+    log_call(host, recorder, arrived, parts, op, body, Some(&result), true);
+    Fate::Answer(result)
+}
+
+/// What the edge knows about a call before the service handles it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CallInfo {
+    operation: Option<Operation>,
+    runner: Option<String>,
+    component: Option<String>,
+    ack_deadline: Option<u64>,
+    progress_deadline: Option<u64>,
+}
+
+impl CallInfo {
+    /// Whether a fault's filters select this call.
+    pub(crate) fn matches(&self, f: &MessageFault) -> bool {
+        let op_ok = f.operation.as_deref().is_none_or(|op| self.operation.is_some_and(|o| o.as_str() == op));
+        let runner_ok = f.runner.as_deref().is_none_or(|r| self.runner.as_deref() == Some(r));
+        let task_ok = f.task.as_deref().is_none_or(|t| self.component.as_deref() == Some(t));
+        op_ok && runner_ok && task_ok
+    }
+}
+
+/// Who sent a call and what it is about. Inside the simulation the caller's runner is known for
+/// certain (the runner's client names it in a header); otherwise it is the hostname or
+/// taskrunnerId the call gives, or the runner a named lease was handed to.
+fn identify(host: &Host, parts: &Parts, op: Option<Operation>, body: &[u8]) -> CallInfo {
+    let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let mut info = CallInfo { operation: op, runner: sender.clone(), ..CallInfo::default() };
+    let Ok(value) = serde_json::from_slice::<Value>(body) else { return info };
+    let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
+    info.runner = info.runner.or_else(|| text("hostname")).or_else(|| text("taskrunnerId"));
+    if let Some(task_id) = text("taskId")
+        && let Some(t) = host.with_core(|core| core.task_info(&task_id))
+    {
+        info.runner = sender.or_else(|| t.hostname.map(|h| h.to_string()));
+        info.component = Some(t.component);
+        info.ack_deadline = Some(t.ack_deadline);
+        info.progress_deadline = t.progress_deadline;
+    }
+    info
+}
+
+/// A message fault in words, as the log prints it when it is installed.
+pub fn describe_fault(f: &MessageFault) -> String {
+    let mut what = format!("message fault: {}", describe(&f.effect));
+    for (k, v) in [("on", &f.operation), ("from", &f.runner), ("about", &f.task)] {
+        if let Some(v) = v {
+            what += &format!(" {k} {v}");
+        }
+    }
+    if f.occurrence > 1 {
+        what += &format!(", from match #{}", f.occurrence);
+    }
+    if f.count > 1 {
+        what += &format!(", {} times", f.count);
+    }
+    if let Some(p) = f.probability {
+        what += &format!(", each with probability {p}");
+    }
+    what
+}
+
+/// A message effect in words (`drop request`, `delay until ack deadline - 100ms`).
+pub fn describe(effect: &MessageEffect) -> String {
+    match effect {
+        MessageEffect::DropRequest => "drop request".into(),
+        MessageEffect::DropResponse => "drop response".into(),
+        MessageEffect::Delay { by: Some(by), .. } => format!("delay {by}"),
+        MessageEffect::Delay { until: Some(m), .. } => {
+            let when = match m.deadline {
+                DeadlineKind::AckDeadline => "ack deadline",
+                DeadlineKind::ProgressDeadline => "progress deadline",
+            };
+            let shift = if m.before.ms() > 0 {
+                format!(" - {}", m.before)
+            } else if m.after.ms() > 0 {
+                format!(" + {}", m.after)
+            } else {
+                String::new()
+            };
+            format!("delay until {when}{shift}")
+        }
+        MessageEffect::Delay { .. } => "delay".into(),
+        MessageEffect::Hold { until } => format!("hold until +{until}"),
+        MessageEffect::Duplicate => "duplicate".into(),
+        MessageEffect::Error { code } => format!("answer {code}"),
+    }
+}
+
+/// The taskId a task call names, read without decoding the rest of the body.
+#[derive(serde::Deserialize)]
+struct Names<'a> {
+    #[serde(rename = "taskId", borrow)]
+    task_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    hostname: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "taskrunnerId", borrow)]
+    taskrunner_id: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// Records a task-runner call and its answer in the trace (control-plane calls are the
+/// operator's and are not recorded here).
+#[allow(clippy::too_many_arguments)]
+fn log_call(
+    host: &Host,
+    recorder: &Recorder,
+    arrived: Millis,
+    parts: &Parts,
+    op: Option<Operation>,
+    body: &[u8],
+    result: Option<&Result<Response, ServiceError>>,
+    delivered: bool,
+) {
+    let Some(op) = op.filter(|o| o.is_runner_call()) else { return };
+    let names: Option<Names> = serde_json::from_slice(body).ok();
+    let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok());
+    let runner = sender.map(str::to_string).or_else(|| {
+        names.as_ref().and_then(|n| n.hostname.as_deref().or(n.taskrunner_id.as_deref()).map(str::to_string))
+    });
+    let task_id = names.and_then(|n| n.task_id).map(|id| id.into_owned());
+    let outcome = match result {
+        None => CallOutcome::NotReceived,
+        Some(Err(e)) => CallOutcome::Error { code: e.code },
+        Some(Ok(Response::PollForTask(out))) => match &out.task_object {
+            Some(task) => CallOutcome::Handout { task_id: task.task_id.clone() },
+            None => CallOutcome::NoTask,
+        },
+        Some(Ok(Response::ReportTaskProgress(out))) => CallOutcome::Report { canceled: out.canceled },
+        Some(Ok(Response::ReportTaskRunnerHeartbeat(out))) => CallOutcome::Heartbeat { terminate: out.terminate },
+        Some(Ok(_)) => CallOutcome::Accepted,
+    };
+    recorder.record_call(Call {
+        at: arrived,
+        answered_at: host.now(),
+        runner,
+        operation: op,
+        task_id,
+        outcome,
+        delivered,
+    });
+}

@@ -1,0 +1,286 @@
+//! The admin routes under `/_dpsim/`, outside the AWS namespace: the clock, live message
+//! faults (a scenario's `do` objects), and the ownership log and report of what `serve` saw.
+//!
+//! Bodies are JSON whatever their content type, at most [`MAX_ADMIN_BODY`] bytes, parsed
+//! strictly; every refusal is a JSON `{"error": ...}` with a 4xx status that says what was
+//! expected. Under `--auth` every admin route needs either the `--admin-token` as
+//! `Authorization: Bearer <token>` or a SigV4 signature with the served credentials.
+
+use axum::Router;
+use axum::body::{Bytes, to_bytes};
+use axum::extract::{Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use http::{HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::check;
+use crate::protocol::Operation;
+use crate::scenario::model::{Action, MessageEffect, MessageFault};
+use crate::time::{Millis, SECOND_MS, format_rfc3339, parse_instant};
+use crate::wire::Clock;
+use crate::wire::sigv4::{self, Credentials};
+
+use super::Server;
+
+/// Largest admin request body.
+pub const MAX_ADMIN_BODY: usize = 64 * 1024;
+/// Longest single clock advance: ten years.
+pub const MAX_ADVANCE_MS: u64 = 10 * 366 * 24 * 3_600_000;
+
+/// Who may call the admin routes.
+#[derive(Clone, Debug, Default)]
+pub struct AdminAuth {
+    /// The served credentials (`--auth`); none leaves the admin routes open, like the service.
+    pub credentials: Option<Credentials>,
+    /// `--admin-token`.
+    pub token: Option<String>,
+}
+
+/// A refused admin call.
+#[derive(Debug)]
+pub struct AdminError(StatusCode, String);
+
+impl AdminError {
+    fn bad(message: impl Into<String>) -> AdminError {
+        AdminError(StatusCode::BAD_REQUEST, message.into())
+    }
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        (self.0, axum::Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+type Answer = Result<Response, AdminError>;
+
+fn json_answer(value: Value) -> Answer {
+    Ok(axum::Json(value).into_response())
+}
+
+/// The admin routes; every other request goes on to the AWS front door.
+pub fn routes(server: Server) -> Router<Server> {
+    let _ = server;
+    Router::new()
+        .route("/_dpsim/clock", get(get_clock))
+        .route("/_dpsim/clock/advance", post(advance_clock))
+        .route("/_dpsim/faults", get(list_faults).post(add_fault))
+        .route("/_dpsim/faults/errors", post(inject_errors))
+        .route("/_dpsim/faults/{id}", axum::routing::delete(remove_fault))
+        .route("/_dpsim/log", get(get_log))
+        .route("/_dpsim/report", get(get_report))
+}
+
+/// Reads an admin request: checks who calls, bounds and reads the body.
+async fn admit(server: &Server, request: Request) -> Result<Bytes, AdminError> {
+    let (parts, body) = request.into_parts();
+    let body = to_bytes(body, MAX_ADMIN_BODY).await.map_err(|_| {
+        AdminError(StatusCode::PAYLOAD_TOO_LARGE, format!("admin request bodies are at most {MAX_ADMIN_BODY} bytes"))
+    })?;
+    let auth = &server.admin;
+    let Some(credentials) = &auth.credentials else { return Ok(body) };
+    let presented = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if let (Some(token), Some(given)) = (&auth.token, presented.strip_prefix("Bearer ")) {
+        let same =
+            token.len() == given.len() && token.bytes().zip(given.bytes()).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0;
+        return if same { Ok(body) } else { Err(AdminError(StatusCode::FORBIDDEN, "wrong admin token".into())) };
+    }
+    if presented.is_empty() {
+        return Err(AdminError(
+            StatusCode::UNAUTHORIZED,
+            "serve runs with --auth: sign admin calls with the served credentials (SigV4), or send Authorization: Bearer <--admin-token>".into(),
+        ));
+    }
+    sigv4::verify(&parts, &body, credentials, server.clock.signing_now())
+        .map_err(|e| AdminError(StatusCode::FORBIDDEN, format!("{}: {}", e.code(), e.message())))?;
+    Ok(body)
+}
+
+/// Parses a JSON body strictly, naming the path of what is wrong and what was expected.
+fn parse<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AdminError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| AdminError::bad(format!("expected {expected}; at {}: {}", e.path(), e.inner())))?;
+    de.end().map_err(|_| AdminError::bad(format!("expected {expected}; found text after the JSON value")))?;
+    Ok(value)
+}
+
+fn clock_json(server: &Server) -> Value {
+    let now = server.host().now();
+    json!({
+        "now": format_rfc3339(now),
+        "since_start": crate::report::log::stamp(now.saturating_sub(server.edge.origin)),
+        "clock": if server.clock.is_manual() { "manual" } else { "wall" },
+    })
+}
+
+async fn get_clock(State(server): State<Server>, request: Request) -> Answer {
+    admit(&server, request).await?;
+    json_answer(clock_json(&server))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdvanceBody {
+    seconds: Option<f64>,
+    to: Option<String>,
+}
+
+async fn advance_clock(State(server): State<Server>, request: Request) -> Answer {
+    const EXPECTED: &str = r#"{"seconds": <non-negative number>} or {"to": "<RFC 3339 instant>"}"#;
+    let body = admit(&server, request).await?;
+    let body: AdvanceBody = parse(&body, EXPECTED)?;
+    let now = server.host().now();
+    let target: Millis = match (body.seconds, body.to.as_deref()) {
+        (Some(s), None) => {
+            if !s.is_finite() || s < 0.0 || s * SECOND_MS as f64 > MAX_ADVANCE_MS as f64 {
+                return Err(AdminError::bad(format!(
+                    "seconds must be a number from 0 to {} (ten years), got {s}",
+                    MAX_ADVANCE_MS / SECOND_MS
+                )));
+            }
+            now.saturating_add((s * SECOND_MS as f64).round() as u64)
+        }
+        (None, Some(to)) => {
+            let at = parse_instant(to).ok_or_else(|| {
+                AdminError::bad(format!("to must be an RFC 3339 instant such as 2026-01-01T00:02:00Z, got {to:?}"))
+            })?;
+            if at < now {
+                return Err(AdminError::bad(format!(
+                    "the clock never goes back: it reads {} and {to} is earlier",
+                    format_rfc3339(now)
+                )));
+            }
+            if at - now > MAX_ADVANCE_MS {
+                return Err(AdminError::bad("to is more than ten years ahead"));
+            }
+            at
+        }
+        _ => return Err(AdminError::bad(format!("expected exactly one of seconds and to: {EXPECTED}"))),
+    };
+    server.clock.advance_to(target);
+    // Applies every deadline that fell due, in order, and releases held polls and delays.
+    server.host().clock_changed();
+    json_answer(clock_json(&server))
+}
+
+async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
+    let body = admit(&server, request).await?;
+    let action: Action = parse(
+        &body,
+        "a scenario's `do` object, e.g. {\"kind\": \"message\", \"operation\": \"ReportTaskProgress\", \"effect\": {\"type\": \"drop_response\"}}",
+    )?;
+    if let Action::Message(fault) = &action {
+        crate::scenario::load::check_message_fault("do", fault).map_err(|e| AdminError::bad(e.to_string()))?;
+        let id = server.edge.faults.install(fault.clone());
+        server.edge.recorder.record(
+            None,
+            crate::trace::ObservationKind::Applied { what: crate::faults::describe_fault(fault), disturbs: Vec::new() },
+        );
+        return json_answer(json!({ "id": id }));
+    }
+    let what = super::script::apply(&server, &action).await.map_err(AdminError::bad)?;
+    json_answer(json!({ "applied": what }))
+}
+
+async fn list_faults(State(server): State<Server>, request: Request) -> Answer {
+    admit(&server, request).await?;
+    let faults: Vec<Value> = server
+        .edge
+        .faults
+        .list()
+        .into_iter()
+        .map(|f| {
+            json!({"id": f.id, "active": f.active(), "matched": f.matched, "applied": f.applied,
+                   "fault": Action::Message(f.fault)})
+        })
+        .collect();
+    json_answer(json!({ "faults": faults }))
+}
+
+async fn remove_fault(State(server): State<Server>, Path(id): Path<String>, request: Request) -> Answer {
+    admit(&server, request).await?;
+    let id: u64 = id.parse().map_err(|_| AdminError::bad(format!("a fault id is a number, got {id:?}")))?;
+    if server.edge.faults.remove(id) {
+        json_answer(json!({ "removed": id }))
+    } else {
+        Err(AdminError(StatusCode::NOT_FOUND, format!("no fault has id {id}")))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InjectBody {
+    operation: String,
+    error: String,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The next `count` calls of an operation answer an error: a message fault like any other.
+async fn inject_errors(State(server): State<Server>, request: Request) -> Answer {
+    let body = admit(&server, request).await?;
+    let body: InjectBody =
+        parse(&body, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
+    if Operation::from_target(&format!("DataPipeline.{}", body.operation)).is_none() {
+        return Err(AdminError::bad(format!("unknown operation {:?}", body.operation)));
+    }
+    let fault = MessageFault {
+        operation: Some(body.operation.clone()),
+        runner: None,
+        task: None,
+        occurrence: 1,
+        count: body.count,
+        probability: None,
+        effect: MessageEffect::Error { code: body.error.clone() },
+    };
+    crate::scenario::load::check_message_fault("do", &fault).map_err(|e| AdminError::bad(e.to_string()))?;
+    let id = server.edge.faults.install(fault);
+    json_answer(json!({ "id": id, "operation": body.operation, "error": body.error, "count": body.count }))
+}
+
+async fn get_log(State(server): State<Server>, request: Request) -> Answer {
+    admit(&server, request).await?;
+    let (report, forgotten) = server.report();
+    let mut text = String::new();
+    if forgotten > 0 {
+        text += &format!("# {forgotten} older events were forgotten to keep memory bounded\n");
+    }
+    text += &report.log_text();
+    let mut response = text.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    Ok(response)
+}
+
+/// The report as JSON: counts, expectation verdicts, each invariant's verdict, the log lines.
+pub fn report_json(server: &Server) -> Value {
+    let (report, forgotten) = server.report();
+    let invariants: Vec<Value> = check::ALL
+        .iter()
+        .map(|(name, _)| {
+            let broken: Vec<&check::Violation> = report.violations.iter().filter(|v| v.invariant == *name).collect();
+            json!({"name": name, "held": broken.is_empty(), "violations": broken})
+        })
+        .collect();
+    json!({
+        "summary": report.summary,
+        "expectations": report.expectations,
+        "invariants": invariants,
+        "passed": report.passed(),
+        "log": report.log,
+        "forgotten": forgotten,
+        "now": clock_json(server),
+    })
+}
+
+async fn get_report(State(server): State<Server>, request: Request) -> Answer {
+    admit(&server, request).await?;
+    json_answer(report_json(&server))
+}

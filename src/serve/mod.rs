@@ -1,0 +1,162 @@
+//! `serve`: the virtual service on a real port, for task runners in any language. The same
+//! router and core as the simulation, behind the same edge ([`crate::faults`]), with a clock
+//! a test owns, live message faults, an optional scripted world (`--scenario`), and the
+//! ownership log of what it saw.
+//!
+//! - [`clock`]: the wall clock with an offset, or the still manual clock.
+//! - [`admin`]: the `/_dpsim/` routes: clock, faults, log, report.
+//! - [`script`]: a scenario's pipelines and timeline applied as the clock reaches them.
+
+pub mod admin;
+pub mod clock;
+pub mod script;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::response::Response;
+
+use crate::faults::{EdgeCtx, Fate, FaultTable, handle_call};
+use crate::protocol::{ErrorCode, ServiceError};
+use crate::report::Report;
+use crate::scenario::Scenario;
+use crate::time::Millis;
+use crate::trace::{Recorder, Trace};
+use crate::wire::http::{MAX_BODY_BYTES, render};
+use crate::wire::sigv4::Credentials;
+use crate::wire::{Clock, Host, HostConfig};
+
+use clock::ServeClock;
+
+/// Most journal events, observations and calls `serve` keeps for its log and report; older
+/// ones are forgotten first (the log says how many).
+pub const TRACE_LIMIT: usize = 200_000;
+
+/// The start of the manual clock unless `--start` says otherwise: 2026-01-01T00:00:00Z, the
+/// instant every simulation starts at, so a scenario's log reads the same in both.
+pub const MANUAL_START_MS: Millis = crate::trace::EPOCH_MS;
+
+/// Everything a running `serve` shares between its routes.
+#[derive(Clone)]
+pub struct Server {
+    /// The service behind its edge.
+    pub edge: EdgeCtx,
+    /// The clock.
+    pub clock: Arc<ServeClock>,
+    /// The scenario it plays (an empty one without `--scenario`).
+    pub scenario: Arc<Scenario>,
+    /// Who may call the admin routes under `--auth`.
+    pub admin: admin::AdminAuth,
+}
+
+/// How to build a [`Server`].
+pub struct ServerConfig {
+    /// Service rules and the AWS front door's options.
+    pub host: HostConfig,
+    /// The clock to run on.
+    pub clock: ServeClock,
+    /// A scenario to play, if any.
+    pub scenario: Option<Scenario>,
+    /// A token that opens the admin routes under `--auth`.
+    pub admin_token: Option<String>,
+}
+
+/// An empty scenario: what `serve` judges its log against without `--scenario`.
+fn empty_scenario() -> Scenario {
+    crate::scenario::parse(r#"{"duration": "1h", "pipelines": [], "runners": []}"#)
+        .expect("the empty scenario is valid")
+}
+
+impl Server {
+    /// Builds the server; its world starts at the clock's current instant.
+    pub fn new(config: ServerConfig) -> Server {
+        let clock = Arc::new(config.clock);
+        let credentials: Option<Credentials> = config.host.credentials.clone();
+        let mut host_config = config.host;
+        host_config.keep_journal = true;
+        host_config.journal_limit = Some(TRACE_LIMIT);
+        let seed = host_config.settings.seed;
+        let host = Host::new(host_config, clock.clone());
+        let origin = clock.now();
+        let recorder = Recorder::bounded(clock.clone(), TRACE_LIMIT);
+        let edge = EdgeCtx { host, faults: FaultTable::new(seed), recorder, origin };
+        Server {
+            edge,
+            clock,
+            scenario: Arc::new(config.scenario.unwrap_or_else(empty_scenario)),
+            admin: admin::AdminAuth { credentials, token: config.admin_token },
+        }
+    }
+
+    /// The service.
+    pub fn host(&self) -> &Host {
+        &self.edge.host
+    }
+
+    /// The full app: admin routes, then every other request to the AWS front door.
+    pub fn app(&self) -> Router {
+        admin::routes(self.clone()).fallback(aws).with_state(self.clone())
+    }
+
+    /// What `serve` saw so far, as a run's trace (times since its start).
+    pub fn trace(&self) -> (Trace, u64) {
+        let (journal, dropped_events) = self.host().journal_snapshot();
+        let (observations, calls, dropped_observations, dropped_calls) = self.edge.recorder.snapshot();
+        let (instances, lost, names) =
+            self.host().with_core(|c| (c.instance_summaries(), c.lost_instances(), c.pipeline_names()));
+        let now = self.host().now();
+        let mut trace = Trace {
+            seed: self.host().with_core(|c| c.settings().seed),
+            journal,
+            observations,
+            calls,
+            end_ms: now.saturating_sub(self.edge.origin),
+            finished_early: false,
+            pipeline_names: names.into_iter().collect(),
+            instances,
+            runners: Vec::new(),
+            steps: 0,
+            requests: 0,
+            lost,
+        };
+        crate::trace::infer::infer_work(&mut trace);
+        trace.rebase(self.edge.origin);
+        (trace, dropped_events + dropped_observations + dropped_calls)
+    }
+
+    /// The report of what `serve` saw: the ownership log, counts, the scenario's expectations
+    /// and every invariant that can be judged from the service's side.
+    pub fn report(&self) -> (Report, u64) {
+        let (trace, dropped) = self.trace();
+        (Report::new("serve", &self.scenario, &trace), dropped)
+    }
+
+    /// Answers every held poll `{}`, as at shutdown.
+    pub fn release_held_polls(&self) {
+        self.host().with_core(|core| core.release_held_polls());
+    }
+}
+
+/// An AWS call through the edge: message faults, the front door, the service.
+async fn aws(State(server): State<Server>, request: Request) -> Response {
+    let host = server.host();
+    let request_id = host.next_request_id();
+    let (parts, body) = request.into_parts();
+    let body = match to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let e = ServiceError::new(
+                ErrorCode::SerializationException,
+                format!("Request body could not be read or exceeds {MAX_BODY_BYTES} bytes"),
+            );
+            return render(host, request_id, Err(e));
+        }
+    };
+    match handle_call(&server.edge, &parts, &body).await {
+        Fate::Answer(result) => render(host, request_id, result),
+        // The caller hears nothing until it gives up; its connection stays open meanwhile.
+        Fate::Silence => std::future::pending::<Response<Body>>().await,
+    }
+}

@@ -1,0 +1,167 @@
+//! A scenario played against `serve`: its pipelines created and defined at once and activated
+//! at their times, its timeline (message faults, control-plane events, `terminate`) applied as
+//! the clock reaches each event. The runners are the user's own processes. Control-plane
+//! events and posted `do` objects go through the same code.
+
+use serde_json::{Value, json};
+
+use crate::protocol::{Operation, Request, ServiceError};
+use crate::scenario::definition_file::to_pipeline_objects;
+use crate::scenario::model::{Action, At, Scenario};
+use crate::time::Millis;
+use crate::trace::ObservationKind;
+
+use super::Server;
+
+/// Calls the service as the operator would, through the core (no faults apply to it).
+async fn call(server: &Server, op: Operation, body: Value) -> Result<Value, ServiceError> {
+    let request = Request::parse(op, body.to_string().as_bytes())?;
+    let response = server.host().call(request).await?;
+    Ok(serde_json::to_value(response).unwrap_or(Value::Null))
+}
+
+/// The ids of the pipelines a scenario name stands for: those created with that name, or
+/// `<name>-<n>` (a scenario's copies); every pipeline when no name is given.
+fn pipelines_named(server: &Server, name: Option<&str>) -> Vec<String> {
+    let names = server.host().with_core(|c| c.pipeline_names());
+    names
+        .into_iter()
+        .filter(|(_, n)| match name {
+            None => true,
+            Some(want) => {
+                n == want
+                    || n.strip_prefix(want)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+            }
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Every instance id of an activity in a pipeline, following QueryObjects' pages.
+async fn instances_of(server: &Server, pipeline_id: &str, task: &str) -> Vec<Value> {
+    let mut ids = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut query = json!({"pipelineId": pipeline_id, "sphere": "INSTANCE", "query": {"selectors": [
+            {"fieldName": "@componentParent", "operator": {"type": "REF_EQ", "values": [task]}}]}});
+        if let Some(m) = &marker {
+            query["marker"] = json!(m);
+        }
+        let Ok(page) = call(server, Operation::QueryObjects, query).await else { return ids };
+        ids.extend(page["ids"].as_array().cloned().unwrap_or_default());
+        match page["marker"].as_str() {
+            Some(m) if page["hasMoreResults"] == true => marker = Some(m.to_string()),
+            _ => return ids,
+        }
+    }
+}
+
+/// Applies one `do` object to `serve`'s world; says what was done, or why it cannot apply.
+pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
+    let failed = |e: ServiceError| format!("{}: {}", e.code, e.message);
+    let what = match action {
+        Action::Message(f) => {
+            crate::scenario::load::check_message_fault("do", f).map_err(|e| e.to_string())?;
+            server.edge.faults.install(f.clone());
+            crate::faults::describe_fault(f)
+        }
+        Action::Cancel { task, pipeline } => {
+            let mut canceled = 0;
+            for id in pipelines_named(server, pipeline.as_deref()) {
+                let instances = instances_of(server, &id, task).await;
+                if instances.is_empty() {
+                    continue;
+                }
+                canceled += instances.len();
+                let body = json!({"pipelineId": id, "objectIds": instances, "status": "TRY_CANCEL"});
+                call(server, Operation::SetStatus, body).await.map_err(failed)?;
+            }
+            format!("TRY_CANCEL {task} ({canceled} instance(s))")
+        }
+        Action::Deactivate { pipeline, cancel_active } => {
+            for id in pipelines_named(server, Some(pipeline)) {
+                let body = json!({"pipelineId": id, "cancelActive": cancel_active});
+                call(server, Operation::DeactivatePipeline, body).await.map_err(failed)?;
+            }
+            format!("deactivate {pipeline} cancelActive={cancel_active}")
+        }
+        Action::Activate { pipeline } => {
+            for id in pipelines_named(server, Some(pipeline)) {
+                call(server, Operation::ActivatePipeline, json!({"pipelineId": id})).await.map_err(failed)?;
+            }
+            format!("activate {pipeline}")
+        }
+        Action::Delete { pipeline } => {
+            for id in pipelines_named(server, Some(pipeline)) {
+                call(server, Operation::DeletePipeline, json!({"pipelineId": id})).await.map_err(failed)?;
+            }
+            format!("delete {pipeline}")
+        }
+        Action::Terminate { runner } => {
+            server.host().with_core(|c| c.request_terminate(runner));
+            format!("terminate {runner} at its next heartbeat")
+        }
+        other => {
+            let kind = serde_json::to_value(other).ok().and_then(|v| v["kind"].as_str().map(str::to_string));
+            return Err(format!(
+                "{} acts on the simulated network or a simulated runner process; serve cannot apply it to your own processes (message faults, cancel, deactivate, activate, delete and terminate apply)",
+                kind.unwrap_or_default()
+            ));
+        }
+    };
+    server.edge.recorder.record(None, ObservationKind::Applied { what: what.clone(), disturbs: Vec::new() });
+    Ok(what)
+}
+
+/// One step of the script: an activation or a timeline event, at a time since the start.
+enum Step {
+    Activate(String),
+    Event(Action),
+}
+
+/// Creates and defines the scenario's pipelines now, then activates them and applies its
+/// events as the clock reaches each one. Runs until the timeline is done.
+pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
+    let mut steps: Vec<(Millis, usize, Step)> = Vec::new();
+    for p in &scenario.pipelines {
+        let objects = to_pipeline_objects(&p.definition).map_err(|(_, m)| m)?;
+        for copy in 1..=p.copies {
+            let name = if p.copies == 1 { p.name.clone() } else { format!("{}-{copy}", p.name) };
+            let created = call(&server, Operation::CreatePipeline, json!({"name": name, "uniqueId": name}))
+                .await
+                .map_err(|e| format!("CreatePipeline {name}: {}", e.message))?;
+            let id = created["pipelineId"].as_str().unwrap_or_default().to_string();
+            let put = json!({"pipelineId": id, "pipelineObjects": objects});
+            call(&server, Operation::PutPipelineDefinition, put)
+                .await
+                .map_err(|e| format!("PutPipelineDefinition {name}: {}", e.message))?;
+            for _ in 0..p.activations {
+                steps.push((p.activate_at.ms(), 0, Step::Activate(id.clone())));
+            }
+        }
+    }
+    for (i, e) in scenario.events.iter().enumerate() {
+        if let At::Time(at) = &e.at {
+            steps.push((at.ms(), i + 1, Step::Event(e.action.clone())));
+        }
+    }
+    steps.sort_by_key(|(at, order, _)| (*at, *order));
+    for (at, _, step) in steps {
+        server.host().sleep_until(server.edge.origin.saturating_add(at)).await;
+        match step {
+            Step::Activate(id) => {
+                if let Err(e) = call(&server, Operation::ActivatePipeline, json!({"pipelineId": id})).await {
+                    tracing::warn!("ActivatePipeline {id}: {}", e.message);
+                }
+            }
+            Step::Event(action) => {
+                if let Err(e) = apply(&server, &action).await {
+                    tracing::warn!("scenario event not applied: {e}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
