@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 /// Pinned so that a botocore change cannot silently alter what is tested.
 const BOTO3_VERSION: &str = "1.44.8";
+/// The AWS CLI the README's flow script is tested with.
+const AWSCLI_VERSION: &str = "1.46.2";
 /// Short, so the empty poll at the end of the main flow costs seconds, yet long
 /// enough that flow.py can tell a poll woken by ActivatePipeline (well under a
 /// second) from one that answered when its hold ran out.
@@ -164,21 +166,23 @@ fn python(pydeps: &Path) -> Command {
     cmd
 }
 
-/// Checks the version, not just the import: a system-wide boto3 of another
-/// version would otherwise satisfy the check.
-fn pinned_boto3_importable(pydeps: &Path) -> bool {
-    python(pydeps)
-        .args(["-c", &format!("import sys, boto3; sys.exit(boto3.__version__ != '{BOTO3_VERSION}')")])
+/// Checks the version, not just the import: a system-wide package of another version would
+/// otherwise satisfy the check.
+fn pinned_importable(dir: &Path, module: &str, version: &str) -> bool {
+    python(dir)
+        .args(["-c", &format!("import sys, {module}; sys.exit({module}.__version__ != '{version}')")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
 }
 
-fn install_boto3() -> PathBuf {
+/// Installs `package==version` (imported as `module`) from PyPI into `CARGO_TARGET_TMPDIR/dir`
+/// unless it is there already.
+fn install(dir: &str, package: &str, module: &str, version: &str) -> PathBuf {
     require_python3();
     let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let pydeps = tmp.join("pydeps");
+    let target = tmp.join(dir);
     fs::create_dir_all(tmp).expect("create CARGO_TARGET_TMPDIR");
     // The OnceLock serialises the tests of this binary; the file lock also
     // covers runners that put each test in its own process (nextest).
@@ -186,45 +190,45 @@ fn install_boto3() -> PathBuf {
         .create(true)
         .truncate(false)
         .write(true)
-        .open(tmp.join("pydeps.lock"))
-        .expect("open pydeps.lock");
-    lock.lock().expect("lock pydeps.lock");
-    if pinned_boto3_importable(&pydeps) {
-        return pydeps;
+        .open(tmp.join(format!("{dir}.lock")))
+        .expect("open the install lock");
+    lock.lock().expect("lock the install lock");
+    if pinned_importable(&target, module, version) {
+        return target;
     }
     // Install beside it and rename, because pip --target will not overwrite
     // what an interrupted earlier install left behind.
-    let staging = tmp.join("pydeps.partial");
+    let staging = tmp.join(format!("{dir}.partial"));
     let _ = fs::remove_dir_all(&staging);
     let out = Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
         .arg(&staging)
-        .arg(format!("boto3=={BOTO3_VERSION}"))
+        .arg(format!("{package}=={version}"))
         .env_remove("PYTHONPATH")
         .stdin(Stdio::null())
         .output()
         .expect("run python3 -m pip");
     assert!(
         out.status.success(),
-        "installing boto3=={BOTO3_VERSION} with pip failed ({}); install pip for python3 \
+        "installing {package}=={version} with pip failed ({}); install pip for python3 \
          (e.g. `apt-get install python3-pip`) and make PyPI reachable\nstdout:\n{}\nstderr:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let _ = fs::remove_dir_all(&pydeps);
-    fs::rename(&staging, &pydeps).expect("move boto3 install into place");
+    let _ = fs::remove_dir_all(&target);
+    fs::rename(&staging, &target).expect("move the install into place");
     assert!(
-        pinned_boto3_importable(&pydeps),
-        "boto3=={BOTO3_VERSION} installed into {} but python3 cannot import it",
-        pydeps.display()
+        pinned_importable(&target, module, version),
+        "{package}=={version} installed into {} but python3 cannot import it",
+        target.display()
     );
-    pydeps
+    target
 }
 
 fn pydeps() -> &'static Path {
     static PYDEPS: OnceLock<PathBuf> = OnceLock::new();
-    PYDEPS.get_or_init(install_boto3)
+    PYDEPS.get_or_init(|| install("pydeps", "boto3", "boto3", BOTO3_VERSION))
 }
 
 /// Runs flow.py against `server` and fails the test unless it completes.
@@ -309,4 +313,79 @@ fn boto3_auth_flow() {
     let credentials = "AKIDDPSIMAUTH:dpsim-auth-secret";
     let server = Server::start(&["--auth", credentials]);
     run_flow(pydeps, &server, "auth", &[credentials], &[]);
+}
+
+/// Runs a command to its end (or kills it after FLOW_TIMEOUT) and fails the test unless it
+/// succeeds; returns its stdout.
+fn run_to_end(mut cmd: Command, what: &str, server: &Server) -> String {
+    let mut child = ChildGuard(cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn"));
+    let stdout = Arc::new(Mutex::new(String::new()));
+    let stderr = Arc::new(Mutex::new(String::new()));
+    let readers = [
+        drain(child.0.stdout.take().unwrap(), stdout.clone(), None),
+        drain(child.0.stderr.take().unwrap(), stderr.clone(), None),
+    ];
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if started.elapsed() > FLOW_TIMEOUT {
+            let _ = child.0.kill();
+            let _ = child.0.wait();
+            break None;
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let (out, err) = (stdout.lock().unwrap().clone(), stderr.lock().unwrap().clone());
+    let report = || format!("{what} stdout:\n{out}\n{what} stderr:\n{err}\ndpsim serve output:\n{}", server.output());
+    assert!(status.is_some_and(|s| s.success()), "{what} failed or hung ({status:?})\n{}", report());
+    out
+}
+
+#[test]
+fn python_runner_example_passes_its_own_test() {
+    let pydeps = pydeps();
+    // The example's test starts its own `dpsim serve --clock manual`; this one is only for
+    // the failure report's sake.
+    let server = Server::start(&["--clock", "manual"]);
+    let mut cmd = python(pydeps);
+    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-runner"))
+        .env("DPSIM_BIN", env!("CARGO_BIN_EXE_dpsim"))
+        .args(["-m", "unittest", "-v", "test_runner"]);
+    let out = run_to_end(cmd, "examples/python-runner/test_runner.py", &server);
+    println!("{out}");
+}
+
+#[test]
+fn the_readme_aws_cli_flow_runs_against_serve() {
+    static AWSCLI: OnceLock<PathBuf> = OnceLock::new();
+    let cli = AWSCLI.get_or_init(|| install("awscli", "awscli", "awscli", AWSCLI_VERSION));
+    let server = Server::start(&["--clock", "manual"]);
+    let mut cmd = python(cli);
+    cmd.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("PYTHONPATH", cli)
+        .env("PYTHONNOUSERSITE", "1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("AWS", format!("python3 {}", cli.join("bin/aws").display()));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/aws-cli/flow.sh");
+    let mut bash = Command::new("bash");
+    bash.envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| v.map(|v| (k.to_owned(), v.to_owned()))))
+        .arg(&script)
+        .arg(&server.endpoint)
+        .stdin(Stdio::null());
+    let out = run_to_end(bash, "examples/aws-cli/flow.sh", &server);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"true") && lines.contains(&"false"), "runner-a hears canceled, runner-b does not:\n{out}");
+    assert!(out.contains("expired") && out.contains("reassigned") && out.contains("runner-b"), "{out}");
+    assert!(out.contains("FINISHED"), "list-runs shows the finished instance:\n{out}");
 }

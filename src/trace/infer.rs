@@ -25,11 +25,22 @@ pub fn infer_work(trace: &mut Trace) {
             _ => None,
         })
         .collect();
+    // Who was handed each lease, as the handouts the edge saw say: a call that names a lease
+    // but not its sender (a ReportTaskProgress to `serve`) is its holder's.
+    let holder: BTreeMap<u64, &str> = trace
+        .calls
+        .iter()
+        .filter_map(|c| match (&c.outcome, c.runner.as_deref()) {
+            (CallOutcome::Handout { task_id }, Some(r)) => Some((task_seq(task_id), r)),
+            _ => None,
+        })
+        .collect();
     // Calls about each lease, by the runner that made them, in order.
     let mut about: BTreeMap<(&str, u64), Vec<usize>> = BTreeMap::new();
     for (i, c) in trace.calls.iter().enumerate() {
-        if let (Some(r), Some(id)) = (c.runner.as_deref(), c.task_id.as_deref()) {
-            about.entry((r, task_seq(id))).or_default().push(i);
+        let Some(seq) = c.task_id.as_deref().map(task_seq) else { continue };
+        if let Some(r) = c.runner.as_deref().or_else(|| holder.get(&seq).copied()) {
+            about.entry((r, seq)).or_default().push(i);
         }
     }
     let mut inferred = Vec::new();
