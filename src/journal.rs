@@ -160,10 +160,13 @@ pub enum EventKind {
         /// Its worker group.
         worker_group: String,
     },
-    /// A held poll ran out of time and answered `{}`.
+    /// A held poll ran out of time, or the service shut down, and it answered `{}`.
     PollTimedOut {
         /// The held poll.
         poll: u64,
+        /// True when the service answered it because it was shutting down.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        shutdown: bool,
     },
     /// A held poll was abandoned by its client before it was answered.
     PollAbandoned {

@@ -19,21 +19,32 @@
 //! - [`serve`]: the service on a real port for runners in any language: clock, live faults, log.
 //! - [`scenario`]: scenario files: format, strict loading, JSON Schema, world plan.
 //! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop.
-//! - [`report`]: ownership analysis (leases, work, zombies), the log, expectations, JSON.
+//! - [`ownership`]: ownership facts from a trace: leases, work, zombie work, the log's lines.
+//! - [`report`]: the report of a run: summary, expectations, invariants, timeline, JSON.
 //! - [`check`]: named invariants over a run (single owner, no early handout, ...).
 //! - [`chaos`]: seed sweeps that draw their own faults, run statistics, shrinking.
 //! - [`cli`]: the subcommands: `run`, `chaos`, `explore`, `serve`.
+//! - [`fuzz`]: `dpsim fuzz`: generated HTTP requests and scenario mutations, measured.
 //! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
 #![warn(missing_docs)]
+
+// Without tokio_unstable, tokio's own RNG is not seeded from turmoil's and a panic in a host's
+// task does not fail the run: simulations would silently be less deterministic and less strict.
+#[cfg(not(tokio_unstable))]
+compile_error!(
+    "dpsim must be built with `--cfg tokio_unstable` (set in .cargo/config.toml; keep RUSTFLAGS from replacing it, e.g. RUSTFLAGS=\"--cfg tokio_unstable\")"
+);
 
 pub mod chaos;
 pub mod check;
 pub mod cli;
 pub mod explore;
 pub mod faults;
+pub mod fuzz;
 pub mod journal;
+pub mod ownership;
 pub mod protocol;
 pub mod report;
 pub mod runner;

@@ -70,6 +70,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Throw generated HTTP requests at serve's app and mutated scenarios at the loader.
+    Fuzz {
+        /// Seed of every generated case.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Requests to send.
+        #[arg(long, default_value_t = 100_000)]
+        requests: u64,
+        /// Scenario mutations to load.
+        #[arg(long, default_value_t = 10_000)]
+        scenarios: u64,
+        /// Directories whose scenario files are mutated.
+        #[arg(long, default_values = ["scenarios", "chaos"])]
+        bases: Vec<PathBuf>,
+    },
     /// Print the JSON Schema of scenario files.
     Schema,
     /// Run the virtual Data Pipeline service on a real port, for task runners in any language.
@@ -161,6 +176,9 @@ fn main() -> ExitCode {
             ExitCode::from(dpsim::cli::chaos::run(&args))
         }
         Command::Explore { scenario, json } => ExitCode::from(dpsim::cli::explore::run(&scenario, json)),
+        Command::Fuzz { seed, requests, scenarios, bases } => {
+            ExitCode::from(dpsim::fuzz::run(seed, requests, scenarios, &bases))
+        }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
             ExitCode::SUCCESS

@@ -60,7 +60,22 @@ pub fn plan_for(base: &Scenario, seed: u64) -> ChaosPlan {
 
 /// Runs one scenario and returns the invariants it broke beyond those it expects.
 pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Violation>, RunStats), String> {
-    let out = crate::sim::run(scenario, scenario.seed, programs, None).map_err(|e| e.to_string())?;
+    // A panic inside the simulation (a host's task, a runner program) fails this run only: the
+    // sweep goes on, and the seed is reported with its repro file.
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate::sim::run(scenario, scenario.seed, programs, None)
+    }));
+    let out = match run {
+        Ok(result) => result.map_err(|e| e.to_string())?,
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic without a message".into());
+            return Err(format!("the simulation panicked: {message}"));
+        }
+    };
     let report = Report::new("chaos", scenario, &out);
     let stats = RunStats::of(&out, &report);
     let mut first: BTreeMap<&str, Violation> = BTreeMap::new();

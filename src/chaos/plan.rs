@@ -223,7 +223,10 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
         }
         let events: Vec<TimedEvent> = match f {
             Fault::Partition { runner, at_s, for_s } => vec![
-                event(*at_s, Action::Partition { machine: name(*runner), direction: Default::default() }),
+                event(
+                    *at_s,
+                    Action::Partition { machine: name(*runner), direction: Default::default(), refuse: false },
+                ),
                 event((at_s + for_s).min(end), Action::Repair { machine: name(*runner) }),
             ],
             Fault::Pause { runner, at_s, for_s } => vec![

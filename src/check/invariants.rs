@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::journal::{Deadline, EventKind};
-use crate::report::analysis::{LeaseEnd, attempt_number};
-use crate::report::log::stamp;
+use crate::ownership::analysis::{LeaseEnd, attempt_number};
+use crate::ownership::log::stamp;
 use crate::runner::policy::MAX_ATTEMPTS;
 use crate::time::{Millis, format_duration};
 use crate::trace::ObservationKind;
@@ -28,7 +28,7 @@ pub const ALL: &[(&str, Check)] = &[
 ];
 
 fn rel(at: Millis) -> Millis {
-    crate::report::analysis::rel(at)
+    crate::ownership::analysis::rel(at)
 }
 
 fn violation(
@@ -55,7 +55,7 @@ fn violation(
 
 /// At most one live lease per task at any instant.
 fn single_owner(input: &Input) -> Vec<Violation> {
-    let mut by_instance: BTreeMap<&str, Vec<&crate::report::analysis::Lease>> = BTreeMap::new();
+    let mut by_instance: BTreeMap<&str, Vec<&crate::ownership::analysis::Lease>> = BTreeMap::new();
     for l in input.analysis.leases.values() {
         by_instance.entry(&l.object_id).or_default().push(l);
     }
@@ -129,13 +129,11 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
                 held.entry(worker_group.clone()).or_default().insert(*poll);
                 poll_group.insert(*poll, worker_group.clone());
             }
-            EventKind::PollTimedOut { poll } | EventKind::PollAbandoned { poll } => {
+            EventKind::PollTimedOut { poll, .. } | EventKind::PollAbandoned { poll } => {
                 let group = poll_group.remove(poll).unwrap_or_default();
                 held.entry(group.clone()).or_default().remove(poll);
                 let waiting = ready.get(&group).and_then(|r| r.keys().next());
-                if let (EventKind::PollTimedOut { .. }, Some(w), false) =
-                    (&e.kind, waiting, e.cause == "service shutting down")
-                {
+                if let (EventKind::PollTimedOut { shutdown: false, .. }, Some(w)) = (&e.kind, waiting) {
                     out.push(violation(
                         input,
                         "no_starvation",
@@ -366,12 +364,8 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
                 ObservationKind::Applied { disturbs, .. } => disturbs.iter().any(|r| r == &w.runner),
                 // Only failures that kept the runner from hearing the service disturb it; an
                 // answered TaskNotFoundException is the service telling it.
-                ObservationKind::CallFailed { error, .. } => {
-                    o.runner.as_deref() == Some(w.runner.as_str())
-                        && (error.starts_with("timed out")
-                            || error.starts_with("network error")
-                            || error == "InternalServiceError"
-                            || error == "ThrottlingException")
+                ObservationKind::CallFailed { transient, .. } => {
+                    *transient && o.runner.as_deref() == Some(w.runner.as_str())
                 }
                 ObservationKind::MessageFault { .. } | ObservationKind::Crashed => {
                     o.runner.as_deref() == Some(w.runner.as_str())

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::report::analysis::Analysis;
-use crate::report::log::Line;
+use crate::ownership::analysis::Analysis;
+use crate::ownership::log::Line;
 use crate::scenario::Scenario;
 use crate::scenario::definition_file::to_pipeline_objects;
 use crate::service::definition::validate;
@@ -110,14 +110,14 @@ pub fn render(violations: &[Violation]) -> String {
         out += &format!(
             "VIOLATION {} at {}{}{}: {}\n",
             v.invariant,
-            crate::report::log::stamp(v.at),
+            crate::ownership::log::stamp(v.at),
             v.task.as_deref().map(|t| format!(" task {t}")).unwrap_or_default(),
             v.runner.as_deref().map(|r| format!(" runner {r}")).unwrap_or_default(),
             v.message
         );
         if !v.trail.is_empty() {
             out += "  transitions that led to it:\n";
-            for line in crate::report::log::render(&v.trail, crate::scenario::model::LogDetail::Full).lines() {
+            for line in crate::ownership::log::render(&v.trail, crate::scenario::model::LogDetail::Full).lines() {
                 out += &format!("    {line}\n");
             }
         }

@@ -86,9 +86,17 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
             host.sleep_until(origin.saturating_add(until.ms())).await;
             dispatch(host, parts, body).await
         }
-        MessageEffect::Duplicate => {
+        MessageEffect::Duplicate { after } => {
             let first = dispatch(host, parts, body).await;
-            let _ = dispatch(host, parts, body).await;
+            // The copy must not hold up the original's answer (a held PollForTask would).
+            let copy_at = host.now().saturating_add(after.ms());
+            let (ctx, parts, body) = (ctx.clone(), parts.clone(), body.clone());
+            tokio::spawn(async move {
+                ctx.host.sleep_until(copy_at).await;
+                let arrived = ctx.host.now();
+                let result = dispatch(&ctx.host, &parts, &body).await;
+                log_call(&ctx.host, &ctx.recorder, arrived, &parts, op, &body, Some(&result), false);
+            });
             first
         }
         MessageEffect::Error { code } => {
@@ -182,7 +190,8 @@ pub fn describe(effect: &MessageEffect) -> String {
         }
         MessageEffect::Delay { .. } => "delay".into(),
         MessageEffect::Hold { until } => format!("hold until +{until}"),
-        MessageEffect::Duplicate => "duplicate".into(),
+        MessageEffect::Duplicate { after } if after.ms() > 0 => format!("duplicate after {after}"),
+        MessageEffect::Duplicate { .. } => "duplicate".into(),
         MessageEffect::Error { code } => format!("answer {code}"),
     }
 }

@@ -7,6 +7,11 @@
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+/// Most fields one ReportTaskProgress may carry: an object holds at most 50 fields.
+pub const MAX_REPORTED_FIELDS: usize = 50;
+/// Most selectors of a QueryObjects query (the API reference's documented limit).
+pub const MAX_SELECTORS: usize = 10;
+
 use super::error::{ErrorCode, ServiceError};
 use super::operation::Operation;
 use super::shapes::{
@@ -421,6 +426,12 @@ impl Request {
             }
             Request::ReportTaskProgress(r) => {
                 string(required(&r.task_id, "taskId")?, "taskId", 1, 2048)?;
+                if r.fields.len() > MAX_REPORTED_FIELDS {
+                    return Err(ServiceError::invalid(format!(
+                        "fields: at most {MAX_REPORTED_FIELDS} fields per report (an object holds at most {MAX_REPORTED_FIELDS}), got {}",
+                        r.fields.len()
+                    )));
+                }
                 validate_fields(&r.fields, "fields")
             }
             Request::SetTaskStatus(r) => {
@@ -432,7 +443,8 @@ impl Request {
                         "errorId must not start with 'Service_': that prefix is reserved for errors the service itself records",
                     ));
                 }
-                opt_string(&r.error_message, "errorMessage", 0, 10_240)?;
+                // errorMessage is the model's unbounded `errorMessage` shape; only the pattern applies.
+                opt_string(&r.error_message, "errorMessage", 0, usize::MAX)?;
                 opt_string(&r.error_stack_trace, "errorStackTrace", 0, 1024)
             }
             Request::ReportTaskRunnerHeartbeat(r) => {
@@ -490,6 +502,12 @@ impl Request {
                 one_of(sphere, "sphere", SPHERES)?;
                 opt_string(&r.marker, "marker", 0, 1024)?;
                 if let Some(q) = &r.query {
+                    if q.selectors.len() > MAX_SELECTORS {
+                        return Err(ServiceError::invalid(format!(
+                            "query.selectors: at most {MAX_SELECTORS} selectors, got {}",
+                            q.selectors.len()
+                        )));
+                    }
                     for (i, s) in q.selectors.iter().enumerate() {
                         let m = format!("query.selectors.{}", i + 1);
                         string(

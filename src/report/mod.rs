@@ -1,12 +1,13 @@
 //! Reports of a run: the ownership log, the summary, expectation verdicts, and JSON.
 
-pub mod analysis;
 pub mod expect;
-pub mod log;
 pub mod timeline;
+
+pub use crate::ownership::{analysis, log};
 
 use serde::Serialize;
 
+use crate::journal::EventKind;
 use crate::scenario::Scenario;
 use crate::time::format_duration;
 use crate::trace::Trace;
@@ -78,15 +79,15 @@ impl Report {
             *statuses.entry(i.status.clone()).or_insert(0) += 1;
         }
         let zombies = a.zombies();
-        let count = |what: &str| log.iter().filter(|l| l.what == what).count();
+        let count = |kind: fn(&EventKind) -> bool| out.journal.iter().filter(|e| kind(&e.kind)).count();
         let summary = Summary {
             runners: out.runners.len(),
             tasks: out.instances.len(),
             statuses: statuses.into_iter().collect(),
             handouts: a.leases.len(),
             reassignments: a.leases.values().filter(|l| l.reassigned).count(),
-            expiries: count("expired"),
-            stale_calls: count("stale call") + count("forged call"),
+            expiries: count(|k| matches!(k, EventKind::Expired { .. })),
+            stale_calls: count(|k| matches!(k, EventKind::StaleCall { .. } | EventKind::ForgedCall { .. })),
             zombies: zombies.len(),
             longest_zombie_ms: zombies.first().map_or(0, |w| w.zombie_ms),
             total_zombie_ms: zombies.iter().map(|w| w.zombie_ms).sum(),

@@ -82,7 +82,7 @@ pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
     };
     let _ = writeln!(
         s,
-        r##"<text x="8" y="34" fill="#555">{}; hatched: zombie work; ticks: deadlines; dashed: faults and control events</text>"##,
+        r##"<text x="8" y="34" fill="#555">{}; hatched: zombie work (grey: frozen, still believing); ticks: deadlines; dashed: faults and control events</text>"##,
         esc(&summary)
     );
     // Time axis.
@@ -173,11 +173,14 @@ pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
             );
         }
     }
-    // Zombie work, hatched in the lower part of the lane so the new owner's bar stays visible.
-    for w in a.work.iter().filter(|w| w.zombie_ms > 0) {
+    // Zombie work, hatched in the lower part of the lane so the new owner's bar stays visible;
+    // stretches the runner spent frozen while still believing it held the task are drawn grey
+    // over the hatching: belief, not work.
+    for w in a.work.iter().filter(|w| w.zombie_ms + w.frozen_ms > 0) {
         let Some(&lane) = lease_lane.get(&w.seq) else { continue };
         let y = TOP + lane as f64 * LANE + LANE - 7.0;
-        let (x0, x1) = (x(w.to - w.zombie_ms), x(w.to));
+        let lost_from = w.to - w.zombie_ms - w.frozen_ms;
+        let (x0, x1) = (x(lost_from), x(w.to));
         let _ = writeln!(
             s,
             r#"<rect x="{x0:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="url(#zombie)" stroke="{}" stroke-width="1"><title>zombie work of {} on t{}: {}</title></rect>"#,
@@ -188,6 +191,21 @@ pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
             w.seq,
             crate::time::format_duration(w.zombie_ms)
         );
+        for &(f0, f1) in a.frozen_spans(&w.runner) {
+            let (f0, f1) = (f0.max(lost_from), f1.min(w.to));
+            if f1 <= f0 {
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                r##"<rect x="{:.1}" y="{y:.1}" width="{:.1}" height="6.0" fill="#bbb" fill-opacity="0.9"><title>{} frozen on t{}, still believing it held the task: {}</title></rect>"##,
+                x(f0),
+                (x(f1) - x(f0)).max(1.0),
+                esc(&w.runner),
+                w.seq,
+                crate::time::format_duration(f1 - f0)
+            );
+        }
     }
     // Faults and control-plane events on the time axis, labelled in rows above the lanes.
     for ((t, what, stroke), row) in marks.iter().zip(&placed) {

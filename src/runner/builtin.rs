@@ -158,7 +158,7 @@ impl Loop {
                     return Ok(v);
                 }
                 Err(e) => {
-                    self.env.call_failed(op.as_str(), &e.describe());
+                    self.env.call_failed(op.as_str(), &e.describe(), e.is_transient());
                     match policy::retry(&e, attempt, &mut self.backoff, &mut self.rng) {
                         Retry::GiveUp => return Err(e),
                         Retry::After(ms) => {

@@ -11,7 +11,11 @@ use crate::time::Millis;
 #[derive(Debug)]
 pub struct RunnerControl {
     paused: watch::Sender<bool>,
-    down: watch::Sender<bool>,
+    /// Crashed or not, and how many times a running process was restarted (killed and started
+    /// afresh), so a restart is seen even when it never looks down.
+    down: watch::Sender<(bool, u64)>,
+    /// Set while the supervisor drops the program's future, so work guards stay silent.
+    killing: std::sync::atomic::AtomicBool,
     state: Mutex<ControlState>,
 }
 
@@ -29,7 +33,8 @@ impl RunnerControl {
     pub fn new(work_factor: f64) -> Arc<RunnerControl> {
         Arc::new(RunnerControl {
             paused: watch::Sender::new(false),
-            down: watch::Sender::new(false),
+            down: watch::Sender::new((false, 0)),
+            killing: std::sync::atomic::AtomicBool::new(false),
             state: Mutex::new(ControlState { work_factor, paused_total_ms: 0, paused_since: None }),
         })
     }
@@ -76,18 +81,37 @@ impl RunnerControl {
         now.saturating_sub(frozen)
     }
 
-    /// Crashes (true) or restarts (false) the runner process.
-    pub fn set_down(&self, down: bool) {
-        self.down.send_replace(down);
+    /// Crashes the runner process (it stays down until restarted).
+    pub fn crash(&self) {
+        self.down.send_modify(|(down, _)| *down = true);
     }
 
-    /// Whether the process is crashed.
+    /// Starts the runner process again: a crashed one comes back; a running one is killed and
+    /// started afresh. True when it was running.
+    pub fn restart(&self) -> bool {
+        let mut was_running = false;
+        self.down.send_modify(|(down, restarts)| {
+            was_running = !*down;
+            if was_running {
+                *restarts += 1;
+            }
+            *down = false;
+        });
+        was_running
+    }
+
+    /// Whether the process is crashed, or being killed.
     pub fn is_down(&self) -> bool {
-        *self.down.borrow()
+        self.down.borrow().0 || self.killing.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// A receiver that follows the crash lever.
-    pub fn down_rx(&self) -> watch::Receiver<bool> {
+    /// Marks the moment the supervisor drops the program's future.
+    pub(crate) fn set_killing(&self, killing: bool) {
+        self.killing.store(killing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A receiver that follows the crash lever: (down, restarts of a running process).
+    pub fn down_rx(&self) -> watch::Receiver<(bool, u64)> {
         self.down.subscribe()
     }
 

@@ -148,10 +148,15 @@ impl RunnerEnv {
         Working { env: self.clone(), task, learned: false, stopped: false }
     }
 
-    /// Hook: a call failed without an answer from the service, or with an error (the SDK
-    /// client records these itself).
-    pub fn call_failed(&self, operation: &str, error: &str) {
-        self.record(ObservationKind::CallFailed { operation: operation.to_string(), error: error.to_string() });
+    /// Hook: a call failed, without an answer from the service (`transient`: a timeout, a
+    /// network error, throttling, a 500) or with an error answer. The SDK client records these
+    /// itself.
+    pub fn call_failed(&self, operation: &str, error: &str, transient: bool) {
+        self.record(ObservationKind::CallFailed {
+            transient,
+            operation: operation.to_string(),
+            error: error.to_string(),
+        });
     }
 
     /// Hook: the runner heard `terminate: true` and is shutting down.

@@ -15,15 +15,22 @@ pub async fn supervise(program: Program, env: RunnerEnv) {
         env.sleep(std::time::Duration::from_millis(start.ms().saturating_sub(env.elapsed().as_millis() as u64))).await;
     }
     loop {
-        let _ = down.wait_for(|d| !*d).await;
+        control.set_killing(false);
+        let started = down.wait_for(|(d, _)| !*d).await.map(|v| v.1).unwrap_or(0);
         let run = gated(program(env.clone()), control.paused_rx());
+        tokio::pin!(run);
         tokio::select! {
             biased;
-            _ = down.wait_for(|d| *d) => {
-                // The program's future is dropped here: the process is gone, with its memory.
-                env.record(ObservationKind::Crashed);
+            _ = down.wait_for(|(d, restarts)| *d || *restarts != started) => {
+                // The program's future is dropped at the end of this turn: the process is
+                // gone, with its memory.
+                control.set_killing(true);
+                // A restart of a running process is logged by whoever restarted it.
+                if control.down_rx().borrow().0 {
+                    env.record(ObservationKind::Crashed);
+                }
             }
-            () = run => return,
+            () = &mut run => return,
         }
     }
 }

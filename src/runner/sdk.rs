@@ -203,15 +203,15 @@ struct Abandoned<'a> {
 impl Drop for Abandoned<'_> {
     fn drop(&mut self) {
         if !self.done && !self.connector.control.is_down() {
-            self.connector.failed(self.operation, "timed out (abandoned by the SDK)".into());
+            self.connector.failed(self.operation, "timed out (abandoned by the SDK)".into(), true);
         }
     }
 }
 
 impl SimConnector {
-    fn failed(&self, operation: &str, error: String) {
-        self.recorder
-            .record(Some(&self.runner), ObservationKind::CallFailed { operation: operation.to_string(), error });
+    fn failed(&self, operation: &str, error: String, transient: bool) {
+        let kind = ObservationKind::CallFailed { transient, operation: operation.to_string(), error };
+        self.recorder.record(Some(&self.runner), kind);
     }
 }
 
@@ -228,20 +228,22 @@ impl HttpConnector for SimConnector {
             let mut guard = Abandoned { connector: &this, operation: &operation, done: false };
             let result = this.send(request).await;
             guard.done = true;
-            let failed = |error: String| this.failed(&operation, error);
+            let failed = |error: String, transient: bool| this.failed(&operation, error, transient);
             match result {
                 Ok(response) => {
                     if let Some(code) = response.headers().get("x-amzn-errortype") {
-                        failed(code.to_string());
+                        let code = code.to_string();
+                        let transient = code == "InternalServiceError" || code == "ThrottlingException";
+                        failed(code, transient);
                     }
                     Ok(response)
                 }
                 Err(Failure::Timeout(what)) => {
-                    failed("timed out".into());
+                    failed("timed out".into(), true);
                     Err(ConnectorError::timeout(format!("{what} timeout in the simulated network").into()))
                 }
                 Err(Failure::Io(e)) => {
-                    failed(format!("network error: {e}"));
+                    failed(format!("network error: {e}"), true);
                     Err(ConnectorError::io(e.into()))
                 }
             }

@@ -323,6 +323,12 @@ pub enum Action {
         /// Only one direction.
         #[serde(default)]
         direction: Direction,
+        /// Refuse connections across it at once (a reachable host with nothing listening, a
+        /// firewall that rejects), instead of the default silent drop in which packets vanish
+        /// and calls time out, as in a real partition. One-way partitions always refuse new
+        /// connections from the cut side (turmoil drops the SYN and the connect fails at once).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        refuse: bool,
     },
     /// Undo a partition.
     Repair {
@@ -516,8 +522,13 @@ pub enum MessageEffect {
         /// Deliver at this moment of the task the call names.
         until: Option<TaskMoment>,
     },
-    /// The request is delivered twice; the caller hears the first answer.
-    Duplicate,
+    /// The request is delivered twice: the caller hears the first answer at once, and a copy
+    /// reaches the service `after` later (default at once), as a retransmission would.
+    Duplicate {
+        /// How long after the original the copy arrives.
+        #[serde(default)]
+        after: Dur,
+    },
     /// The request reaches the service at a fixed time since the start.
     Hold {
         /// When to deliver it.

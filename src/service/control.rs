@@ -1,5 +1,6 @@
 //! Control-plane operations: create, define, activate, deactivate, delete, SetStatus, tags.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::journal::{CancelSource, EventKind};
@@ -150,7 +151,7 @@ impl Service {
                 attempts: Vec::new(),
                 current_attempt: None,
                 failures: 0,
-                waiting_on: activity.depends_on.len(),
+                waiting_on: BTreeSet::new(),
                 dependents: Vec::new(),
                 queued: false,
                 ready_timer: None,
@@ -164,6 +165,7 @@ impl Service {
             for dep in self.s.instances[i].activity.depends_on.clone() {
                 let upstream = instance_of(&dep).expect("validated dependsOn names an activity");
                 self.s.instances[upstream].dependents.push(i);
+                self.s.instances[i].waiting_on.insert(upstream);
             }
         }
         self.emit_pipeline(
@@ -173,7 +175,7 @@ impl Service {
             format!("activation {activation}").into(),
         );
         for &(_, i) in &created {
-            if self.s.instances[i].waiting_on == 0 {
+            if self.s.instances[i].waiting_on.is_empty() {
                 self.s.instances[i].status = InstanceStatus::WaitingForRunner;
                 if start > now {
                     self.s.instances[i].ready_timer = Some(self.s.timers.set(start, TimerKind::ReadyAt(i)));
@@ -200,7 +202,13 @@ impl Service {
     }
 
     pub(super) fn delete(&mut self, r: PipelineIdInput) -> Result<Response, ServiceError> {
-        let key = self.pipeline_key(r.pipeline_id.as_deref().unwrap_or_default())?;
+        let id = r.pipeline_id.as_deref().unwrap_or_default();
+        // The model lists no PipelineDeletedException for DeletePipeline: a deleted pipeline
+        // is one that is not found.
+        let key = self.pipeline_key(id).map_err(|e| match e.code {
+            crate::protocol::ErrorCode::PipelineDeletedException => ServiceError::pipeline_not_found(id),
+            _ => e,
+        })?;
         for i in self.s.pipelines[key].instances.clone() {
             self.cancel_instance(i, CancelSource::Delete, "pipeline deleted");
         }
@@ -291,6 +299,12 @@ impl Service {
                     inst.failures = 0;
                     inst.current_attempt = None;
                     inst.actual_end = None;
+                    // Dependents that have not started wait for this run too.
+                    for d in inst.dependents.clone() {
+                        if self.s.instances[d].status == InstanceStatus::WaitingOnDependencies {
+                            self.s.instances[d].waiting_on.insert(i);
+                        }
+                    }
                     self.emit(EventKind::Rerun, Some(i), None, "SetStatus RERUN".into());
                     self.refresh_ready(i);
                 }

@@ -17,6 +17,14 @@ use super::settings::Settings;
 pub const MAX_OBJECTS: usize = 100;
 /// Most fields an object may hold (AWS limit).
 pub const MAX_FIELDS: usize = 50;
+/// Most bytes of a field's value (AWS limit).
+pub const MAX_FIELD_BYTES: usize = 10_240;
+/// Most bytes of a field name or an identifier (AWS limit).
+pub const MAX_NAME_BYTES: usize = 256;
+/// Most bytes of one object, its id, name and fields together (AWS limit).
+pub const MAX_OBJECT_BYTES: usize = 15_360;
+/// Longest period a definition may set (ten years): deadlines stay far from overflow.
+pub const MAX_PERIOD_MS: u64 = 3650 * 24 * 3_600_000;
 
 /// An activity with every field resolved and every ownership rule parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,11 +143,19 @@ fn string_value<'a>(fields: &[&'a Field], key: &str) -> Option<&'a str> {
 /// Validates a definition; returns it when it may be saved, and the AWS-style report.
 pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Definition>, PutPipelineDefinitionOutput) {
     let mut report = Report::default();
+    // AWS's size limits come first: no graph work is done on a definition that breaks them.
     if objects.len() > MAX_OBJECTS {
         report.error(
             "pipeline",
             format!("A pipeline may hold at most {MAX_OBJECTS} objects; this definition has {}", objects.len()),
         );
+        return (None, report.into_output());
+    }
+    for (i, o) in objects.iter().enumerate() {
+        check_sizes(i, o, &mut report);
+    }
+    if !report.errors.is_empty() {
+        return (None, report.into_output());
     }
     let mut by_id: BTreeMap<&str, &PipelineObject> = BTreeMap::new();
     for (i, o) in objects.iter().enumerate() {
@@ -150,13 +166,11 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
         if o.name.as_deref().is_none_or(str::is_empty) {
             report.error(id, "Object has no name".into());
         }
-        if o.fields.len() > MAX_FIELDS {
-            report.error(id, format!("An object may hold at most {MAX_FIELDS} fields; it has {}", o.fields.len()));
-        }
         if by_id.insert(id, o).is_some() {
             report.error(id, "Duplicate object id".into());
         }
     }
+    let looping = parent_cycles(&by_id);
     for (id, o) in &by_id {
         for f in &o.fields {
             if let Some(target) = f.ref_value.as_deref()
@@ -165,7 +179,7 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
                 report.error(id, format!("Field '{}' references unknown object '{target}'", f.key()));
             }
         }
-        if parent_cycle(&by_id, o) {
+        if looping.contains(id) {
             report.error(id, "The parent chain loops back to this object".into());
         }
     }
@@ -220,6 +234,10 @@ fn validate_activity(
     let mut period = |key: &str| -> Option<u64> {
         let text = string_value(fields, key)?;
         match parse_period(text) {
+            Ok(ms) if ms > MAX_PERIOD_MS => {
+                report.error(id, format!("Field '{key}': {text:?} is longer than the 10-year limit"));
+                None
+            }
             Ok(ms) => Some(ms),
             Err(e) => {
                 report.error(id, format!("Field '{key}': {e}"));
@@ -275,45 +293,86 @@ fn validate_activity(
     })
 }
 
-fn parent_cycle(by_id: &BTreeMap<&str, &PipelineObject>, start: &PipelineObject) -> bool {
-    let start_id = start.id.as_deref().unwrap_or("");
-    let mut current = start;
-    for _ in 0..=by_id.len() {
-        let Some(parent) = current.fields.iter().find(|f| f.key() == "parent").and_then(|f| f.ref_value.as_deref())
-        else {
-            return false;
-        };
-        if parent == start_id {
-            return true;
+/// The objects whose own parent chain comes back to them: one walk per object, each ended as
+/// soon as it reaches an object already settled, so the whole pass is linear.
+fn parent_cycles<'a>(by_id: &BTreeMap<&'a str, &'a PipelineObject>) -> BTreeSet<&'a str> {
+    fn parent(o: &PipelineObject) -> Option<&str> {
+        o.fields.iter().find(|f| f.key() == "parent").and_then(|f| f.ref_value.as_deref())
+    }
+    let mut settled: BTreeSet<&str> = BTreeSet::new();
+    let mut looping: BTreeSet<&str> = BTreeSet::new();
+    for &start in by_id.keys() {
+        let mut path: Vec<&str> = Vec::new();
+        let mut on_path: BTreeSet<&str> = BTreeSet::new();
+        let mut current = Some(start);
+        while let Some(id) = current {
+            if settled.contains(id) {
+                break;
+            }
+            if !on_path.insert(id) {
+                // The walk came back to `id`: every object from it onwards is on the loop.
+                let from = path.iter().position(|p| *p == id).unwrap_or(0);
+                looping.extend(path[from..].iter().copied());
+                break;
+            }
+            path.push(id);
+            current = by_id.get(id).and_then(|o| parent(o)).and_then(|p| by_id.get_key_value(p).map(|(k, _)| *k));
         }
-        match by_id.get(parent) {
-            Some(p) => current = p,
-            None => return false,
+        settled.extend(path);
+    }
+    looping
+}
+
+/// Refuses an object over AWS's size limits (field count, bytes per field value, field names and
+/// identifiers, bytes per object).
+fn check_sizes(i: usize, o: &PipelineObject, report: &mut Report) {
+    let id =
+        o.id.as_deref()
+            .filter(|id| !id.is_empty())
+            .map_or_else(|| format!("pipelineObjects.{}", i + 1), str::to_string);
+    if o.fields.len() > MAX_FIELDS {
+        report.error(&id, format!("An object may hold at most {MAX_FIELDS} fields; it has {}", o.fields.len()));
+    }
+    for name in [o.id.as_deref(), o.name.as_deref()].into_iter().flatten() {
+        if name.len() > MAX_NAME_BYTES {
+            report.error(&id, format!("Identifiers and names are at most {MAX_NAME_BYTES} bytes"));
         }
     }
-    false
+    let mut bytes = o.id.as_deref().map_or(0, str::len) + o.name.as_deref().map_or(0, str::len);
+    for f in &o.fields {
+        if f.key().len() > MAX_NAME_BYTES || f.ref_value.as_deref().is_some_and(|r| r.len() > MAX_NAME_BYTES) {
+            report.error(&id, format!("Field names and references are at most {MAX_NAME_BYTES} bytes"));
+        }
+        if f.string_value.as_deref().is_some_and(|v| v.len() > MAX_FIELD_BYTES) {
+            report.error(&id, format!("Field '{}' is longer than {MAX_FIELD_BYTES} bytes", f.key()));
+        }
+        bytes +=
+            f.key().len() + f.string_value.as_deref().map_or(0, str::len) + f.ref_value.as_deref().map_or(0, str::len);
+    }
+    if bytes > MAX_OBJECT_BYTES {
+        report.error(&id, format!("An object is at most {MAX_OBJECT_BYTES} bytes; it has {bytes}"));
+    }
 }
 
 fn dependency_cycle(activities: &BTreeMap<String, Arc<Activity>>) -> Option<String> {
-    // Kahn's algorithm: whatever cannot be ordered sits on or behind a cycle.
+    // Kahn's algorithm over an adjacency list: whatever cannot be ordered sits on or behind a
+    // cycle. Linear in activities plus dependencies.
     let mut indegree: BTreeMap<&str, usize> = activities.keys().map(|k| (k.as_str(), 0)).collect();
+    let mut downstream: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for a in activities.values() {
-        for d in &a.depends_on {
-            if activities.contains_key(d) {
-                *indegree.get_mut(a.id.as_str()).expect("own id") += 1;
-            }
+        for d in a.depends_on.iter().filter(|d| activities.contains_key(*d)) {
+            *indegree.get_mut(a.id.as_str()).expect("own id") += 1;
+            downstream.entry(d.as_str()).or_default().push(a.id.as_str());
         }
     }
     let mut ready: Vec<&str> = indegree.iter().filter(|(_, n)| **n == 0).map(|(k, _)| *k).collect();
     while let Some(done) = ready.pop() {
         indegree.remove(done);
-        for a in activities.values() {
-            if a.depends_on.iter().any(|d| d == done)
-                && let Some(n) = indegree.get_mut(a.id.as_str())
-            {
+        for next in downstream.get(done).into_iter().flatten() {
+            if let Some(n) = indegree.get_mut(next) {
                 *n -= 1;
                 if *n == 0 {
-                    ready.push(a.id.as_str());
+                    ready.push(next);
                 }
             }
         }

@@ -104,7 +104,7 @@ impl Service {
         let inst = &mut self.s.instances[i];
         inst.failures += 1;
         if inst.failures <= inst.activity.maximum_retries {
-            let ready_at = now + inst.activity.retry_delay_ms;
+            let ready_at = now.saturating_add(inst.activity.retry_delay_ms);
             let next_attempt = inst.attempts.len() as u32 + 1;
             let (failures, max) = (inst.failures, inst.activity.maximum_retries);
             inst.status = InstanceStatus::WaitingForRunner;
@@ -143,8 +143,8 @@ impl Service {
         for d in inst.dependents.clone() {
             let dep = &mut self.s.instances[d];
             if dep.status == InstanceStatus::WaitingOnDependencies {
-                dep.waiting_on -= 1;
-                if dep.waiting_on == 0 {
+                dep.waiting_on.remove(&i);
+                if dep.waiting_on.is_empty() {
                     dep.status = InstanceStatus::WaitingForRunner;
                     self.refresh_ready(d);
                 }
@@ -193,10 +193,13 @@ impl Service {
     fn cascade(&mut self, i: InstanceKey) {
         let mut stack = self.s.instances[i].dependents.clone();
         while let Some(d) = stack.pop() {
-            let dep = &mut self.s.instances[d];
-            if dep.status.is_terminal() {
+            if self.s.instances[d].status.is_terminal() {
                 continue;
             }
+            // A dependent may be running (its upstream was rerun and then failed): its lease
+            // ends too, so its runner hears canceled=true at its next report.
+            self.stop_instance(d, LeaseEnd::Canceled(CancelSource::Cascade), AttemptStatus::Canceled);
+            let dep = &mut self.s.instances[d];
             dep.status = InstanceStatus::CascadeFailed;
             dep.actual_end = Some(self.s.clock);
             stack.extend(dep.dependents.iter().copied());

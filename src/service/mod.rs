@@ -235,7 +235,7 @@ impl Service {
                 self.s.timers.cancel(h.timer);
                 h.hostname
             });
-            self.emit(EventKind::PollTimedOut { poll }, None, hostname, "service shutting down".into());
+            self.emit(EventKind::PollTimedOut { poll, shutdown: true }, None, hostname, "service shutting down".into());
             self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default() });
         }
     }
@@ -254,7 +254,7 @@ impl Service {
             hostname: task.hostname.clone(),
             component: inst.activity.id.clone(),
             object_id: inst.id.clone(),
-            ack_deadline: task.assigned_at + self.s.settings.ack_timeout_ms,
+            ack_deadline: task.assigned_at.saturating_add(self.s.settings.ack_timeout_ms),
             progress_deadline,
             live,
         })
@@ -350,7 +350,7 @@ impl Service {
                 }
                 let hostname = held.and_then(|h| h.hostname);
                 self.emit(
-                    EventKind::PollTimedOut { poll },
+                    EventKind::PollTimedOut { poll, shutdown: false },
                     None,
                     hostname,
                     "hold time ran out with no task ready".into(),

@@ -148,8 +148,8 @@ pub struct Instance {
     pub current_attempt: Option<AttemptKey>,
     /// Failed attempts counted against `maximumRetries`.
     pub failures: u32,
-    /// Upstream instances not yet finished.
-    pub waiting_on: usize,
+    /// Upstream instances not yet finished (a set: finishing twice, after a RERUN, counts once).
+    pub waiting_on: BTreeSet<InstanceKey>,
     /// Downstream instances.
     pub dependents: Vec<InstanceKey>,
     /// In the ready queue.

@@ -39,7 +39,7 @@ impl Service {
         }
         let poll = self.s.next_poll;
         self.s.next_poll += 1;
-        let timer = self.s.timers.set(self.s.clock + hold, TimerKind::PollHold(poll));
+        let timer = self.s.timers.set(self.s.clock.saturating_add(hold), TimerKind::PollHold(poll));
         let hostname: Option<Arc<str>> = r.hostname.map(Arc::from);
         self.emit(
             EventKind::PollParked { poll, worker_group: group.clone() },
@@ -67,7 +67,7 @@ impl Service {
         let attempt_timeout = inst.activity.attempt_timeout_ms;
 
         let seq = self.s.tasks.len() as u64 + 1;
-        let deadline = now + self.s.settings.ack_timeout_ms;
+        let deadline = now.saturating_add(self.s.settings.ack_timeout_ms);
         let timer = self.s.timers.set(deadline, TimerKind::Lease(seq));
         let a = &mut self.s.attempts[attempt];
         a.handouts += 1;
@@ -77,7 +77,8 @@ impl Service {
         if a.started.is_none() {
             a.started = Some(now);
             if let Some(limit) = attempt_timeout {
-                a.timeout_timer = Some(self.s.timers.set(now + limit, TimerKind::AttemptTimeout(attempt)));
+                a.timeout_timer =
+                    Some(self.s.timers.set(now.saturating_add(limit), TimerKind::AttemptTimeout(attempt)));
             }
         }
         let reassigned = a.handouts > 1;
@@ -206,13 +207,14 @@ impl Service {
             .activity
             .report_progress_timeout_ms
             .unwrap_or(self.s.settings.progress_timeout_ms);
-        let deadline = now + timeout;
+        let deadline = now.saturating_add(timeout);
         self.s.timers.cancel(timer);
         let timer = self.s.timers.set(deadline, TimerKind::Lease(seq));
         self.s.tasks[(seq - 1) as usize].state = LeaseState::Live { acked: true, deadline, timer };
         let a = &mut self.s.attempts[attempt];
         a.report_progress_time = Some(now);
-        for f in r.fields {
+        // `@` fields are the service's own: a runner's report never replaces them.
+        for f in r.fields.into_iter().filter(|f| !f.key().starts_with('@')) {
             a.reported.insert(f.key().to_string(), f);
         }
         // Static causes: the deadline is in the event, and renewals are the hottest path.

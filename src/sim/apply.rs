@@ -17,7 +17,8 @@ use crate::faults::describe_fault;
 /// the edge records). Checks use it to tell a runner that could not learn from one that would not.
 pub fn disturbed(world: &World, action: &Action) -> Vec<String> {
     match action {
-        Action::SlowWork { .. } | Action::Terminate { .. } => Vec::new(),
+        // A pause is not an excuse: the time frozen is not counted as zombie work at all.
+        Action::SlowWork { .. } | Action::Terminate { .. } | Action::Pause { .. } | Action::Resume { .. } => Vec::new(),
         _ => runners_hit(&world.plan, action.target()),
     }
 }
@@ -26,24 +27,42 @@ pub fn disturbed(world: &World, action: &Action) -> Vec<String> {
 pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
     let machine = |name: &str| resolve_machine(&world.plan, name).unwrap_or_else(|| name.to_string());
     let runners_on = |w: &World, m: &str| runners_hit(&w.plan, crate::scenario::model::Target::Machine(m));
+    let jitter_ms = world.jitter_ms;
     let sim = &mut world.sim;
     match action {
-        Action::Partition { machine: m, direction } => {
+        Action::Partition { machine: m, direction, refuse } => {
             let m = machine(m);
-            match direction {
-                Direction::Both => sim.partition(m.as_str(), "service"),
-                Direction::ToService => sim.partition_oneway(m.as_str(), "service"),
-                Direction::FromService => sim.partition_oneway("service", m.as_str()),
-            }
-            let how = match direction {
-                Direction::Both => "both ways",
-                Direction::ToService => "messages to the service lost",
-                Direction::FromService => "messages from the service lost",
+            let how = match (direction, refuse) {
+                (Direction::Both, false) => {
+                    // turmoil drops a partitioned link's messages, and with a dropped SYN the
+                    // connect fails at once. Holding them instead keeps every packet from
+                    // arriving, so connects and calls time out, as in a real partition; the
+                    // repair leaves them undelivered.
+                    sim.hold(m.as_str(), "service");
+                    world.silent.insert(m.clone());
+                    "both ways, silent: packets dropped, calls time out"
+                }
+                (Direction::Both, true) => {
+                    sim.partition(m.as_str(), "service");
+                    "both ways, refused: connects fail at once"
+                }
+                (Direction::ToService, _) => {
+                    sim.partition_oneway(m.as_str(), "service");
+                    "messages to the service lost; new connects refused at once"
+                }
+                (Direction::FromService, _) => {
+                    sim.partition_oneway("service", m.as_str());
+                    "messages from the service lost"
+                }
             };
             format!("partition {m} ({how})")
         }
         Action::Repair { machine: m } => {
             let m = machine(m);
+            if !world.silent.remove(&m) {
+                // Messages a `hold` kept are delivered: a repaired link carries what waited on it.
+                sim.release(m.as_str(), "service");
+            }
             sim.repair(m.as_str(), "service");
             format!("repair {m}")
         }
@@ -59,7 +78,10 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
         }
         Action::Latency { machine: m, latency } => {
             let m = machine(m);
-            sim.set_link_latency(m.as_str(), "service", Duration::from_millis(latency.ms()));
+            // The new latency is the link's floor; the scenario's jitter still adds to it.
+            let floor = Duration::from_millis(latency.ms());
+            sim.set_link_latency(m.as_str(), "service", floor);
+            sim.set_link_max_message_latency(m.as_str(), "service", floor + Duration::from_millis(jitter_ms));
             format!("latency {m} {latency}")
         }
         Action::CrashMachine { machine: m } => {
@@ -67,7 +89,7 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             let runners = runners_on(world, &m);
             // Marked down first, so work guards dropped with the machine stay silent.
             for r in &runners {
-                world.controls[r].set_down(true);
+                world.controls[r].crash();
             }
             world.sim.crash(m.as_str());
             for r in &runners {
@@ -78,11 +100,17 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
         Action::RestartMachine { machine: m } => {
             let m = machine(m);
             let runners = runners_on(world, &m);
-            for r in &runners {
-                world.controls[r].set_down(false);
+            // A machine that is running is killed and started afresh: its runners crash first.
+            let running: Vec<&String> = runners.iter().filter(|r| !world.controls[*r].is_down()).collect();
+            for r in &running {
+                world.controls[*r].crash();
             }
             world.sim.bounce(m.as_str());
+            for r in &running {
+                world.recorder.record_at(now, Some(r), ObservationKind::Crashed);
+            }
             for r in &runners {
+                world.controls[r].restart();
                 world.recorder.record_at(now, Some(r), ObservationKind::Restarted);
             }
             format!("restart machine {m}")
@@ -101,18 +129,23 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
         }
         Action::Pause { runner } => {
             world.controls[runner].pause(now);
+            world.recorder.record_at(now, Some(runner), ObservationKind::Frozen);
             format!("pause {runner}")
         }
         Action::Resume { runner } => {
             world.controls[runner].resume(now);
+            world.recorder.record_at(now, Some(runner), ObservationKind::Thawed);
             format!("resume {runner}")
         }
         Action::CrashRunner { runner } => {
-            world.controls[runner].set_down(true);
+            world.controls[runner].crash();
             format!("crash runner {runner}")
         }
         Action::RestartRunner { runner } => {
-            world.controls[runner].set_down(false);
+            // A running process is killed and started afresh.
+            if world.controls[runner].restart() {
+                world.recorder.record_at(now, Some(runner), ObservationKind::Crashed);
+            }
             world.recorder.record_at(now, Some(runner), ObservationKind::Restarted);
             format!("restart runner {runner}")
         }

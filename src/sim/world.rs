@@ -49,6 +49,10 @@ pub struct World<'a> {
     pub controls: BTreeMap<String, Arc<RunnerControl>>,
     /// The runners and their machines.
     pub plan: Vec<PlannedRunner>,
+    /// The network's random extra latency, kept when a link's latency changes.
+    pub jitter_ms: u64,
+    /// Machines cut off by a silent partition: on repair, what was sent meanwhile stays lost.
+    pub silent: std::collections::BTreeSet<String>,
 }
 
 /// Builds the world of a scenario with a seed, running runners' programs from `programs`.
@@ -159,5 +163,18 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
             }
         });
     }
-    Ok(World { sim, host, faults, recorder, requests, directory, setup_done, commands, controls, plan })
+    Ok(World {
+        sim,
+        host,
+        faults,
+        recorder,
+        requests,
+        directory,
+        setup_done,
+        commands,
+        controls,
+        plan,
+        jitter_ms: jitter,
+        silent: Default::default(),
+    })
 }

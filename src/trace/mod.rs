@@ -90,6 +90,9 @@ pub enum ObservationKind {
     },
     /// A runner's call failed (timeout, connection, injected error).
     CallFailed {
+        /// True when the runner did not hear the service (timeout, network, throttling, a
+        /// 500): it could not have learned anything from this call.
+        transient: bool,
         /// Operation.
         operation: String,
         /// Error.
@@ -99,6 +102,10 @@ pub enum ObservationKind {
     Terminated,
     /// A runner process crashed.
     Crashed,
+    /// A runner was frozen (`pause`): it does nothing, yet still believes what it believed.
+    Frozen,
+    /// A frozen runner runs again (`resume`).
+    Thawed,
     /// A runner process started again.
     Restarted,
     /// A fault or control event was applied.

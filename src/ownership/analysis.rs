@@ -54,8 +54,12 @@ pub struct Work {
     pub from: Millis,
     /// End, or the end of the run.
     pub to: Millis,
-    /// Part of it after the lease was taken away.
+    /// Work done after the lease was taken away: the time after the lease ended that the
+    /// runner was running (not frozen) and still working.
     pub zombie_ms: u64,
+    /// Time after the lease ended that the runner was frozen while it still believed it held
+    /// the task: belief, not work.
+    pub frozen_ms: u64,
 }
 
 /// Ownership facts of one run.
@@ -69,8 +73,10 @@ pub struct Analysis {
     pub labels: BTreeMap<String, String>,
     /// Scenario name of each pipeline id.
     pub pipeline_names: BTreeMap<String, String>,
-    /// Zombie ms by (runner, lease), for lookups while rendering.
-    zombie_index: BTreeMap<(String, u64), u64>,
+    /// (zombie ms, frozen ms) by (runner, lease), for lookups while rendering.
+    zombie_index: BTreeMap<(String, u64), (u64, u64)>,
+    /// Each runner's frozen intervals (since the start), for telling work from belief.
+    frozen: BTreeMap<String, Vec<(Millis, Millis)>>,
 }
 
 pub use crate::trace::rel;
@@ -83,6 +89,7 @@ impl Analysis {
             a.lease_event(e);
         }
         let end = out.end_ms;
+        a.frozen = frozen_intervals(out);
         let mut open: BTreeMap<(String, u64), Millis> = BTreeMap::new();
         for o in &out.observations {
             let Some(runner) = o.runner.clone() else { continue };
@@ -110,8 +117,12 @@ impl Analysis {
             a.push_work(runner, seq, from, end);
         }
         a.work.sort_by(|x, y| (x.from, &x.runner, x.seq).cmp(&(y.from, &y.runner, y.seq)));
-        a.zombie_index =
-            a.work.iter().filter(|w| w.zombie_ms > 0).map(|w| ((w.runner.clone(), w.seq), w.zombie_ms)).collect();
+        a.zombie_index = a
+            .work
+            .iter()
+            .filter(|w| w.zombie_ms + w.frozen_ms > 0)
+            .map(|w| ((w.runner.clone(), w.seq), (w.zombie_ms, w.frozen_ms)))
+            .collect();
         a
     }
 
@@ -155,11 +166,24 @@ impl Analysis {
     }
 
     fn push_work(&mut self, runner: String, seq: u64, from: Millis, to: Millis) {
-        let zombie_ms = match self.leases.get(&seq) {
-            Some(Lease { ended_at: Some(end), end: LeaseEnd::Taken(_), .. }) => to.saturating_sub((*end).max(from)),
-            _ => 0,
+        let (zombie_ms, frozen_ms) = match self.leases.get(&seq) {
+            Some(Lease { ended_at: Some(end), end: LeaseEnd::Taken(_), .. }) => {
+                let lost_from = (*end).max(from);
+                let after = to.saturating_sub(lost_from);
+                let frozen: u64 = self
+                    .frozen
+                    .get(&runner)
+                    .map_or(0, |spans| spans.iter().map(|&(a, b)| b.min(to).saturating_sub(a.max(lost_from))).sum());
+                (after.saturating_sub(frozen), frozen.min(after))
+            }
+            _ => (0, 0),
         };
-        self.work.push(Work { runner, seq, from, to, zombie_ms });
+        self.work.push(Work { runner, seq, from, to, zombie_ms, frozen_ms });
+    }
+
+    /// The intervals a runner spent frozen (since the start).
+    pub fn frozen_spans(&self, runner: &str) -> &[(Millis, Millis)] {
+        self.frozen.get(runner).map_or(&[], Vec::as_slice)
     }
 
     /// Label of an instance id.
@@ -175,9 +199,10 @@ impl Analysis {
         }
     }
 
-    /// The zombie work of a runner on a lease, in ms (0 when none).
-    pub fn zombie_ms(&self, runner: &str, seq: u64) -> u64 {
-        self.zombie_index.get(&(runner.to_string(), seq)).copied().unwrap_or(0)
+    /// The zombie work of a runner on a lease, and the time it was frozen believing it still
+    /// held it, in ms (0 when none).
+    pub fn zombie_ms(&self, runner: &str, seq: u64) -> (u64, u64) {
+        self.zombie_index.get(&(runner.to_string(), seq)).copied().unwrap_or((0, 0))
     }
 
     /// The zombie intervals (work after the lease was taken), longest first.
@@ -207,4 +232,29 @@ fn labels(out: &Trace) -> BTreeMap<String, String> {
         }
     }
     labels
+}
+
+/// Each runner's frozen intervals, from its `Frozen`/`Thawed` observations; one still frozen at
+/// the end lasts to the end of the run.
+fn frozen_intervals(out: &Trace) -> BTreeMap<String, Vec<(Millis, Millis)>> {
+    let mut since: BTreeMap<&str, Millis> = BTreeMap::new();
+    let mut spans: BTreeMap<String, Vec<(Millis, Millis)>> = BTreeMap::new();
+    for o in &out.observations {
+        let Some(r) = o.runner.as_deref() else { continue };
+        match o.kind {
+            ObservationKind::Frozen => {
+                since.entry(r).or_insert(rel(o.at));
+            }
+            ObservationKind::Thawed => {
+                if let Some(from) = since.remove(r) {
+                    spans.entry(r.to_string()).or_default().push((from, rel(o.at)));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (r, from) in since {
+        spans.entry(r.to_string()).or_default().push((from, out.end_ms));
+    }
+    spans
 }

@@ -103,8 +103,13 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
 fn observation_line(a: &Analysis, o: &Observation) -> Line {
     let runner = o.runner.clone().unwrap_or_else(|| "-".into());
     let zombie = |seq: u64| match a.zombie_ms(&runner, seq) {
-        0 => String::new(),
-        ms => format!("; {} of zombie work", format_duration(ms)),
+        (0, 0) => String::new(),
+        (ms, 0) => format!("; {} of zombie work", format_duration(ms)),
+        (ms, frozen) => format!(
+            "; {} of zombie work (and {} frozen, still believing it held the task)",
+            format_duration(ms),
+            format_duration(frozen)
+        ),
     };
     let (object, what, task, detail, anomaly) = match &o.kind {
         ObservationKind::StartsWork { task, work_ms, .. } => (
@@ -122,7 +127,7 @@ fn observation_line(a: &Analysis, o: &Observation) -> Line {
         ObservationKind::LearnsLost { task, how } => {
             (a.task_label(*task), "learns lost", format!("t{task}"), how.clone(), true)
         }
-        ObservationKind::CallFailed { operation, error } => {
+        ObservationKind::CallFailed { operation, error, .. } => {
             ("-".into(), "call failed", String::new(), format!("{operation}: {error}"), true)
         }
         ObservationKind::Terminated => {
@@ -130,6 +135,8 @@ fn observation_line(a: &Analysis, o: &Observation) -> Line {
         }
         ObservationKind::Crashed => ("-".into(), "crashed", String::new(), String::new(), true),
         ObservationKind::Restarted => ("-".into(), "restarted", String::new(), String::new(), true),
+        ObservationKind::Frozen => ("-".into(), "frozen", String::new(), String::new(), true),
+        ObservationKind::Thawed => ("-".into(), "thawed", String::new(), String::new(), true),
         ObservationKind::Applied { what, .. } => ("-".into(), "event", String::new(), what.clone(), true),
         ObservationKind::MessageFault { what, operation } => {
             ("-".into(), "fault", String::new(), format!("{what} {operation}"), true)
@@ -143,7 +150,10 @@ fn observation_line(a: &Analysis, o: &Observation) -> Line {
 /// The log lines of a run, in order.
 pub fn lines(out: &Trace, a: &Analysis) -> Vec<Line> {
     let mut lines: Vec<Line> = out.journal.iter().filter_map(|e| journal_line(a, e)).collect();
-    lines.extend(out.observations.iter().map(|o| observation_line(a, o)));
+    // A runner's freezing is already an `event` line; it matters for measuring, not reading.
+    let shown =
+        out.observations.iter().filter(|o| !matches!(o.kind, ObservationKind::Frozen | ObservationKind::Thawed));
+    lines.extend(shown.map(|o| observation_line(a, o)));
     // Stable: at the same instant, the service's decisions come before what runners saw.
     lines.sort_by_key(|l| l.at);
     lines
