@@ -6,10 +6,13 @@
 //! and prints wall time, peak RSS, simulated time per wall time, and the harness/baseline
 //! ratio measured in the same run.
 
+#[path = "common/mod.rs"]
+mod common;
+
 use std::convert::Infallible;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{child, peak_rss_mb};
 use dpsim::report::Report;
 use dpsim::scenario::parse;
 use http_body_util::{BodyExt, Full};
@@ -39,18 +42,6 @@ fn fleet_scenario() -> dpsim::scenario::Scenario {
         "runners": [{"name": "worker", "count": RUNNERS, "machines": MACHINES, "worker_group": "wg"}]
     });
     parse(&text.to_string()).expect("valid benchmark scenario")
-}
-
-/// Peak resident set size of this process, in MB.
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
 }
 
 fn harness() {
@@ -135,24 +126,6 @@ fn baseline(requests: u64) {
         peak_rss_mb(),
         per_client * u64::from(RUNNERS)
     );
-}
-
-fn child(mode: &str, arg: Option<u64>) -> std::collections::BTreeMap<String, f64> {
-    let exe = std::env::current_exe().expect("own path");
-    let mut cmd = Command::new(exe);
-    cmd.arg("--bench").arg("--child").arg(mode);
-    if let Some(a) = arg {
-        cmd.arg(a.to_string());
-    }
-    let out = cmd.output().expect("child runs");
-    assert!(out.status.success(), "{mode} failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.starts_with("RESULT ")).expect("child prints a RESULT line");
-    line[7..]
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0.0)))
-        .collect()
 }
 
 fn main() {

@@ -3,13 +3,16 @@
 //! and cadence (a report every minute), each side in its own process. Prints wall time, peak
 //! RSS, requests and the SDK/built-in wall-time ratio measured in the same run.
 
+#[path = "common/mod.rs"]
+mod common;
+
 #[allow(dead_code)]
 #[path = "../examples/sdk_runner.rs"]
 mod sdk_runner;
 
-use std::process::Command;
 use std::time::Instant;
 
+use common::{child, peak_rss_mb};
 use dpsim::simulation::Simulation;
 
 const RUNNERS: u32 = 100;
@@ -30,17 +33,6 @@ fn scenario(program: Option<&str>) -> dpsim::scenario::Scenario {
     dpsim::scenario::parse(&text.to_string()).expect("valid benchmark scenario")
 }
 
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kb / 1024.0
-}
-
 fn side(sdk: bool) {
     let sim = if sdk {
         Simulation::new(scenario(Some("my-runner"))).program("my-runner", sdk_runner::my_runner)
@@ -59,21 +51,6 @@ fn side(sdk: bool) {
     );
 }
 
-fn child(mode: &str) -> std::collections::BTreeMap<String, f64> {
-    let out = Command::new(std::env::current_exe().expect("own path"))
-        .args(["--bench", "--child", mode])
-        .output()
-        .expect("child runs");
-    assert!(out.status.success(), "{mode} failed: {}", String::from_utf8_lossy(&out.stderr));
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.starts_with("RESULT ")).expect("child prints a RESULT line");
-    line[7..]
-        .split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0.0)))
-        .collect()
-}
-
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if !args.iter().any(|a| a == "--bench") {
@@ -84,8 +61,8 @@ fn main() {
         side(args.get(i + 1).map(String::as_str) == Some("sdk"));
         return;
     }
-    let builtin = child("builtin");
-    let sdk = child("sdk");
+    let builtin = child("builtin", None);
+    let sdk = child("sdk", None);
     println!("runners: {RUNNERS} runners on 10 machines, 500 tasks of 5 minutes, 1 simulated hour, a report a minute");
     println!("{:<22} {:>8} {:>12} {:>10} {:>9}", "", "wall s", "peak RSS MB", "requests", "finished");
     for (name, r) in [("dpsim's built-in runner", &builtin), ("SDK runner (example)", &sdk)] {

@@ -234,55 +234,14 @@ fn pydeps() -> &'static Path {
 /// Runs flow.py against `server` and fails the test unless it completes.
 fn run_flow(pydeps: &Path, server: &Server, mode: &str, extra_args: &[&str], envs: &[(&str, &str)]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real_client/flow.py");
-    let mut child = ChildGuard(
-        python(pydeps)
-            .arg("-u")
-            .arg(&script)
-            .arg(&server.endpoint)
-            .arg(mode)
-            .args(extra_args)
-            .envs(envs.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn python3 flow.py"),
-    );
-    let stdout = Arc::new(Mutex::new(String::new()));
-    let stderr = Arc::new(Mutex::new(String::new()));
-    let readers = [
-        drain(child.0.stdout.take().unwrap(), stdout.clone(), None),
-        drain(child.0.stderr.take().unwrap(), stderr.clone(), None),
-    ];
-
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait for flow.py") {
-            break Some(status);
-        }
-        if started.elapsed() > FLOW_TIMEOUT {
-            let _ = child.0.kill();
-            let _ = child.0.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    for reader in readers {
-        let _ = reader.join();
-    }
-    let stdout = stdout.lock().unwrap().clone();
-    let stderr = stderr.lock().unwrap().clone();
-
-    let report =
-        || format!("flow.py stdout:\n{stdout}\nflow.py stderr:\n{stderr}\ndpsim serve output:\n{}", server.output());
-    let Some(status) = status else {
-        panic!("flow.py {mode} still running after {FLOW_TIMEOUT:?}\n{}", report());
-    };
-    assert!(status.success(), "flow.py {mode} failed ({status})\n{}", report());
+    let mut cmd = python(pydeps);
+    cmd.arg("-u").arg(&script).arg(&server.endpoint).arg(mode).args(extra_args).envs(envs.iter().copied());
+    let stdout = run_to_end(cmd, &format!("flow.py {mode}"), server);
     // Guards against a script that exits 0 without reaching the end.
     assert!(
         stdout.lines().any(|l| l == format!("flow {mode}: OK")),
-        "flow.py {mode} exited 0 without its closing line\n{}",
-        report()
+        "flow.py {mode} exited 0 without its closing line\nstdout:\n{stdout}\ndpsim serve output:\n{}",
+        server.output()
     );
     // Shown with --nocapture; on failure the panic message already has it.
     println!("{stdout}");

@@ -4,6 +4,7 @@ pub mod error;
 pub mod input;
 pub mod operation;
 pub mod output;
+pub mod queries;
 pub mod shapes;
 pub mod validate;
 

@@ -164,16 +164,13 @@ async fn instances_of(client: &mut ApiClient, pipeline_id: &str, task: &str) -> 
     let mut ids = Vec::new();
     let mut marker: Option<String> = None;
     loop {
-        let mut query = json!({"pipelineId": pipeline_id, "sphere": "INSTANCE", "query": {"selectors": [
-            {"fieldName": "@componentParent", "operator": {"type": "REF_EQ", "values": [task]}}]}});
-        if let Some(m) = &marker {
-            query["marker"] = json!(m);
-        }
-        let Ok(page) = call(client, Operation::QueryObjects, &query).await else { return ids };
-        ids.extend(page["ids"].as_array().cloned().unwrap_or_default());
-        match page["marker"].as_str() {
-            Some(m) if page["hasMoreResults"] == true => marker = Some(m.to_string()),
-            _ => return ids,
+        let query = crate::protocol::queries::instances_of_activity(pipeline_id, task, marker.as_deref());
+        let Ok(answer) = call(client, Operation::QueryObjects, &query).await else { return ids };
+        let (more, next) = crate::protocol::queries::page(&answer);
+        ids.extend(more);
+        match next {
+            Some(m) => marker = Some(m),
+            None => return ids,
         }
     }
 }
