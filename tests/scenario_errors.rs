@@ -77,3 +77,13 @@ fn the_committed_json_schema_matches_the_types() {
         "scenario.schema.json is out of date: run `cargo run -- schema > scenario.schema.json`"
     );
 }
+
+#[test]
+fn a_count_of_an_event_the_log_never_prints_is_refused() {
+    let text = GOOD.replace(
+        r#""runners": [{"name": "a", "worker_group": "wg"}]"#,
+        r#""runners": [{"name": "a", "worker_group": "wg"}], "expect": [{"kind": "count", "event": "expird", "count": 1}]"#,
+    );
+    let e = error(&text);
+    assert!(e.contains("at expect[0].event") && e.contains("no \"expird\" line"), "{e}");
+}

@@ -13,6 +13,39 @@ use crate::trace::{Observation, ObservationKind};
 
 use super::analysis::{Analysis, attempt_number, rel};
 
+/// Every `what` the ownership log prints: what a `count` expectation may name.
+pub const EVENTS: &[&str] = &[
+    "assigned",
+    "reassigned",
+    "acknowledged",
+    "renewed",
+    "expired",
+    "retry scheduled",
+    "finished",
+    "failed",
+    "instance failed",
+    "cascade failed",
+    "canceled",
+    "marked finished",
+    "rerun",
+    "paused",
+    "resumed",
+    "stale call",
+    "forged call",
+    "activated",
+    "deactivated",
+    "deleted",
+    "starts work",
+    "stops work",
+    "learns lost",
+    "call failed",
+    "terminated",
+    "crashed",
+    "restarted",
+    "event",
+    "fault",
+];
+
 /// One line of the ownership log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Line {

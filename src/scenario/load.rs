@@ -305,7 +305,17 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
                     known_runner(format!("{at}.runner"), r)?;
                 }
             }
-            Expectation::Count { .. } => {}
+            Expectation::Count { event, .. } => {
+                if !crate::ownership::log::EVENTS.contains(&event.as_str()) {
+                    return Err(err(
+                        format!("{at}.event"),
+                        format!(
+                            "the log prints no {event:?} line, so the count could never be checked; it prints {}",
+                            crate::ownership::log::EVENTS.join(", ")
+                        ),
+                    ));
+                }
+            }
         }
     }
     Ok(())
