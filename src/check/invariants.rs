@@ -25,6 +25,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("stale_no_change", stale_no_change),
     ("attempts_bound", attempts_bound),
     ("zombie_bound", zombie_bound),
+    ("history", super::history::history),
 ];
 
 fn rel(at: Millis) -> Millis {

@@ -4,6 +4,7 @@
 //! and runner, and carries the log lines of that task that led to it. They run after every
 //! scenario (`dpsim run`, the scenario tests) and every chaos run.
 
+mod history;
 mod invariants;
 
 use std::collections::BTreeMap;
@@ -44,6 +45,9 @@ pub struct ActivityRules {
     pub worker_group: String,
     /// Retries allowed.
     pub maximum_retries: u32,
+    /// Its progress timeout (`reportProgressTimeout`, else the service's); None when pipelines
+    /// of the scenario define the same activity id with different timeouts.
+    pub progress_timeout_ms: Option<u64>,
 }
 
 /// Everything the invariants look at.
@@ -69,10 +73,16 @@ impl<'a> Input<'a> {
             let Ok(objects) = to_pipeline_objects(&p.definition) else { continue };
             if let (Some(def), _) = validate(&objects, &settings) {
                 for (id, a) in &def.activities {
-                    activities.insert(
-                        id.clone(),
-                        ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries },
-                    );
+                    let timeout = a.report_progress_timeout_ms.unwrap_or(settings.progress_timeout_ms);
+                    let rules = ActivityRules {
+                        worker_group: a.worker_group.clone(),
+                        maximum_retries: a.maximum_retries,
+                        progress_timeout_ms: Some(timeout),
+                    };
+                    let entry = activities.entry(id.clone()).or_insert(rules);
+                    if entry.progress_timeout_ms != Some(timeout) {
+                        entry.progress_timeout_ms = None;
+                    }
                 }
             }
         }

@@ -205,6 +205,8 @@ struct Names<'a> {
     hostname: Option<std::borrow::Cow<'a, str>>,
     #[serde(rename = "taskrunnerId", borrow)]
     taskrunner_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "taskStatus", borrow)]
+    task_status: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Records a task-runner call and its answer in the trace (control-plane calls are the
@@ -226,12 +228,17 @@ fn log_call(
     let runner = sender.map(str::to_string).or_else(|| {
         names.as_ref().and_then(|n| n.hostname.as_deref().or(n.taskrunner_id.as_deref()).map(str::to_string))
     });
+    let status = names.as_ref().and_then(|n| n.task_status.as_deref()).map(str::to_string);
     let task_id = names.and_then(|n| n.task_id).map(|id| id.into_owned());
     let outcome = match result {
         None => CallOutcome::NotReceived,
         Some(Err(e)) => CallOutcome::Error { code: e.code },
         Some(Ok(Response::PollForTask(out))) => match &out.task_object {
-            Some(task) => CallOutcome::Handout { task_id: task.task_id.clone() },
+            Some(task) => CallOutcome::Handout {
+                task_id: task.task_id.clone(),
+                pipeline_id: task.pipeline_id.clone(),
+                attempt_id: task.attempt_id.clone(),
+            },
             None => CallOutcome::NoTask,
         },
         Some(Ok(Response::ReportTaskProgress(out))) => CallOutcome::Report { canceled: out.canceled },
@@ -244,6 +251,7 @@ fn log_call(
         runner,
         operation: op,
         task_id,
+        status,
         outcome,
         delivered,
     });

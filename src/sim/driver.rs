@@ -148,7 +148,7 @@ fn track_unhooked(c: &Call, hooked: &BTreeSet<String>, work: &mut BTreeMap<Strin
     match (&c.operation, &c.outcome) {
         (Operation::PollForTask, outcome) => {
             ended = work.remove(runner).is_some();
-            if let (CallOutcome::Handout { task_id }, true) = (outcome, c.delivered) {
+            if let (CallOutcome::Handout { task_id, .. }, true) = (outcome, c.delivered) {
                 work.entry(runner.to_string()).or_default().insert(task_seq(task_id));
             }
         }

@@ -31,7 +31,7 @@ pub fn infer_work(trace: &mut Trace) {
         .calls
         .iter()
         .filter_map(|c| match (&c.outcome, c.runner.as_deref()) {
-            (CallOutcome::Handout { task_id }, Some(r)) => Some((task_seq(task_id), r)),
+            (CallOutcome::Handout { task_id, .. }, Some(r)) => Some((task_seq(task_id), r)),
             _ => None,
         })
         .collect();
@@ -45,7 +45,7 @@ pub fn infer_work(trace: &mut Trace) {
     }
     let mut inferred = Vec::new();
     for c in &trace.calls {
-        let (CallOutcome::Handout { task_id }, true, Some(runner)) = (&c.outcome, c.delivered, c.runner.as_deref())
+        let (CallOutcome::Handout { task_id, .. }, true, Some(runner)) = (&c.outcome, c.delivered, c.runner.as_deref())
         else {
             continue;
         };

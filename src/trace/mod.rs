@@ -186,6 +186,10 @@ pub enum CallOutcome {
     Handout {
         /// The taskId handed out.
         task_id: String,
+        /// The pipeline it belongs to.
+        pipeline_id: String,
+        /// The attempt handed out.
+        attempt_id: String,
     },
     /// PollForTask answered `{}`.
     NoTask,
@@ -226,6 +230,9 @@ pub struct Call {
     /// The taskId the call names (ReportTaskProgress, SetTaskStatus).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
+    /// The status a SetTaskStatus set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// The answer.
     #[serde(flatten)]
     pub outcome: CallOutcome,
@@ -237,7 +244,7 @@ impl Call {
     /// The lease the call is about: the one it names, or the one it was handed.
     pub fn lease(&self) -> Option<u64> {
         match (&self.task_id, &self.outcome) {
-            (Some(id), _) | (None, CallOutcome::Handout { task_id: id }) => Some(task_seq(id)),
+            (Some(id), _) | (None, CallOutcome::Handout { task_id: id, .. }) => Some(task_seq(id)),
             _ => None,
         }
     }
