@@ -38,3 +38,20 @@ fn a_service_that_revives_late_leases_is_caught_with_the_transitions_that_led_to
     assert!(trail.contains(&"expired") && trail.last() == Some(&"renewed"), "{trail:?}");
     assert!(!report.passed());
 }
+
+#[test]
+fn a_service_that_ignores_try_cancel_is_caught_by_the_history_checker_alone() {
+    let mut scenario = load_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/try-cancel-while-running.json"
+    )))
+    .unwrap();
+    assert!(run(&scenario).violations.is_empty(), "the correct service breaks nothing");
+    scenario.service.bug_ignore_try_cancel = true;
+    let report = run(&scenario);
+    // The service writes no "canceled" event, so the journal-based cancel_learned has nothing
+    // to check; the history checker holds the answers against the answered TRY_CANCEL.
+    assert!(report.violations.iter().all(|v| v.invariant != "cancel_learned"));
+    let history = report.violations.iter().find(|v| v.invariant == "history").expect("caught from the edge");
+    assert!(history.message.contains("TRY_CANCEL was answered"), "{}", history.message);
+}

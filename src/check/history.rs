@@ -14,7 +14,11 @@
 //! - once a lease is over, every later report on it answers `canceled: true` and every later
 //!   SetTaskStatus is refused;
 //! - one owner at a time: once an instance is handed out again, no earlier lease of it has a
-//!   report or status accepted.
+//!   report or status accepted;
+//! - once a SetStatus TRY_CANCEL, a DeactivatePipeline with cancelActive or a DeletePipeline
+//!   is answered, the leases it ends are over (so the rules above apply to them), a canceled
+//!   instance is not handed out again unless it is rerun, and nothing of a deleted pipeline
+//!   is handed out.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +47,9 @@ pub fn history(input: &Input) -> Vec<Violation> {
     let mut leases: BTreeMap<u64, Lease> = BTreeMap::new();
     // The latest lease handed out for each (pipeline, instance).
     let mut latest: BTreeMap<(String, String), (u64, Millis)> = BTreeMap::new();
+    // Instances canceled by an answered TRY_CANCEL, until a RERUN; pipelines deleted.
+    let mut canceled: BTreeMap<(String, String), Millis> = BTreeMap::new();
+    let mut deleted: BTreeMap<String, Millis> = BTreeMap::new();
     let mut out = Vec::new();
     let mut calls: Vec<&crate::trace::Call> = input.out.calls.iter().collect();
     // The service decided each call when it answered it.
@@ -66,6 +73,28 @@ pub fn history(input: &Input) -> Vec<Violation> {
                 let component = component_of(&object).to_string();
                 let progress_ms = input.activities.get(&component).and_then(|a| a.progress_timeout_ms);
                 let instance = (pipeline_id.clone(), object);
+                // At the same millisecond the model cannot tell which the service did first (a
+                // held poll's answer is recorded after the call that released it): only a
+                // handout strictly after the cancel or deletion is judged.
+                if let Some(when) = deleted.get(pipeline_id).filter(|when| **when < at) {
+                    flag(
+                        &instance.1,
+                        c.runner.as_deref(),
+                        format!(
+                            "t{seq} was handed out though its pipeline was deleted at {}: nothing of a deleted pipeline is handed out",
+                            stamp(rel(*when))
+                        ),
+                    );
+                } else if let Some(when) = canceled.get(&instance).filter(|when| **when < at) {
+                    flag(
+                        &instance.1,
+                        c.runner.as_deref(),
+                        format!(
+                            "t{seq} was handed out though its instance was canceled at {} (TRY_CANCEL) and not rerun",
+                            stamp(rel(*when))
+                        ),
+                    );
+                }
                 latest.insert(instance.clone(), (seq, at));
                 leases.insert(
                     seq,
@@ -177,8 +206,40 @@ pub fn history(input: &Input) -> Vec<Violation> {
                     _ => {}
                 }
             }
+            (Operation::SetStatus, CallOutcome::Accepted) => {
+                let (Some(pipeline), Some(status)) = (c.pipeline_id.as_deref(), c.status.as_deref()) else { continue };
+                for object in &c.object_ids {
+                    let instance = (pipeline.to_string(), object.clone());
+                    match status {
+                        "TRY_CANCEL" => {
+                            canceled.entry(instance.clone()).or_insert(at);
+                            end_leases(&mut leases, |l| l.instance == instance, at, "TRY_CANCEL was answered");
+                        }
+                        "RERUN" => {
+                            canceled.remove(&instance);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (Operation::DeactivatePipeline, CallOutcome::Accepted) if c.cancel_active != Some(false) => {
+                let Some(pipeline) = c.pipeline_id.as_deref() else { continue };
+                end_leases(&mut leases, |l| l.instance.0 == pipeline, at, "deactivate with cancelActive was answered");
+            }
+            (Operation::DeletePipeline, CallOutcome::Accepted) => {
+                let Some(pipeline) = c.pipeline_id.as_deref() else { continue };
+                deleted.entry(pipeline.to_string()).or_insert(at);
+                end_leases(&mut leases, |l| l.instance.0 == pipeline, at, "the pipeline's deletion was answered");
+            }
             _ => {}
         }
     }
     out
+}
+
+/// Marks over, at `at`, every lease handed out so far that `which` selects.
+fn end_leases(leases: &mut BTreeMap<u64, Lease>, which: impl Fn(&Lease) -> bool, at: Millis, why: &'static str) {
+    for l in leases.values_mut().filter(|l| which(l)) {
+        l.over.get_or_insert((at, why));
+    }
 }

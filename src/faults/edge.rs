@@ -207,6 +207,22 @@ struct Names<'a> {
     taskrunner_id: Option<std::borrow::Cow<'a, str>>,
     #[serde(rename = "taskStatus", borrow)]
     task_status: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "pipelineId", borrow)]
+    pipeline_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "objectIds", default)]
+    object_ids: Option<Vec<String>>,
+    #[serde(borrow)]
+    status: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "cancelActive")]
+    cancel_active: Option<bool>,
+}
+
+/// Control-plane calls that change who may hold a task; the history checker reads them.
+fn changes_leases(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::SetStatus | Operation::DeactivatePipeline | Operation::DeletePipeline | Operation::ActivatePipeline
+    )
 }
 
 /// Records a task-runner call and its answer in the trace (control-plane calls are the
@@ -222,13 +238,18 @@ fn log_call(
     result: Option<&Result<Response, ServiceError>>,
     delivered: bool,
 ) {
-    let Some(op) = op.filter(|o| o.is_runner_call()) else { return };
+    let Some(op) = op.filter(|o| o.is_runner_call() || changes_leases(*o)) else { return };
+    // A body that is not even JSON of the right shape names nothing.
     let names: Option<Names> = serde_json::from_slice(body).ok();
+    let control = changes_leases(op);
+    let pipeline_id = names.as_ref().and_then(|n| n.pipeline_id.as_deref()).filter(|_| control).map(str::to_string);
+    let object_ids = names.as_ref().and_then(|n| n.object_ids.clone()).filter(|_| control).unwrap_or_default();
+    let cancel_active = names.as_ref().and_then(|n| n.cancel_active).filter(|_| control);
     let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok());
     let runner = sender.map(str::to_string).or_else(|| {
         names.as_ref().and_then(|n| n.hostname.as_deref().or(n.taskrunner_id.as_deref()).map(str::to_string))
     });
-    let status = names.as_ref().and_then(|n| n.task_status.as_deref()).map(str::to_string);
+    let status = names.as_ref().and_then(|n| n.task_status.as_deref().or(n.status.as_deref())).map(str::to_string);
     let task_id = names.and_then(|n| n.task_id).map(|id| id.into_owned());
     let outcome = match result {
         None => CallOutcome::NotReceived,
@@ -252,6 +273,9 @@ fn log_call(
         operation: op,
         task_id,
         status,
+        pipeline_id,
+        object_ids,
+        cancel_active,
         outcome,
         delivered,
     });

@@ -128,6 +128,7 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
         minimum_retry_delay_ms: s.minimum_retry_delay.map_or(d.minimum_retry_delay_ms, |v| v.ms()),
         seed,
         bug_extend_lease_on_late_report: s.bug_extend_lease_on_late_report,
+        bug_ignore_try_cancel: s.bug_ignore_try_cancel,
     }
 }
 

@@ -102,6 +102,10 @@ pub struct ServiceSpec {
     /// revives an expired lease. Never set it otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub bug_extend_lease_on_late_report: bool,
+    /// A deliberately broken service, only for testing the checks: SetStatus TRY_CANCEL
+    /// answers success and does nothing. Never set it otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bug_ignore_try_cancel: bool,
 }
 
 /// Network between the machines and the service.

@@ -272,6 +272,7 @@ impl Service {
                     }
                 }
             }
+            "TRY_CANCEL" if self.s.settings.bug_ignore_try_cancel => {}
             "TRY_CANCEL" => {
                 for i in instances {
                     self.cancel_instance(i, CancelSource::TryCancel, "SetStatus TRY_CANCEL");

@@ -33,6 +33,9 @@ pub struct Settings {
     /// bugs: a progress report on an expired lease revives it instead of answering
     /// `canceled: true`. Never set it otherwise.
     pub bug_extend_lease_on_late_report: bool,
+    /// A deliberately broken rule, only for proving that the history checker catches it:
+    /// SetStatus TRY_CANCEL answers success and does nothing. Never set it otherwise.
+    pub bug_ignore_try_cancel: bool,
 }
 
 impl Default for Settings {
@@ -47,6 +50,7 @@ impl Default for Settings {
             minimum_retry_delay_ms: 2 * MINUTE_MS,
             seed: 0,
             bug_extend_lease_on_late_report: false,
+            bug_ignore_try_cancel: false,
         }
     }
 }

@@ -230,9 +230,19 @@ pub struct Call {
     /// The taskId the call names (ReportTaskProgress, SetTaskStatus).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<String>,
-    /// The status a SetTaskStatus set.
+    /// The status a SetTaskStatus or SetStatus set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// The pipeline a control-plane call names (SetStatus, DeactivatePipeline, DeletePipeline,
+    /// ActivatePipeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<String>,
+    /// The objects a SetStatus names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub object_ids: Vec<String>,
+    /// DeactivatePipeline's cancelActive (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_active: Option<bool>,
     /// The answer.
     #[serde(flatten)]
     pub outcome: CallOutcome,
