@@ -35,6 +35,16 @@ fn a_service_that_extends_leases_on_late_reports_is_found_and_shrunk() {
 }
 
 #[test]
+fn the_history_checker_finds_both_broken_services_and_they_shrink() {
+    let mut late = standard();
+    late.service.bug_extend_lease_on_late_report = true;
+    find_and_shrink(&late, "history");
+    let mut deaf = standard();
+    deaf.service.bug_ignore_try_cancel = true;
+    find_and_shrink(&deaf, "history");
+}
+
+#[test]
 fn a_runner_that_ignores_canceled_is_found_and_shrunk() {
     let mut base = standard();
     base.runners[0].behaviour.ignore_canceled = true;
