@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dpsim::cli::serve::{ClockMode, ServeArgs, server};
+use dpsim::cli::serve::{ServeArgs, server};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -78,15 +78,9 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 async fn serve_under_test(tasks: usize) -> SocketAddr {
     let args = ServeArgs {
         addr: "127.0.0.1:0".parse().expect("addr"),
-        auth: None,
-        admin_token: None,
         poll_hold_ms: Some(0),
         seed: Some(1),
-        rate_limits: false,
-        clock: ClockMode::Wall,
-        start: None,
-        scenario: None,
-        out: None,
+        ..ServeArgs::default()
     };
     let (server, _) = server(&args).expect("server");
     let listener = tokio::net::TcpListener::bind(args.addr).await.expect("bind");

@@ -204,18 +204,7 @@ fn request(rng: &mut ChaCha8Rng, known: &[String]) -> Request<Body> {
 
 /// Sends `n` requests to a fresh `serve` on a manual clock and checks each.
 pub fn fuzz_requests(seed: u64, n: u64, report: &mut FuzzReport) {
-    let args = ServeArgs {
-        addr: "127.0.0.1:0".parse().expect("address"),
-        auth: None,
-        admin_token: None,
-        poll_hold_ms: Some(0),
-        seed: Some(seed),
-        rate_limits: false,
-        clock: ClockMode::Manual,
-        start: None,
-        scenario: None,
-        out: None,
-    };
+    let args = ServeArgs { poll_hold_ms: Some(0), seed: Some(seed), clock: ClockMode::Manual, ..ServeArgs::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (server, _): (Server, _) = crate::cli::serve::server(&args).expect("server");

@@ -21,15 +21,10 @@ const T0: u64 = dpsim::serve::MANUAL_START_MS;
 fn args(clock: ClockMode) -> ServeArgs {
     ServeArgs {
         addr: "127.0.0.1:0".parse().unwrap(),
-        auth: None,
-        admin_token: None,
         poll_hold_ms: Some(0),
         seed: Some(7),
-        rate_limits: false,
         clock,
-        start: None,
-        scenario: None,
-        out: None,
+        ..ServeArgs::default()
     }
 }
 

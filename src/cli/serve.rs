@@ -46,6 +46,25 @@ pub struct ServeArgs {
     pub out: Option<PathBuf>,
 }
 
+impl Default for ServeArgs {
+    /// `dpsim serve` with no flags: 127.0.0.1:8123, the wall clock, no auth, a seed from OS
+    /// entropy.
+    fn default() -> Self {
+        ServeArgs {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8123)),
+            auth: None,
+            admin_token: None,
+            poll_hold_ms: None,
+            seed: None,
+            rate_limits: false,
+            clock: ClockMode::Wall,
+            start: None,
+            scenario: None,
+            out: None,
+        }
+    }
+}
+
 /// A seed nobody can guess, so taskIds cannot be forged by whoever has the binary.
 fn entropy_seed() -> u64 {
     let mut bytes = [0u8; 8];

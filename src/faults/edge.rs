@@ -47,7 +47,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     let arrived = host.now();
     // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
     let call = if faults.any_pending() { identify(host, parts, op, body) } else { CallInfo::default() };
-    let Some((effect, nth, _)) = faults.take(&call) else {
+    let Some((effect, nth)) = faults.take(&call) else {
         let result = dispatch(host, parts, body).await;
         log_call(host, recorder, arrived, parts, op, body, Some(&result), true);
         return Fate::Answer(result);

@@ -81,9 +81,9 @@ impl FaultTable {
         self.table().faults.iter().any(Installed::active)
     }
 
-    /// The effect to apply to a call, if a fault matches it, with the match's number and the
-    /// fault's id; counts the match.
-    pub(crate) fn take(&self, call: &CallInfo) -> Option<(MessageEffect, u32, u64)> {
+    /// The effect to apply to a call, if a fault matches it, with the match's number; counts
+    /// the match.
+    pub(crate) fn take(&self, call: &CallInfo) -> Option<(MessageEffect, u32)> {
         let mut guard = self.table();
         let Table { faults, rng, .. } = &mut *guard;
         for active in faults.iter_mut() {
@@ -95,7 +95,7 @@ impl FaultTable {
             let lucky = f.probability.is_none_or(|p| rng.random_bool(p.clamp(0.0, 1.0)));
             if active.matched >= f.occurrence && lucky {
                 active.applied += 1;
-                return Some((f.effect.clone(), active.matched, active.id));
+                return Some((f.effect.clone(), active.matched));
             }
         }
         None

@@ -62,8 +62,7 @@ fn json_answer(value: Value) -> Answer {
 }
 
 /// The admin routes; every other request goes on to the AWS front door.
-pub fn routes(server: Server) -> Router<Server> {
-    let _ = server;
+pub fn routes() -> Router<Server> {
     Router::new()
         .route("/_dpsim/clock", get(get_clock))
         .route("/_dpsim/clock/advance", post(advance_clock))

@@ -97,7 +97,7 @@ impl Server {
 
     /// The full app: admin routes, then every other request to the AWS front door.
     pub fn app(&self) -> Router {
-        admin::routes(self.clone()).fallback(aws).with_state(self.clone())
+        admin::routes().fallback(aws).with_state(self.clone())
     }
 
     /// What `serve` saw so far, as a run's trace (times since its start).
