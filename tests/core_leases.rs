@@ -325,7 +325,7 @@ fn a_held_poll_is_answered_when_a_task_arrives_and_its_ack_clock_starts_then() {
     let answered_at = T0 + 30 * SECOND_MS;
     ok(&mut svc, answered_at, Operation::ActivatePipeline, json!({"pipelineId": pipeline}));
     let effects = svc.take_effects();
-    let [Effect::PollAnswered { poll: p, output }] = effects.as_slice() else { panic!("{effects:?}") };
+    let [Effect::PollAnswered { poll: p, output, .. }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!(*p, poll);
     let task = output.task_object.clone().expect("the held poll gets the task");
     assert_eq!(svc.next_deadline(), Some(answered_at + ACK), "ack deadline runs from the answer");
@@ -352,7 +352,7 @@ fn a_held_poll_answers_empty_exactly_at_its_hold_time() {
     svc.advance(T0 + hold - 1);
     assert!(svc.take_effects().is_empty());
     svc.advance(T0 + hold);
-    assert_eq!(svc.take_effects(), [Effect::PollAnswered { poll, output: Default::default() }]);
+    assert_eq!(svc.take_effects(), [Effect::PollAnswered { poll, output: Default::default(), at: T0 + hold }]);
 }
 
 #[test]
@@ -520,11 +520,14 @@ fn an_abandoned_poll_never_receives_a_task_and_shutdown_releases_held_polls() {
     s.svc.abandon_poll(T0 + 3, gone);
     s.svc.advance(T0 + ACK);
     let effects = s.svc.take_effects();
-    let [Effect::PollAnswered { poll, output }] = effects.as_slice() else { panic!("{effects:?}") };
+    let [Effect::PollAnswered { poll, output, .. }] = effects.as_slice() else { panic!("{effects:?}") };
     assert_eq!((*poll, output.task_object.as_ref().map(|t| t.attempt_id.as_str())), (waiting, Some(attempt.as_str())));
     let last = held(&mut s, T0 + ACK + 1, "late");
     s.svc.release_held_polls();
-    assert_eq!(s.svc.take_effects(), [Effect::PollAnswered { poll: last, output: Default::default() }]);
+    assert_eq!(
+        s.svc.take_effects(),
+        [Effect::PollAnswered { poll: last, output: Default::default(), at: T0 + ACK + 1 }]
+    );
     assert_eq!(s.svc.next_deadline(), Some(T0 + ACK + ACK), "only the new lease's deadline is left");
 }
 

@@ -29,7 +29,7 @@ fn a_service_that_revives_late_leases_is_caught_with_the_transitions_that_led_to
     let report = run(&scenario);
     // The history checker, judging only the calls and answers at the edge, catches it too.
     let history = report.violations.iter().find(|v| v.invariant == "history").expect("the history checker catches it");
-    assert!(history.message.contains("at or after the lease's deadline"), "{}", history.message);
+    assert!(history.message.contains("its progress deadline passed"), "{}", history.message);
     assert_eq!(history.runner.as_deref(), Some("runner-a"));
     let first = report.violations.iter().find(|v| v.invariant == "stale_no_change").expect("the broken rule is caught");
     assert_eq!(first.task.as_deref(), Some("Copy@1"));

@@ -1,245 +1,302 @@
-//! The history checker: every answer the service's edge gave a task-runner call, judged
-//! against a small model of the lease rules that never asks the service (as Jepsen's checkers
-//! judge a history). It reads only the calls and answers the edge recorded, with their times,
-//! and the scenario's settings and definitions.
+//! The history checker: every answer the service's edge gave, judged against the referee's
+//! model of the rules ([`super::referee`]), as Jepsen's checkers judge a history. It reads only
+//! the calls and answers the edge recorded (the runners' and the operator's), with their
+//! times, and the service's settings; it never asks the service.
 //!
-//! The model of one lease: it starts when the PollForTask that handed it out is answered; its
-//! deadline is that moment plus the acknowledgement timeout, then each accepted report plus the
-//! activity's progress timeout. It is over for certain at its deadline, at an accepted
-//! SetTaskStatus, and once the service said so (a `canceled: true` or TaskNotFoundException
-//! answer on it). The model cannot see cancels or timeouts the operator or the definition
-//! cause, so it only ever asks for what must follow from what it saw:
+//! Safety (`history`):
+//! - a task is handed out only when ready: its dependencies finished, its start and
+//!   retryDelay passed, its pipeline active and not deleted, its component not paused, the
+//!   instance not terminal (unless rerun) and held by no live lease (one owner at a time), to
+//!   a poll of its worker group;
+//! - its attempt number is the one the retry budget gives (a new attempt only after a failure,
+//!   never more than `maximumRetries` + 1 since creation or RERUN);
+//! - a report is accepted while the lease is live, and answered `canceled: true` at or after
+//!   its deadline and once anything ended it (status set, TRY_CANCEL, deactivation with
+//!   cancelActive, deletion, cascade, attemptTimeout, a newer lease); a live lease is never
+//!   answered `canceled: true`;
+//! - SetTaskStatus succeeds only through the live lease, and is refused only when it is over.
 //!
-//! - a report on a lease at or after its deadline answers `canceled: true`;
-//! - once a lease is over, every later report on it answers `canceled: true` and every later
-//!   SetTaskStatus is refused;
-//! - one owner at a time: once an instance is handed out again, no earlier lease of it has a
-//!   report or status accepted;
-//! - once a SetStatus TRY_CANCEL, a DeactivatePipeline with cancelActive or a DeletePipeline
-//!   is answered, the leases it ends are over (so the rules above apply to them), a canceled
-//!   instance is not handed out again unless it is rerun, and nothing of a deleted pipeline
-//!   is handed out.
+//! Liveness (`liveness`): a ready task and an eligible waiting poll never wait side by side:
+//! a lease not renewed is taken back at its deadline and handed at once to a poll that waits.
+//!
+//! Two events in the same millisecond may have been decided in either order (a held poll's
+//! answer is recorded after the call that released it); the checker allows both orders and
+//! judges waiting only across millisecond boundaries.
 
 use std::collections::BTreeMap;
 
 use crate::ownership::log::stamp;
 use crate::protocol::{ErrorCode, Operation};
 use crate::time::Millis;
-use crate::trace::{CallOutcome, component_of, rel, task_seq};
+use crate::trace::{Call, CallOutcome, rel, task_seq};
 
+use super::referee::Model;
 use super::{Input, Violation};
 
-/// One lease, as the model knows it.
-struct Lease {
-    instance: (String, String),
-    component: String,
-    runner: Option<String>,
-    deadline: Millis,
-    /// Why and when the model knows it is over.
-    over: Option<(Millis, &'static str)>,
-    /// Progress timeout of its activity, when the scenario says it.
-    progress_ms: Option<u64>,
+/// The safety verdicts (`history`).
+pub fn history(input: &Input) -> Vec<Violation> {
+    verdicts(input).iter().filter(|v| v.invariant == "history").cloned().collect()
 }
 
-/// The history checker's verdicts.
-pub fn history(input: &Input) -> Vec<Violation> {
-    let settings = crate::scenario::settings(input.scenario, input.out.seed);
-    let mut leases: BTreeMap<u64, Lease> = BTreeMap::new();
-    // The latest lease handed out for each (pipeline, instance).
-    let mut latest: BTreeMap<(String, String), (u64, Millis)> = BTreeMap::new();
-    // Instances canceled by an answered TRY_CANCEL, until a RERUN; pipelines deleted.
-    let mut canceled: BTreeMap<(String, String), Millis> = BTreeMap::new();
-    let mut deleted: BTreeMap<String, Millis> = BTreeMap::new();
-    let mut out = Vec::new();
-    let mut calls: Vec<&crate::trace::Call> = input.out.calls.iter().collect();
-    // The service decided each call when it answered it.
-    calls.sort_by_key(|c| c.answered_at);
-    for c in calls {
-        let at = c.answered_at;
-        let mut flag = |object: &str, runner: Option<&str>, message: String| {
-            out.push(Violation {
-                invariant: "history",
-                at: rel(at),
-                task: Some(input.analysis.label(object)),
-                runner: runner.map(str::to_string),
-                message,
-                trail: input.trail_of_instance(object, rel(at)),
-            });
-        };
-        match (&c.operation, &c.outcome) {
-            (Operation::PollForTask, CallOutcome::Handout { task_id, pipeline_id, attempt_id }) => {
-                let seq = task_seq(task_id);
-                let object = attempt_id.rsplit_once("_Attempt=").map_or(attempt_id.as_str(), |(o, _)| o).to_string();
-                let component = component_of(&object).to_string();
-                let progress_ms = input.activities.get(&component).and_then(|a| a.progress_timeout_ms);
-                let instance = (pipeline_id.clone(), object);
-                // At the same millisecond the model cannot tell which the service did first (a
-                // held poll's answer is recorded after the call that released it): only a
-                // handout strictly after the cancel or deletion is judged.
-                if let Some(when) = deleted.get(pipeline_id).filter(|when| **when < at) {
-                    flag(
-                        &instance.1,
-                        c.runner.as_deref(),
-                        format!(
-                            "t{seq} was handed out though its pipeline was deleted at {}: nothing of a deleted pipeline is handed out",
-                            stamp(rel(*when))
-                        ),
-                    );
-                } else if let Some(when) = canceled.get(&instance).filter(|when| **when < at) {
-                    flag(
-                        &instance.1,
-                        c.runner.as_deref(),
-                        format!(
-                            "t{seq} was handed out though its instance was canceled at {} (TRY_CANCEL) and not rerun",
-                            stamp(rel(*when))
-                        ),
-                    );
-                }
-                latest.insert(instance.clone(), (seq, at));
-                leases.insert(
-                    seq,
-                    Lease {
-                        instance,
-                        component,
-                        runner: c.runner.clone(),
-                        deadline: at.saturating_add(settings.ack_timeout_ms),
-                        over: None,
-                        progress_ms,
-                    },
-                );
+/// The liveness verdicts (`liveness`).
+pub fn liveness(input: &Input) -> Vec<Violation> {
+    verdicts(input).iter().filter(|v| v.invariant == "liveness").cloned().collect()
+}
+
+/// Both invariants' verdicts, from one walk of the history made once per input.
+fn verdicts<'i>(input: &'i Input) -> &'i [Violation] {
+    input.referee.get_or_init(|| judge(input))
+}
+
+fn judge(input: &Input) -> Vec<Violation> {
+    if input.out.calls_dropped > 0 {
+        // A history with a hole would make the model disagree where nothing was wrong.
+        return Vec::new();
+    }
+    let mut walk = Walk::new(input);
+    walk.run();
+    walk.out
+}
+
+/// A point of the history: a call's answer, or the moment a poll started to wait.
+struct Point<'a> {
+    at: Millis,
+    call: &'a Call,
+    poll_start: bool,
+    index: usize,
+}
+
+/// A poll waiting at the service.
+struct Waiting {
+    runner: Option<String>,
+    since: Millis,
+    flagged: bool,
+}
+
+struct Walk<'a> {
+    input: &'a Input<'a>,
+    model: Model,
+    /// Polls waiting, by worker group, by call index.
+    waiting: BTreeMap<String, BTreeMap<usize, Waiting>>,
+    /// Answers that said a lease was over: judged at the end of their millisecond.
+    said_over: Vec<(u64, &'a Call)>,
+    out: Vec<Violation>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(input: &'a Input<'a>) -> Walk<'a> {
+        let settings = crate::scenario::settings(input.scenario, input.out.seed);
+        Walk { input, model: Model::new(settings), waiting: BTreeMap::new(), said_over: Vec::new(), out: Vec::new() }
+    }
+
+    fn run(&mut self) {
+        let mut points: Vec<Point> = Vec::new();
+        for (index, call) in self.input.out.calls.iter().enumerate() {
+            let waits = matches!(call.outcome, CallOutcome::Handout { .. } | CallOutcome::NoTask);
+            if let (Operation::PollForTask, true, Some(served)) = (call.operation, waits, call.served_at)
+                && served < call.answered_at
+            {
+                points.push(Point { at: served, call, poll_start: true, index });
             }
+            points.push(Point { at: call.answered_at, call, poll_start: false, index });
+        }
+        // The service decided each call when it answered it; record order breaks ties.
+        points.sort_by_key(|p| (p.at, p.index, !p.poll_start));
+        let mut next = 0;
+        while next < points.len() || self.model.next_timer().is_some() {
+            let t = match (points.get(next), self.model.next_timer()) {
+                (Some(p), Some(timer)) => p.at.min(timer),
+                (Some(p), None) => p.at,
+                (None, Some(timer)) => timer,
+                (None, None) => break,
+            };
+            if next >= points.len() && t > self.input.out.end_ms.saturating_add(crate::trace::EPOCH_MS) {
+                break;
+            }
+            self.model.fire_until(t);
+            while let Some(p) = points.get(next).filter(|p| p.at == t) {
+                next += 1;
+                if p.poll_start {
+                    self.poll_waits(p);
+                } else {
+                    self.answer(p.call, p.index);
+                }
+                self.model.fire_until(t);
+            }
+            self.end_of_millisecond(t);
+        }
+    }
+
+    fn flag(&mut self, invariant: &'static str, at: Millis, object: &str, runner: Option<&str>, message: String) {
+        let at = rel(at);
+        let task = Some(self.input.analysis.label(object));
+        let trail = self.input.trail_of_instance(object, at);
+        self.out.push(Violation { invariant, at, task, runner: runner.map(str::to_string), message, trail });
+    }
+
+    fn poll_waits(&mut self, p: &Point) {
+        let group = p.call.worker_group.clone().unwrap_or_default();
+        let waiting = Waiting { runner: p.call.runner.clone(), since: p.at, flagged: false };
+        self.waiting.entry(group).or_default().insert(p.index, waiting);
+    }
+
+    fn answer(&mut self, c: &'a Call, index: usize) {
+        let at = c.answered_at;
+        let pipeline = c.pipeline_id.as_deref().unwrap_or_default();
+        match (&c.operation, &c.outcome) {
+            (Operation::PutPipelineDefinition, CallOutcome::Accepted) => {
+                if let Some(objects) = &c.definition {
+                    self.model.put_definition(pipeline, objects);
+                }
+            }
+            (Operation::ActivatePipeline, CallOutcome::Accepted) => self.model.activate(pipeline, c.start_ms),
+            (Operation::DeactivatePipeline, CallOutcome::Accepted) => {
+                self.model.deactivate(pipeline, c.cancel_active != Some(false));
+            }
+            (Operation::DeletePipeline, CallOutcome::Accepted) => self.model.delete(pipeline),
+            (Operation::SetStatus, CallOutcome::Accepted) => {
+                self.model.set_status_call(pipeline, c.status.as_deref().unwrap_or_default(), &c.object_ids);
+            }
+            (Operation::PollForTask, CallOutcome::Handout { task_id, pipeline_id, attempt_id }) => {
+                self.stop_waiting(c, index);
+                self.handout(c, task_seq(task_id), pipeline_id, attempt_id);
+            }
+            (Operation::PollForTask, _) => self.stop_waiting(c, index),
             (Operation::ReportTaskProgress, outcome) => {
-                let Some(seq) = c.task_id.as_deref().map(task_seq) else { continue };
-                let Some(lease) = leases.get_mut(&seq) else { continue };
+                let Some(seq) = c.task_id.as_deref().map(task_seq) else { return };
+                let Some(lease) = self.model.leases.get(&seq) else { return };
+                let object = self.model.insts[lease.inst].id.clone();
                 match outcome {
-                    CallOutcome::Report { canceled: false } => {
-                        let rule = if at >= lease.deadline {
-                            Some(format!(
-                                "a report at or after the lease's deadline {} answers canceled=true",
-                                stamp(rel(lease.deadline))
-                            ))
-                        } else {
-                            lease.over.map(|(when, why)| {
-                                format!(
-                                    "the lease was over since {} ({why}): every later report answers canceled=true",
-                                    stamp(rel(when))
-                                )
-                            })
-                        };
-                        let newer = latest.get(&lease.instance).filter(|(s, _)| *s != seq).map(|(s, when)| (*s, *when));
-                        let runner = lease.runner.clone();
-                        let component = lease.component.clone();
-                        let object = lease.instance.1.clone();
-                        match (rule, newer) {
-                            (Some(rule), _) => {
-                                flag(
-                                    &object,
-                                    runner.as_deref(),
-                                    format!("ReportTaskProgress on t{seq} was answered canceled=false; {rule}"),
-                                );
-                            }
-                            (None, Some((s, when))) if when <= at => flag(
-                                &object,
-                                runner.as_deref(),
-                                format!(
-                                    "one owner at a time: {component}'s t{s} was handed out at {}, yet a report on the earlier t{seq} was accepted",
-                                    stamp(rel(when))
-                                ),
-                            ),
-                            _ => {
-                                let lease = leases.get_mut(&seq).expect("looked up above");
-                                if let Some(ms) = lease.progress_ms {
-                                    lease.deadline = at.saturating_add(ms);
-                                } else {
-                                    // The timeout is unknown (serve, clashing definitions): no
-                                    // deadline is judged for this lease from now on.
-                                    lease.deadline = Millis::MAX;
-                                }
-                            }
+                    CallOutcome::Report { canceled: false } => match lease.over.clone() {
+                        Some((when, why)) => {
+                            let message = format!(
+                                "ReportTaskProgress on t{seq} was answered canceled=false, but the lease was over since {} ({why}): every later report answers canceled=true",
+                                stamp(rel(when))
+                            );
+                            self.flag("history", at, &object, c.runner.as_deref(), message);
                         }
-                    }
-                    CallOutcome::Report { canceled: true } => {
-                        lease.over.get_or_insert((at, "the service answered canceled=true"));
-                    }
+                        None => self.model.renew(seq),
+                    },
+                    CallOutcome::Report { canceled: true }
+                    | CallOutcome::Error { code: ErrorCode::TaskNotFoundException } => self.said_over.push((seq, c)),
                     _ => {}
                 }
             }
             (Operation::SetTaskStatus, outcome) => {
-                let Some(seq) = c.task_id.as_deref().map(task_seq) else { continue };
-                let Some(lease) = leases.get_mut(&seq) else { continue };
+                let Some(seq) = c.task_id.as_deref().map(task_seq) else { return };
+                let Some(lease) = self.model.leases.get(&seq) else { return };
+                let object = self.model.insts[lease.inst].id.clone();
+                let status = c.status.clone().unwrap_or_default();
                 match outcome {
-                    CallOutcome::Accepted => {
-                        let rule = if at >= lease.deadline {
-                            Some(format!("the lease's deadline {} had passed", stamp(rel(lease.deadline))))
-                        } else {
-                            lease
-                                .over
-                                .map(|(when, why)| format!("the lease was over since {} ({why})", stamp(rel(when))))
-                        };
-                        let newer =
-                            latest.get(&lease.instance).filter(|(s, when)| *s != seq && *when <= at).map(|(s, _)| *s);
-                        let status = c.status.clone().unwrap_or_default();
-                        let runner = lease.runner.clone();
-                        let object = lease.instance.1.clone();
-                        lease.over.get_or_insert((at, "its status was set"));
-                        if let Some(rule) = rule {
-                            flag(
-                                &object,
-                                runner.as_deref(),
-                                format!(
-                                    "SetTaskStatus {status} on t{seq} was accepted though {rule}: only the live lease sets a status"
-                                ),
+                    CallOutcome::Accepted => match lease.over.clone() {
+                        Some((when, why)) => {
+                            let message = format!(
+                                "SetTaskStatus {status} on t{seq} was accepted, but the lease was over since {} ({why}): only the live lease sets a status",
+                                stamp(rel(when))
                             );
-                        } else if let Some(s) = newer {
-                            flag(
-                                &object,
-                                runner.as_deref(),
-                                format!(
-                                    "one owner at a time: t{s} was handed out, yet SetTaskStatus {status} on the earlier t{seq} was accepted"
-                                ),
-                            );
+                            self.flag("history", at, &object, c.runner.as_deref(), message);
                         }
-                    }
-                    CallOutcome::Error { code: ErrorCode::TaskNotFoundException } => {
-                        lease.over.get_or_insert((at, "the service answered TaskNotFoundException"));
-                    }
+                        None => self.model.task_status(seq, &status),
+                    },
+                    CallOutcome::Error { code: ErrorCode::TaskNotFoundException } => self.said_over.push((seq, c)),
                     _ => {}
                 }
-            }
-            (Operation::SetStatus, CallOutcome::Accepted) => {
-                let (Some(pipeline), Some(status)) = (c.pipeline_id.as_deref(), c.status.as_deref()) else { continue };
-                for object in &c.object_ids {
-                    let instance = (pipeline.to_string(), object.clone());
-                    match status {
-                        "TRY_CANCEL" => {
-                            canceled.entry(instance.clone()).or_insert(at);
-                            end_leases(&mut leases, |l| l.instance == instance, at, "TRY_CANCEL was answered");
-                        }
-                        "RERUN" => {
-                            canceled.remove(&instance);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            (Operation::DeactivatePipeline, CallOutcome::Accepted) if c.cancel_active != Some(false) => {
-                let Some(pipeline) = c.pipeline_id.as_deref() else { continue };
-                end_leases(&mut leases, |l| l.instance.0 == pipeline, at, "deactivate with cancelActive was answered");
-            }
-            (Operation::DeletePipeline, CallOutcome::Accepted) => {
-                let Some(pipeline) = c.pipeline_id.as_deref() else { continue };
-                deleted.entry(pipeline.to_string()).or_insert(at);
-                end_leases(&mut leases, |l| l.instance.0 == pipeline, at, "the pipeline's deletion was answered");
             }
             _ => {}
         }
     }
-    out
-}
 
-/// Marks over, at `at`, every lease handed out so far that `which` selects.
-fn end_leases(leases: &mut BTreeMap<u64, Lease>, which: impl Fn(&Lease) -> bool, at: Millis, why: &'static str) {
-    for l in leases.values_mut().filter(|l| which(l)) {
-        l.over.get_or_insert((at, why));
+    fn stop_waiting(&mut self, c: &Call, index: usize) {
+        let group = c.worker_group.clone().unwrap_or_default();
+        if let Some(polls) = self.waiting.get_mut(&group) {
+            polls.remove(&index);
+            if polls.is_empty() {
+                self.waiting.remove(&group);
+            }
+        }
+    }
+
+    fn handout(&mut self, c: &Call, seq: u64, pipeline: &str, attempt_id: &str) {
+        let at = c.answered_at;
+        let (object, number) = match attempt_id.rsplit_once("_Attempt=") {
+            Some((o, n)) => (o, n.parse::<u32>().ok()),
+            None => (attempt_id, None),
+        };
+        let Some(i) = self.model.instance(pipeline, object) else { return };
+        let runner = c.runner.as_deref();
+        let group = &self.model.insts[i].rules.group;
+        if c.worker_group.as_deref().is_some_and(|g| g != group) {
+            let message = format!(
+                "t{seq} was handed to a poll for worker group {:?}; its tasks go to {group:?}",
+                c.worker_group.as_deref().unwrap_or_default()
+            );
+            self.flag("history", at, object, runner, message);
+        }
+        if !self.model.may_hand_out(i) {
+            let why = self.model.why_not_ready(i);
+            let message = format!("t{seq} was handed out, but {why}: a task is handed out only when ready");
+            self.flag("history", at, object, runner, message);
+        }
+        let expected = self.model.hand_out(i, seq);
+        if let (Some(n), Some(expected)) = (number, expected)
+            && n != expected
+        {
+            let inst = &self.model.insts[i];
+            let message = format!(
+                "t{seq} was handed out as attempt {n}; the rules give attempt {expected} ({} failure(s) since it was created or rerun, maximumRetries {}; a missed acknowledgement is no failure)",
+                inst.failures, inst.rules.maximum_retries
+            );
+            self.flag("history", at, object, runner, message);
+        }
+    }
+
+    /// Judges what needed the whole millisecond: answers that said a lease was over, and
+    /// polls left waiting beside a ready task.
+    fn end_of_millisecond(&mut self, t: Millis) {
+        for (seq, c) in std::mem::take(&mut self.said_over) {
+            let Some(lease) = self.model.leases.get(&seq) else { continue };
+            if lease.over.is_some() {
+                continue;
+            }
+            let object = self.model.insts[lease.inst].id.clone();
+            let answer = match c.outcome {
+                CallOutcome::Report { .. } => "canceled=true".to_string(),
+                _ => "TaskNotFoundException".to_string(),
+            };
+            let message = format!(
+                "{} on t{seq} was answered {answer}, but the lease was live (deadline {}) and nothing had ended it: a report before the deadline is accepted unless the task was canceled",
+                c.operation,
+                stamp(rel(lease.deadline))
+            );
+            self.flag("history", c.answered_at, &object, c.runner.as_deref(), message);
+            self.model.end_lease(seq, "the service said so");
+        }
+        let mut found = Vec::new();
+        for (group, polls) in &mut self.waiting {
+            let Some(&i) = self.model.ready.get(group).and_then(|r| r.first()) else { continue };
+            for (index, w) in polls.iter_mut().filter(|(_, w)| !w.flagged && w.since <= t) {
+                w.flagged = true;
+                found.push((i, *index, w.runner.clone(), w.since));
+            }
+        }
+        for (i, index, runner, since) in found {
+            let inst = &self.model.insts[i];
+            let answered = &self.input.out.calls[index];
+            let outcome = match &answered.outcome {
+                CallOutcome::Handout { task_id, .. } => {
+                    format!("it got t{} at {}", task_seq(task_id), stamp(rel(answered.answered_at)))
+                }
+                _ => format!("it was answered with no task at {}", stamp(rel(answered.answered_at))),
+            };
+            let message = format!(
+                "a PollForTask for worker group {:?} waiting since {} was not handed {} although it was ready since {}; {outcome}: a ready task goes to a waiting poll at once",
+                inst.rules.group,
+                stamp(rel(since)),
+                inst.id,
+                stamp(rel(inst.ready_since.unwrap_or(t))),
+            );
+            let object = inst.id.clone();
+            self.flag("liveness", t, &object, runner.as_deref(), message);
+        }
     }
 }

@@ -26,6 +26,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("attempts_bound", attempts_bound),
     ("zombie_bound", zombie_bound),
     ("history", super::history::history),
+    ("liveness", super::history::liveness),
 ];
 
 fn rel(at: Millis) -> Millis {

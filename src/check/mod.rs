@@ -6,6 +6,7 @@
 
 mod history;
 mod invariants;
+mod referee;
 
 use std::collections::BTreeMap;
 
@@ -62,6 +63,8 @@ pub struct Input<'a> {
     pub log: &'a [Line],
     /// Rules by activity id.
     pub activities: BTreeMap<String, ActivityRules>,
+    /// The history checker's verdicts, worked out once for the invariants that read them.
+    referee: std::sync::OnceLock<Vec<Violation>>,
 }
 
 impl<'a> Input<'a> {
@@ -86,7 +89,7 @@ impl<'a> Input<'a> {
                 }
             }
         }
-        Input { scenario, out, analysis, log, activities }
+        Input { scenario, out, analysis, log, activities, referee: std::sync::OnceLock::new() }
     }
 
     /// The log lines about a lease's task (any lease of the same instance) up to `at`.

@@ -6,13 +6,16 @@ use http::request::Parts;
 use hyper::body::Bytes;
 use serde_json::Value;
 
+use std::sync::Arc;
+
+use crate::protocol::shapes::PipelineObject;
 use crate::protocol::{ErrorCode, Operation, Response, ServiceError};
 use crate::runner::client::RUNNER_HEADER;
 use crate::scenario::model::{DeadlineKind, MessageEffect, MessageFault};
 use crate::time::Millis;
 use crate::trace::{Call, CallOutcome, ObservationKind, Recorder};
 use crate::wire::Host;
-use crate::wire::http::{dispatch, operation};
+use crate::wire::http::{dispatch_timed, operation};
 
 use super::table::FaultTable;
 
@@ -48,8 +51,9 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
     let call = if faults.any_pending() { identify(host, parts, op, body) } else { CallInfo::default() };
     let Some((effect, nth)) = faults.take(&call) else {
-        let result = dispatch(host, parts, body).await;
-        log_call(host, recorder, arrived, parts, op, body, Some(&result), true);
+        let (result, answered) = dispatch_timed(host, parts, body).await;
+        let times = Times { arrived, served: Some(arrived), answered };
+        log_call(recorder, times, parts, op, body, Some(&result), true);
         return Fate::Answer(result);
     };
     let op_name = op.map_or("?".to_string(), |o| o.to_string());
@@ -57,14 +61,16 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
         call.runner.as_deref(),
         ObservationKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name },
     );
-    let result = match effect {
+    let (result, served, answered) = match effect {
         MessageEffect::DropRequest => {
-            log_call(host, recorder, arrived, parts, op, body, None, false);
+            let times = Times { arrived, served: None, answered: arrived };
+            log_call(recorder, times, parts, op, body, None, false);
             return Fate::Silence;
         }
         MessageEffect::DropResponse => {
-            let result = dispatch(host, parts, body).await;
-            log_call(host, recorder, arrived, parts, op, body, Some(&result), false);
+            let (result, answered) = dispatch_timed(host, parts, body).await;
+            let times = Times { arrived, served: Some(arrived), answered };
+            log_call(recorder, times, parts, op, body, Some(&result), false);
             return Fate::Silence;
         }
         MessageEffect::Delay { by, until } => {
@@ -80,31 +86,36 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
                 (None, None) => arrived,
             };
             host.sleep_until(at).await;
-            dispatch(host, parts, body).await
+            let served = host.now();
+            let (result, answered) = dispatch_timed(host, parts, body).await;
+            (result, Some(served), answered)
         }
         MessageEffect::Hold { until } => {
             host.sleep_until(origin.saturating_add(until.ms())).await;
-            dispatch(host, parts, body).await
+            let served = host.now();
+            let (result, answered) = dispatch_timed(host, parts, body).await;
+            (result, Some(served), answered)
         }
         MessageEffect::Duplicate { after } => {
-            let first = dispatch(host, parts, body).await;
+            let (first, answered) = dispatch_timed(host, parts, body).await;
             // The copy must not hold up the original's answer (a held PollForTask would).
             let copy_at = host.now().saturating_add(after.ms());
             let (ctx, parts, body) = (ctx.clone(), parts.clone(), body.clone());
             tokio::spawn(async move {
                 ctx.host.sleep_until(copy_at).await;
                 let arrived = ctx.host.now();
-                let result = dispatch(&ctx.host, &parts, &body).await;
-                log_call(&ctx.host, &ctx.recorder, arrived, &parts, op, &body, Some(&result), false);
+                let (result, answered) = dispatch_timed(&ctx.host, &parts, &body).await;
+                let times = Times { arrived, served: Some(arrived), answered };
+                log_call(&ctx.recorder, times, &parts, op, &body, Some(&result), false);
             });
-            first
+            (first, Some(arrived), answered)
         }
         MessageEffect::Error { code } => {
             let code = ErrorCode::parse(&code).unwrap_or(ErrorCode::InternalServiceError);
-            Err(ServiceError::new(code, format!("injected {code} by a message fault")))
+            (Err(ServiceError::new(code, format!("injected {code} by a message fault"))), None, arrived)
         }
     };
-    log_call(host, recorder, arrived, parts, op, body, Some(&result), true);
+    log_call(recorder, Times { arrived, served, answered }, parts, op, body, Some(&result), true);
     Fate::Answer(result)
 }
 
@@ -215,23 +226,41 @@ struct Names<'a> {
     status: Option<std::borrow::Cow<'a, str>>,
     #[serde(rename = "cancelActive")]
     cancel_active: Option<bool>,
+    #[serde(rename = "workerGroup", borrow)]
+    worker_group: Option<std::borrow::Cow<'a, str>>,
+    #[serde(rename = "pipelineObjects")]
+    pipeline_objects: Option<Vec<PipelineObject>>,
+    #[serde(rename = "startTimestamp")]
+    start_timestamp: Option<f64>,
 }
 
-/// Control-plane calls that change who may hold a task; the history checker reads them.
+/// When a call reached the edge, reached the service (never, when a fault kept it away) and
+/// was answered.
+#[derive(Clone, Copy)]
+struct Times {
+    arrived: Millis,
+    served: Option<Millis>,
+    answered: Millis,
+}
+
+/// Control-plane calls that change which tasks exist and who may hold them; the history
+/// checker reads them.
 fn changes_leases(op: Operation) -> bool {
     matches!(
         op,
-        Operation::SetStatus | Operation::DeactivatePipeline | Operation::DeletePipeline | Operation::ActivatePipeline
+        Operation::SetStatus
+            | Operation::DeactivatePipeline
+            | Operation::DeletePipeline
+            | Operation::ActivatePipeline
+            | Operation::PutPipelineDefinition
     )
 }
 
 /// Records a task-runner call and its answer in the trace (control-plane calls are the
 /// operator's and are not recorded here).
-#[allow(clippy::too_many_arguments)]
 fn log_call(
-    host: &Host,
     recorder: &Recorder,
-    arrived: Millis,
+    times: Times,
     parts: &Parts,
     op: Option<Operation>,
     body: &[u8],
@@ -240,11 +269,24 @@ fn log_call(
 ) {
     let Some(op) = op.filter(|o| o.is_runner_call() || changes_leases(*o)) else { return };
     // A body that is not even JSON of the right shape names nothing.
-    let names: Option<Names> = serde_json::from_slice(body).ok();
+    let mut names: Option<Names> = serde_json::from_slice(body).ok();
     let control = changes_leases(op);
     let pipeline_id = names.as_ref().and_then(|n| n.pipeline_id.as_deref()).filter(|_| control).map(str::to_string);
     let object_ids = names.as_ref().and_then(|n| n.object_ids.clone()).filter(|_| control).unwrap_or_default();
     let cancel_active = names.as_ref().and_then(|n| n.cancel_active).filter(|_| control);
+    let worker_group = names.as_ref().and_then(|n| n.worker_group.as_deref()).map(str::to_string);
+    let accepted = matches!(result, Some(Ok(_)));
+    let definition = names
+        .as_mut()
+        .and_then(|n| n.pipeline_objects.take())
+        .filter(|_| accepted && op == Operation::PutPipelineDefinition)
+        .map(Arc::new);
+    // Fractions of a second are dropped, as the service drops them.
+    let start_ms = names
+        .as_ref()
+        .and_then(|n| n.start_timestamp)
+        .filter(|_| op == Operation::ActivatePipeline)
+        .map(|t| (t.max(0.0) as u64).saturating_mul(1000));
     let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok());
     let runner = sender.map(str::to_string).or_else(|| {
         names.as_ref().and_then(|n| n.hostname.as_deref().or(n.taskrunner_id.as_deref()).map(str::to_string))
@@ -267,8 +309,12 @@ fn log_call(
         Some(Ok(_)) => CallOutcome::Accepted,
     };
     recorder.record_call(Call {
-        at: arrived,
-        answered_at: host.now(),
+        at: times.arrived,
+        served_at: times.served,
+        answered_at: times.answered,
+        worker_group,
+        definition,
+        start_ms,
         runner,
         operation: op,
         task_id,

@@ -112,6 +112,7 @@ impl Server {
             journal,
             observations,
             calls,
+            calls_dropped: dropped_calls,
             end_ms: now.saturating_sub(self.edge.origin),
             finished_early: false,
             pipeline_names: names.into_iter().collect(),

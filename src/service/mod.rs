@@ -52,6 +52,8 @@ pub enum Effect {
         poll: u64,
         /// Its answer (`{}` when the hold time ran out).
         output: PollForTaskOutput,
+        /// The service's clock when it answered (a manual clock may since have moved on).
+        at: Millis,
     },
 }
 
@@ -236,7 +238,7 @@ impl Service {
                 h.hostname
             });
             self.emit(EventKind::PollTimedOut { poll, shutdown: true }, None, hostname, "service shutting down".into());
-            self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default() });
+            self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default(), at: self.s.clock });
         }
     }
 
@@ -355,7 +357,11 @@ impl Service {
                     hostname,
                     "hold time ran out with no task ready".into(),
                 );
-                self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput::default() });
+                self.effects.push(Effect::PollAnswered {
+                    poll,
+                    output: PollForTaskOutput::default(),
+                    at: self.s.clock,
+                });
             }
         }
     }
@@ -490,7 +496,8 @@ impl Service {
             self.s.held_groups.remove(&poll);
             self.s.timers.cancel(held.timer);
             let task = self.assign(i, held.hostname, Some(poll));
-            self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput { task_object: Some(task) } });
+            let at = self.s.clock;
+            self.effects.push(Effect::PollAnswered { poll, output: PollForTaskOutput { task_object: Some(task) }, at });
         }
     }
 }

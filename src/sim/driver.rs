@@ -127,6 +127,7 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
         journal,
         observations,
         calls,
+        calls_dropped: 0,
         end_ms: world.sim.elapsed().as_millis() as u64,
         finished_early,
         pipeline_names,

@@ -43,6 +43,9 @@ pub struct Trace {
     pub observations: Vec<Observation>,
     /// The task-runner calls the service's edge saw, with what it answered, in order.
     pub calls: Vec<Call>,
+    /// Calls forgotten to keep the record bounded (`serve`); the history checker judges only a
+    /// complete history.
+    pub calls_dropped: u64,
     /// Simulated time when the run stopped, since the start.
     pub end_ms: u64,
     /// Whether it stopped because everything was done.
@@ -219,8 +222,22 @@ pub enum CallOutcome {
 pub struct Call {
     /// When the request reached the edge.
     pub at: Millis,
-    /// When the answer was produced.
+    /// When the service got it (later than `at` when a fault held it back); None when a fault
+    /// kept it from the service (a lost request, an injected error).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_at: Option<Millis>,
+    /// When the service decided the answer (a held poll's, when a task or the hold's end came).
     pub answered_at: Millis,
+    /// The worker group a PollForTask asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_group: Option<String>,
+    /// The objects of an accepted PutPipelineDefinition: the history checker's model reads
+    /// the rules of the tasks from them.
+    #[serde(skip)]
+    pub definition: Option<std::sync::Arc<Vec<crate::protocol::shapes::PipelineObject>>>,
+    /// The `startTimestamp` an ActivatePipeline gave, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ms: Option<Millis>,
     /// The runner that sent it (inside the simulation, known for certain; in `serve`, the
     /// hostname or taskrunnerId the call gave).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -282,6 +299,9 @@ impl Trace {
         for c in &mut self.calls {
             shift(&mut c.at);
             shift(&mut c.answered_at);
+            for t in [&mut c.served_at, &mut c.start_ms].into_iter().flatten() {
+                shift(t);
+            }
         }
     }
 }

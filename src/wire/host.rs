@@ -24,7 +24,7 @@ use super::sigv4::Credentials;
 
 struct HostState {
     core: Service,
-    waiting: BTreeMap<u64, oneshot::Sender<PollForTaskOutput>>,
+    waiting: BTreeMap<u64, oneshot::Sender<(PollForTaskOutput, Millis)>>,
     request_ids: RequestIds,
     journal: Vec<Event>,
     keep_journal: bool,
@@ -166,11 +166,11 @@ impl Host {
     fn flush(&self, state: &mut HostState) {
         for effect in state.core.take_effects() {
             match effect {
-                Effect::PollAnswered { poll, output } => {
+                Effect::PollAnswered { poll, output, at } => {
                     if let Some(tx) = state.waiting.remove(&poll) {
                         // A receiver dropped at this point is a client gone mid-answer: like a
                         // lost response, the ack deadline takes care of the task.
-                        let _ = tx.send(output);
+                        let _ = tx.send((output, at));
                     }
                 }
             }
@@ -202,6 +202,13 @@ impl Host {
 
     /// Handles a validated request, waiting for the answer of a held poll.
     pub async fn call(&self, request: Request) -> Result<Response, ServiceError> {
+        self.call_timed(request).await.0
+    }
+
+    /// Like [`Host::call`], and also the service's clock when it decided the answer: a held
+    /// poll is answered by a later event, and under a manual clock that moment may lie before
+    /// the instant the caller resumes.
+    pub async fn call_timed(&self, request: Request) -> (Result<Response, ServiceError>, Millis) {
         let now = self.now();
         let (outcome, rx) = {
             let mut state = self.lock();
@@ -219,14 +226,15 @@ impl Host {
             self.wake_if_earlier(&state);
             (outcome, rx)
         };
-        match outcome? {
-            Outcome::Done(response) => Ok(response),
-            Outcome::PollHeld(poll) => {
+        match outcome {
+            Err(e) => (Err(e), now),
+            Ok(Outcome::Done(response)) => (Ok(response), now),
+            Ok(Outcome::PollHeld(poll)) => {
                 let mut guard = AbandonOnDrop { host: self, poll, answered: false };
                 let rx = rx.expect("registered above");
-                let output = rx.await.unwrap_or_default();
+                let (output, at) = rx.await.unwrap_or_else(|_| (PollForTaskOutput::default(), self.now()));
                 guard.answered = true;
-                Ok(Response::PollForTask(output))
+                (Ok(Response::PollForTask(output)), at)
             }
         }
     }

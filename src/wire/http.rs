@@ -11,6 +11,7 @@ use crate::protocol::{ErrorCode, Operation, Request as ApiRequest, Response as A
 
 use super::host::Host;
 use super::sigv4;
+use crate::time::Millis;
 
 /// Largest body the service reads; AWS's own limits are far below it.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
@@ -37,6 +38,25 @@ async fn handle(State(host): State<Host>, request: Request) -> Response {
 
 /// Authenticates, routes, parses and validates one HTTP request, then calls the service.
 pub async fn dispatch(host: &Host, parts: &http::request::Parts, body: &Bytes) -> Result<ApiResponse, ServiceError> {
+    dispatch_timed(host, parts, body).await.0
+}
+
+/// Like [`dispatch`], and also the service's clock when it decided the answer (see
+/// [`Host::call_timed`]).
+pub async fn dispatch_timed(
+    host: &Host,
+    parts: &http::request::Parts,
+    body: &Bytes,
+) -> (Result<ApiResponse, ServiceError>, Millis) {
+    let now = host.now();
+    match admit(host, parts, body) {
+        Ok(request) => host.call_timed(request).await,
+        Err(e) => (Err(e), now),
+    }
+}
+
+/// Everything before the service: route, signature, throttling, parsing.
+fn admit(host: &Host, parts: &http::request::Parts, body: &Bytes) -> Result<ApiRequest, ServiceError> {
     if parts.method != http::Method::POST || parts.uri.path() != "/" {
         return Err(ServiceError::new(
             ErrorCode::UnknownOperationException,
@@ -53,8 +73,7 @@ pub async fn dispatch(host: &Host, parts: &http::request::Parts, body: &Bytes) -
     }
     let op = operation(parts)?;
     host.admission(op)?;
-    let request = ApiRequest::parse(op, body)?;
-    host.call(request).await
+    ApiRequest::parse(op, body)
 }
 
 fn auth_code(e: &sigv4::AuthError) -> ErrorCode {

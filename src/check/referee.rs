@@ -1,0 +1,624 @@
+//! The referee's model of the rules: pipelines, instances, attempts and leases, driven only by
+//! what the service's edge saw (definitions put, activations, control calls, handouts,
+//! reports and statuses) and by the deadlines those imply. It never asks the service; it is a
+//! second, deliberately plain account of the README's semantics table, so a service that
+//! breaks a rule disagrees with it.
+//!
+//! The history checker ([`super::history`]) feeds it events in time order and asks it, at each
+//! answer, what the rules allow.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use crate::protocol::shapes::PipelineObject;
+use crate::service::Settings;
+use crate::service::definition::validate;
+use crate::time::{Millis, format_dp_time};
+
+/// What an activity's tasks obey, read from a definition the client put.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Worker group of its tasks.
+    pub group: String,
+    /// Activities that must finish first.
+    pub depends_on: Vec<String>,
+    /// Retries after a failure.
+    pub maximum_retries: u32,
+    /// Wait between a failure and the next attempt.
+    pub retry_delay_ms: u64,
+    /// Longest attempt, when set.
+    pub attempt_timeout_ms: Option<u64>,
+    /// Longest gap between progress reports.
+    pub progress_ms: u64,
+}
+
+/// An instance's status, as the semantics table names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Some dependency has not finished.
+    WaitingOnDependencies,
+    /// May be handed out (once its retry delay or start has passed).
+    WaitingForRunner,
+    /// Handed out under a lease.
+    Running,
+    /// Done.
+    Finished,
+    /// Out of retries.
+    Failed,
+    /// Canceled by TRY_CANCEL, deactivation or deletion.
+    Canceled,
+    /// An upstream instance will not finish.
+    CascadeFailed,
+}
+
+impl Status {
+    /// No further handout without a RERUN.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Finished | Status::Failed | Status::Canceled | Status::CascadeFailed)
+    }
+
+    /// The name the API gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::WaitingOnDependencies => "WAITING_ON_DEPENDENCIES",
+            Status::WaitingForRunner => "WAITING_FOR_RUNNER",
+            Status::Running => "RUNNING",
+            Status::Finished => "FINISHED",
+            Status::Failed => "FAILED",
+            Status::Canceled => "CANCELED",
+            Status::CascadeFailed => "CASCADE_FAILED",
+        }
+    }
+}
+
+/// A pipeline's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PipeState {
+    New,
+    Active,
+    Inactive,
+    Deleted,
+}
+
+struct Pipe {
+    /// The latest accepted definition, by activity id.
+    definition: BTreeMap<String, Arc<Rules>>,
+    state: PipeState,
+    activations: u32,
+    instances: Vec<usize>,
+    ids: BTreeSet<String>,
+    paused: BTreeSet<String>,
+}
+
+/// One instance of an activity.
+pub struct Inst {
+    /// Its pipeline.
+    pub pipeline: String,
+    /// Its object id (`@Copy_2026-01-01T00:00:00`).
+    pub id: String,
+    /// Its activity id.
+    pub component: String,
+    /// What it obeys.
+    pub rules: Arc<Rules>,
+    /// Its status, and since when and why.
+    pub status: Status,
+    /// When the status last changed, and the cause.
+    pub since: (Millis, String),
+    /// Not handed out before this instant (start time, retry delay).
+    pub not_before: Millis,
+    waiting_on: BTreeSet<usize>,
+    dependents: Vec<usize>,
+    /// Failed attempts since it was created or rerun.
+    pub failures: u32,
+    /// Attempts started so far (the service numbers attempts from 1 and never reuses one).
+    pub attempts: u32,
+    /// The current attempt exists (a handout continues it rather than start a new one).
+    attempt_open: bool,
+    /// Bumped whenever an attempt ends, so a stale attempt timer is ignored.
+    attempt_gen: u64,
+    /// Its live lease.
+    pub lease: Option<u64>,
+    /// Whether it may be handed out now, and since when.
+    pub ready_since: Option<Millis>,
+    /// The last millisecond in which it was ready at some moment (events of one instant may
+    /// have been decided in either order).
+    ready_seen: Option<Millis>,
+}
+
+/// One lease.
+pub struct Lease {
+    /// Its instance.
+    pub inst: usize,
+    /// Its deadline.
+    pub deadline: Millis,
+    /// Acknowledged by a first report.
+    pub acked: bool,
+    /// When and why it ended.
+    pub over: Option<(Millis, String)>,
+}
+
+/// A deadline the model keeps.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Lease(u64),
+    Attempt(usize, u64),
+    Wake(usize),
+}
+
+/// The model.
+pub struct Model {
+    ack_timeout_ms: u64,
+    settings: Settings,
+    pipes: BTreeMap<String, Pipe>,
+    /// Every instance, in creation order.
+    pub insts: Vec<Inst>,
+    /// Instance index by (pipeline, object id).
+    by_id: BTreeMap<(String, String), usize>,
+    /// Every lease, by sequence number.
+    pub leases: BTreeMap<u64, Lease>,
+    timers: BTreeSet<(Millis, Timer)>,
+    /// Ready instances by worker group.
+    pub ready: BTreeMap<String, BTreeSet<usize>>,
+    /// The model's clock.
+    pub now: Millis,
+}
+
+impl Model {
+    /// An empty model under the service's settings.
+    pub fn new(settings: Settings) -> Model {
+        Model {
+            ack_timeout_ms: settings.ack_timeout_ms,
+            settings,
+            pipes: BTreeMap::new(),
+            insts: Vec::new(),
+            by_id: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            timers: BTreeSet::new(),
+            ready: BTreeMap::new(),
+            now: 0,
+        }
+    }
+
+    /// The earliest deadline the model keeps.
+    pub fn next_timer(&self) -> Option<Millis> {
+        self.timers.first().map(|(at, _)| *at)
+    }
+
+    /// Fires every deadline due at or before `at`, each at its own instant.
+    pub fn fire_until(&mut self, at: Millis) {
+        while let Some((when, _)) = self.timers.first() {
+            if *when > at {
+                break;
+            }
+            let (when, timer) = self.timers.pop_first().expect("looked at it");
+            self.now = self.now.max(when);
+            match timer {
+                Timer::Lease(seq) => self.lease_deadline(seq, when),
+                Timer::Attempt(i, generation) => self.attempt_deadline(i, generation),
+                Timer::Wake(i) => self.refresh(i),
+            }
+        }
+        self.now = self.now.max(at);
+    }
+
+    /// The instance an object id of a pipeline names.
+    pub fn instance(&self, pipeline: &str, object: &str) -> Option<usize> {
+        self.by_id.get(&(pipeline.to_string(), object.to_string())).copied()
+    }
+
+    /// An accepted PutPipelineDefinition.
+    pub fn put_definition(&mut self, pipeline: &str, objects: &[PipelineObject]) {
+        let (Some(def), _) = validate(objects, &self.settings) else { return };
+        let definition = def
+            .activities
+            .iter()
+            .map(|(id, a)| {
+                let rules = Rules {
+                    group: a.worker_group.clone(),
+                    depends_on: a.depends_on.clone(),
+                    maximum_retries: a.maximum_retries,
+                    retry_delay_ms: a.retry_delay_ms,
+                    attempt_timeout_ms: a.attempt_timeout_ms,
+                    progress_ms: a.report_progress_timeout_ms.unwrap_or(self.settings.progress_timeout_ms),
+                };
+                (id.clone(), Arc::new(rules))
+            })
+            .collect();
+        self.pipe(pipeline).definition = definition;
+    }
+
+    fn pipe(&mut self, pipeline: &str) -> &mut Pipe {
+        pipe_in(&mut self.pipes, pipeline)
+    }
+
+    /// An accepted ActivatePipeline: resumes a pipeline deactivated without cancelActive,
+    /// else creates one instance per activity.
+    pub fn activate(&mut self, pipeline: &str, start: Option<Millis>) {
+        let now = self.now;
+        let insts = &self.insts;
+        let p = pipe_in(&mut self.pipes, pipeline);
+        let resumable = p.state == PipeState::Inactive && p.instances.iter().any(|&i| !insts[i].status.is_terminal());
+        p.state = PipeState::Active;
+        if resumable {
+            for i in p.instances.clone() {
+                self.refresh(i);
+            }
+            return;
+        }
+        let start = start.unwrap_or(now);
+        p.activations += 1;
+        let activation = p.activations;
+        let definition = p.definition.clone();
+        let mut created: BTreeMap<String, usize> = BTreeMap::new();
+        for (component, rules) in &definition {
+            let mut id = format!("@{component}_{}", format_dp_time(start));
+            let i = self.insts.len();
+            let p = pipe_in(&mut self.pipes, pipeline);
+            if p.ids.contains(&id) {
+                id = format!("{id}_{activation}");
+            }
+            p.ids.insert(id.clone());
+            p.instances.push(i);
+            self.by_id.insert((pipeline.to_string(), id.clone()), i);
+            self.insts.push(Inst {
+                pipeline: pipeline.to_string(),
+                id,
+                component: component.clone(),
+                rules: rules.clone(),
+                status: Status::WaitingOnDependencies,
+                since: (now, "activated".into()),
+                not_before: 0,
+                waiting_on: BTreeSet::new(),
+                dependents: Vec::new(),
+                failures: 0,
+                attempts: 0,
+                attempt_open: false,
+                attempt_gen: 0,
+                lease: None,
+                ready_since: None,
+                ready_seen: None,
+            });
+            created.insert(component.clone(), i);
+        }
+        for &i in created.values() {
+            for dep in self.insts[i].rules.depends_on.clone() {
+                if let Some(&up) = created.get(&dep) {
+                    self.insts[up].dependents.push(i);
+                    self.insts[i].waiting_on.insert(up);
+                }
+            }
+        }
+        for &i in created.values() {
+            if self.insts[i].waiting_on.is_empty() {
+                // An instance with no upstream waits for its start; one with an upstream runs
+                // as soon as the upstream finishes.
+                self.insts[i].not_before = start;
+                self.set_status(i, Status::WaitingForRunner, "activated");
+                if start > now {
+                    self.timers.insert((start, Timer::Wake(i)));
+                }
+            }
+        }
+    }
+
+    /// An accepted DeactivatePipeline.
+    pub fn deactivate(&mut self, pipeline: &str, cancel_active: bool) {
+        let p = self.pipe(pipeline);
+        p.state = PipeState::Inactive;
+        for i in p.instances.clone() {
+            if cancel_active {
+                self.cancel(i, "the pipeline was deactivated with cancelActive");
+            } else {
+                self.refresh(i);
+            }
+        }
+    }
+
+    /// An accepted DeletePipeline.
+    pub fn delete(&mut self, pipeline: &str) {
+        for i in self.pipe(pipeline).instances.clone() {
+            self.cancel(i, "the pipeline was deleted");
+        }
+        self.pipe(pipeline).state = PipeState::Deleted;
+    }
+
+    /// An accepted SetStatus.
+    pub fn set_status_call(&mut self, pipeline: &str, status: &str, objects: &[String]) {
+        match status {
+            "PAUSE" | "RESUME" => {
+                for component in objects {
+                    let p = pipe_in(&mut self.pipes, pipeline);
+                    if status == "PAUSE" {
+                        p.paused.insert(component.clone());
+                    } else {
+                        p.paused.remove(component);
+                    }
+                    let insts = &self.insts;
+                    let of: Vec<usize> =
+                        p.instances.iter().copied().filter(|&i| insts[i].component == *component).collect();
+                    for i in of {
+                        self.refresh(i);
+                    }
+                }
+            }
+            _ => {
+                for object in objects {
+                    let Some(i) = self.instance(pipeline, object) else { continue };
+                    match status {
+                        "TRY_CANCEL" => self.cancel(i, "TRY_CANCEL was answered"),
+                        "MARK_FINISHED" if self.insts[i].status != Status::Finished => {
+                            self.stop(i, "MARK_FINISHED was answered");
+                            self.finish(i, "MARK_FINISHED");
+                        }
+                        "RERUN" => self.rerun(i),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether the instance may be handed out now, or could at some moment of this
+    /// millisecond.
+    pub fn may_hand_out(&self, i: usize) -> bool {
+        let inst = &self.insts[i];
+        inst.ready_since.is_some() || inst.ready_seen == Some(self.now)
+    }
+
+    /// Why the instance may not be handed out now.
+    pub fn why_not_ready(&self, i: usize) -> String {
+        let inst = &self.insts[i];
+        let p = &self.pipes[&inst.pipeline];
+        let (since, cause) = &inst.since;
+        let stamp = |t: Millis| crate::ownership::log::stamp(crate::trace::rel(t));
+        match inst.status {
+            Status::Running => format!(
+                "it was running under t{} since {}: one owner at a time",
+                inst.lease.unwrap_or_default(),
+                stamp(*since)
+            ),
+            Status::WaitingOnDependencies => {
+                let on: Vec<&str> = inst.waiting_on.iter().map(|&u| self.insts[u].id.as_str()).collect();
+                format!("it was waiting on {} to finish", on.join(", "))
+            }
+            s if s.is_terminal() => format!("it was {} since {} ({cause}) and not rerun", s.name(), stamp(*since)),
+            _ if p.state == PipeState::Deleted => "its pipeline was deleted: nothing of it is handed out".into(),
+            _ if p.state != PipeState::Active => "its pipeline was not active".into(),
+            _ if p.paused.contains(&inst.component) => format!("{} was paused", inst.component),
+            _ if inst.not_before > self.now => {
+                format!("it may not run before {} (its start or retryDelay)", stamp(inst.not_before))
+            }
+            _ => "it was not ready".into(),
+        }
+    }
+
+    /// A handout of instance `i` under lease `seq`; returns the attempt number the rules give
+    /// it (None when the order of this millisecond's events leaves it open).
+    pub fn hand_out(&mut self, i: usize, seq: u64) -> Option<u32> {
+        let now = self.now;
+        let status = self.insts[i].status;
+        if status.is_terminal() {
+            // Handed out in the same millisecond as the change that ended the instance (the
+            // checker allows either order): that change ended this lease too.
+            let deadline = now.saturating_add(self.ack_timeout_ms);
+            let why = format!("its instance became {} in the same millisecond", status.name());
+            self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: Some((now, why)) });
+            return None;
+        }
+        let inst = &mut self.insts[i];
+        if !inst.attempt_open {
+            inst.attempts += 1;
+            inst.attempt_open = true;
+            inst.attempt_gen += 1;
+            if let Some(limit) = inst.rules.attempt_timeout_ms {
+                self.timers.insert((now.saturating_add(limit), Timer::Attempt(i, inst.attempt_gen)));
+            }
+        }
+        let attempt = self.insts[i].attempts;
+        let deadline = now.saturating_add(self.ack_timeout_ms);
+        self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: None });
+        self.timers.insert((deadline, Timer::Lease(seq)));
+        if let Some(old) = self.insts[i].lease.replace(seq) {
+            self.end_lease(old, "a newer lease was handed out");
+        }
+        self.set_status(i, Status::Running, "handed out");
+        Some(attempt)
+    }
+
+    /// An accepted progress report on a live lease.
+    pub fn renew(&mut self, seq: u64) {
+        let now = self.now;
+        let Some(lease) = self.leases.get_mut(&seq) else { return };
+        let progress = self.insts[lease.inst].rules.progress_ms;
+        lease.acked = true;
+        lease.deadline = now.saturating_add(progress);
+        self.timers.insert((lease.deadline, Timer::Lease(seq)));
+    }
+
+    /// An accepted SetTaskStatus on a live lease.
+    pub fn task_status(&mut self, seq: u64, status: &str) {
+        let Some(i) = self.leases.get(&seq).map(|l| l.inst) else { return };
+        self.end_lease(seq, &format!("its status was set {status}"));
+        if self.insts[i].lease == Some(seq) {
+            self.insts[i].lease = None;
+        }
+        self.close_attempt(i);
+        if status == "FINISHED" {
+            self.finish(i, "SetTaskStatus FINISHED");
+        } else {
+            self.failed(i, &format!("SetTaskStatus {status}"));
+        }
+    }
+
+    /// The service said the lease is over; the model agrees from now on.
+    pub fn end_lease(&mut self, seq: u64, why: &str) {
+        let now = self.now;
+        if let Some(lease) = self.leases.get_mut(&seq) {
+            lease.over.get_or_insert((now, why.to_string()));
+        }
+    }
+
+    fn lease_deadline(&mut self, seq: u64, at: Millis) {
+        let Some(lease) = self.leases.get(&seq) else { return };
+        if lease.over.is_some() || lease.deadline != at {
+            return;
+        }
+        let (i, acked) = (lease.inst, lease.acked);
+        self.end_lease(seq, if acked { "its progress deadline passed" } else { "its ack deadline passed" });
+        if self.insts[i].lease == Some(seq) {
+            self.insts[i].lease = None;
+        }
+        if acked {
+            self.close_attempt(i);
+            self.failed(i, "no progress report in time");
+        } else {
+            // A missed acknowledgement is not a failure: the same attempt waits for a runner.
+            self.set_status(i, Status::WaitingForRunner, "not acknowledged in time");
+        }
+    }
+
+    fn attempt_deadline(&mut self, i: usize, generation: u64) {
+        let inst = &self.insts[i];
+        if !inst.attempt_open || inst.attempt_gen != generation || inst.status.is_terminal() {
+            return;
+        }
+        if let Some(seq) = self.insts[i].lease.take() {
+            self.end_lease(seq, "its attemptTimeout passed");
+        }
+        self.close_attempt(i);
+        self.failed(i, "attemptTimeout");
+    }
+
+    fn close_attempt(&mut self, i: usize) {
+        let inst = &mut self.insts[i];
+        inst.attempt_open = false;
+        inst.attempt_gen += 1;
+    }
+
+    fn failed(&mut self, i: usize, why: &str) {
+        let now = self.now;
+        let inst = &mut self.insts[i];
+        inst.failures += 1;
+        if inst.failures <= inst.rules.maximum_retries {
+            inst.not_before = now.saturating_add(inst.rules.retry_delay_ms);
+            self.timers.insert((inst.not_before, Timer::Wake(i)));
+            self.set_status(i, Status::WaitingForRunner, &format!("{why}; retry after retryDelay"));
+        } else {
+            self.set_status(i, Status::Failed, &format!("{why}; out of retries"));
+            self.cascade(i);
+        }
+    }
+
+    fn finish(&mut self, i: usize, why: &str) {
+        self.set_status(i, Status::Finished, why);
+        for d in self.insts[i].dependents.clone() {
+            if self.insts[d].status == Status::WaitingOnDependencies {
+                self.insts[d].waiting_on.remove(&i);
+                if self.insts[d].waiting_on.is_empty() {
+                    self.set_status(d, Status::WaitingForRunner, "its upstream finished");
+                }
+            }
+        }
+    }
+
+    fn cancel(&mut self, i: usize, why: &str) {
+        if self.insts[i].status.is_terminal() {
+            return;
+        }
+        self.stop(i, why);
+        self.set_status(i, Status::Canceled, why);
+        self.cascade(i);
+    }
+
+    /// Ends the instance's lease and attempt.
+    fn stop(&mut self, i: usize, why: &str) {
+        if let Some(seq) = self.insts[i].lease.take() {
+            self.end_lease(seq, why);
+        }
+        self.close_attempt(i);
+    }
+
+    fn cascade(&mut self, i: usize) {
+        let upstream = self.insts[i].id.clone();
+        let mut stack = self.insts[i].dependents.clone();
+        while let Some(d) = stack.pop() {
+            if self.insts[d].status.is_terminal() {
+                continue;
+            }
+            let why = format!("upstream {upstream} did not finish");
+            self.stop(d, &why);
+            self.set_status(d, Status::CascadeFailed, &why);
+            stack.extend(self.insts[d].dependents.iter().copied());
+        }
+    }
+
+    fn rerun(&mut self, i: usize) {
+        if !self.insts[i].status.is_terminal() {
+            return;
+        }
+        let now = self.now;
+        let inst = &mut self.insts[i];
+        inst.failures = 0;
+        inst.attempt_open = false;
+        inst.not_before = now;
+        for d in inst.dependents.clone() {
+            if self.insts[d].status == Status::WaitingOnDependencies {
+                self.insts[d].waiting_on.insert(i);
+            }
+        }
+        self.set_status(i, Status::WaitingForRunner, "RERUN");
+    }
+
+    fn set_status(&mut self, i: usize, status: Status, why: &str) {
+        let now = self.now;
+        let inst = &mut self.insts[i];
+        if inst.status != status {
+            inst.status = status;
+            inst.since = (now, why.to_string());
+        }
+        self.refresh(i);
+    }
+
+    /// Brings the instance's readiness up to date.
+    fn refresh(&mut self, i: usize) {
+        let now = self.now;
+        let inst = &self.insts[i];
+        let p = &self.pipes[&inst.pipeline];
+        let ready = inst.status == Status::WaitingForRunner
+            && inst.not_before <= now
+            && p.state == PipeState::Active
+            && !p.paused.contains(&inst.component);
+        let inst = &mut self.insts[i];
+        if ready || inst.ready_since.is_some() {
+            inst.ready_seen = Some(now);
+        }
+        let group = inst.rules.group.clone();
+        match (ready, inst.ready_since.is_some()) {
+            (true, false) => {
+                inst.ready_since = Some(now);
+                self.ready.entry(group).or_default().insert(i);
+            }
+            (false, true) => {
+                inst.ready_since = None;
+                if let Some(set) = self.ready.get_mut(&group) {
+                    set.remove(&i);
+                    if set.is_empty() {
+                        self.ready.remove(&group);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn pipe_in<'m>(pipes: &'m mut BTreeMap<String, Pipe>, pipeline: &str) -> &'m mut Pipe {
+    pipes.entry(pipeline.to_string()).or_insert_with(|| Pipe {
+        definition: BTreeMap::new(),
+        state: PipeState::New,
+        activations: 0,
+        instances: Vec::new(),
+        ids: BTreeSet::new(),
+        paused: BTreeSet::new(),
+    })
+}
