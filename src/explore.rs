@@ -160,6 +160,7 @@ fn one_call(operation: &str, runner: Option<String>, task: Option<String>, effec
         occurrence: 1,
         count: 1,
         probability: None,
+        lasting: None,
         effect,
     })
 }

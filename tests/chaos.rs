@@ -5,19 +5,21 @@ use dpsim::chaos::shrink::shrink;
 use dpsim::chaos::{run_seed, standalone, violations_of};
 use dpsim::runner::Programs;
 use dpsim::scenario::{Scenario, load_file, parse};
+use dpsim::service::Bug;
 
 fn standard() -> Scenario {
     load_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/standard.json"))).unwrap()
 }
 
-/// Finds the first failing seed below 200, shrinks it, and checks the result reproduces.
-fn find_and_shrink(base: &Scenario, invariant: &str) {
-    let (seed, _) = (0..200)
+/// Finds the first seed from `from` below 200 that breaks `invariant`, shrinks it, and checks
+/// the result reproduces.
+fn find_and_shrink_from(base: &Scenario, invariant: &str, from: u64) {
+    let (seed, _) = (from..200)
         .map(|seed| run_seed(base, seed, &Programs::default()))
         .find(|(o, _)| o.violations.iter().any(|v| v.invariant == invariant))
         .unwrap_or_else(|| panic!("no seed below 200 broke {invariant}"));
     let seed = seed.seed;
-    let small = shrink(base, seed, invariant, 150, &Programs::default()).expect("the failing seed still fails");
+    let small = shrink(base, seed, invariant, 100, &Programs::default()).expect("the failing seed still fails");
     let faults = small.plan.effective().len();
     assert!(faults <= 3, "seed {seed} shrank only to {faults} faults: {:?}", small.plan);
     // The written file is a scenario of its own that breaks the same invariant.
@@ -27,21 +29,66 @@ fn find_and_shrink(base: &Scenario, invariant: &str) {
     assert!(violations.iter().any(|v| v.invariant == invariant), "{text}");
 }
 
-#[test]
-fn a_service_that_extends_leases_on_late_reports_is_found_and_shrunk() {
+fn find_and_shrink(base: &Scenario, invariant: &str) {
+    find_and_shrink_from(base, invariant, 0);
+}
+
+/// One broken rule: chaos over the standard base finds it (the first failing seed below 200 is
+/// `first`; the sweep starts there to keep the test fast) and shrinks it.
+fn broken(bug: Bug, invariant: &str, first: u64) {
     let mut base = standard();
-    base.service.bug_extend_lease_on_late_report = true;
-    find_and_shrink(&base, "stale_no_change");
+    base.service.bug = Some(bug);
+    find_and_shrink_from(&base, invariant, first);
 }
 
 #[test]
-fn the_history_checker_finds_both_broken_services_and_they_shrink() {
-    let mut late = standard();
-    late.service.bug_extend_lease_on_late_report = true;
-    find_and_shrink(&late, "history");
-    let mut deaf = standard();
-    deaf.service.bug_ignore_try_cancel = true;
-    find_and_shrink(&deaf, "history");
+fn a_service_that_extends_leases_on_late_reports_is_found_and_shrunk() {
+    broken(Bug::ExtendLeaseOnLateReport, "history", 59);
+}
+
+#[test]
+fn a_service_that_ignores_try_cancel_is_found_and_shrunk() {
+    broken(Bug::IgnoreTryCancel, "history", 1);
+}
+
+#[test]
+fn a_service_that_ignores_retry_delay_is_found_and_shrunk() {
+    broken(Bug::IgnoreRetryDelay, "history", 0);
+}
+
+#[test]
+fn a_service_that_accepts_stale_statuses_is_found_and_shrunk() {
+    broken(Bug::AcceptStaleStatus, "history", 8);
+}
+
+#[test]
+fn a_service_that_hands_out_deleted_work_is_found_and_shrunk() {
+    broken(Bug::HandOutDeleted, "history", 7);
+}
+
+#[test]
+fn a_service_that_ignores_dependencies_is_found_and_shrunk() {
+    broken(Bug::IgnoreDependencies, "history", 0);
+}
+
+#[test]
+fn a_service_that_allows_an_extra_retry_is_found_and_shrunk() {
+    broken(Bug::ExtraRetry, "history", 10);
+}
+
+#[test]
+fn a_service_that_ignores_pause_is_found_and_shrunk() {
+    broken(Bug::IgnorePause, "history", 38);
+}
+
+#[test]
+fn a_service_that_skips_waiting_polls_is_found_and_shrunk() {
+    broken(Bug::SkipHeldPolls, "liveness", 0);
+}
+
+#[test]
+fn a_service_that_counts_a_missed_ack_as_a_failure_is_found_and_shrunk() {
+    broken(Bug::AckExpiryFailsAttempt, "liveness", 82);
 }
 
 #[test]

@@ -536,8 +536,10 @@ fn the_deliberately_broken_mode_revives_a_late_lease_and_is_off_by_default() {
     let mut s = sim(&[]);
     let (t1, _) = s.poll(T0, "a").unwrap();
     assert!(s.report(T0 + ACK, &t1), "default: a late report is answered canceled=true");
-    let mut broken =
-        sim_with(Settings { poll_hold_ms: 0, bug_extend_lease_on_late_report: true, ..Settings::default() }, &[]);
+    let mut broken = sim_with(
+        Settings { poll_hold_ms: 0, bug: Some(dpsim::service::Bug::ExtendLeaseOnLateReport), ..Settings::default() },
+        &[],
+    );
     let (t1, _) = broken.poll(T0, "a").unwrap();
     assert!(!broken.report(T0 + ACK, &t1), "broken: the expired lease is revived");
 }

@@ -25,7 +25,7 @@ fn a_correct_service_breaks_no_invariant() {
 #[test]
 fn a_service_that_revives_late_leases_is_caught_with_the_transitions_that_led_to_it() {
     let mut scenario = delayed_report();
-    scenario.service.bug_extend_lease_on_late_report = true;
+    scenario.service.bug = Some(dpsim::service::Bug::ExtendLeaseOnLateReport);
     let report = run(&scenario);
     // The history checker, judging only the calls and answers at the edge, catches it too.
     let history = report.violations.iter().find(|v| v.invariant == "history").expect("the history checker catches it");
@@ -47,7 +47,7 @@ fn a_service_that_ignores_try_cancel_is_caught_by_the_history_checker_alone() {
     )))
     .unwrap();
     assert!(run(&scenario).violations.is_empty(), "the correct service breaks nothing");
-    scenario.service.bug_ignore_try_cancel = true;
+    scenario.service.bug = Some(dpsim::service::Bug::IgnoreTryCancel);
     let report = run(&scenario);
     // The service writes no "canceled" event, so the journal-based cancel_learned has nothing
     // to check; the history checker holds the answers against the answered TRY_CANCEL.

@@ -82,6 +82,17 @@ pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Vi
     for v in report.violations.iter().filter(|v| !scenario.expect_violations.iter().any(|e| e == v.invariant)) {
         first.entry(v.invariant).or_insert_with(|| v.clone());
     }
+    // The base's expectations hold under every plan drawn over it.
+    if let Some(failed) = report.expectations.iter().find(|e| !e.ok) {
+        first.entry("expectation").or_insert_with(|| Violation {
+            invariant: "expectation",
+            at: out.end_ms,
+            task: None,
+            runner: None,
+            message: format!("{}: found {}", failed.expectation, failed.found),
+            trail: Vec::new(),
+        });
+    }
     Ok((first.into_values().collect(), stats))
 }
 
@@ -134,8 +145,6 @@ pub fn sweep(
 /// A scenario file that reproduces a run on its own.
 pub fn standalone(scenario: &Scenario) -> String {
     let mut s = scenario.clone();
-    // The base's expectations were written for a fault-free run; the repro is about invariants.
-    s.expect.clear();
     s.schema = Some("../scenario.schema.json".into());
     serde_json::to_string_pretty(&s).expect("scenarios serialise") + "\n"
 }

@@ -10,6 +10,8 @@ use crate::scenario::world_plan;
 
 /// Operations message faults may hit.
 const OPERATIONS: [&str; 4] = ["ReportTaskProgress", "PollForTask", "SetTaskStatus", "ReportTaskRunnerHeartbeat"];
+/// Fault kinds a plan draws from.
+const KINDS: usize = 11;
 /// Most faults in one plan.
 pub const MAX_FAULTS: usize = 8;
 
@@ -57,7 +59,7 @@ pub enum Fault {
         /// When.
         at_s: u64,
     },
-    /// Lose a share of one operation's requests (or responses).
+    /// Lose a share of one operation's requests (or responses) for a while.
     Drop {
         /// Operation index.
         op: usize,
@@ -65,8 +67,12 @@ pub enum Fault {
         response: bool,
         /// Percent of calls.
         percent: u32,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
     },
-    /// Delay a share of one operation's requests.
+    /// Delay a share of one operation's requests for a while.
     Delay {
         /// Operation index.
         op: usize,
@@ -74,7 +80,74 @@ pub enum Fault {
         by_s: u64,
         /// Percent of calls.
         percent: u32,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
     },
+    /// SetStatus RERUN on an activity's finished, failed and canceled instances.
+    Rerun {
+        /// Activity index.
+        task: usize,
+        /// When.
+        at_s: u64,
+    },
+    /// SetStatus PAUSE on an activity, then RESUME.
+    PauseActivity {
+        /// Activity index.
+        task: usize,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
+    },
+    /// DeactivatePipeline, then ActivatePipeline again.
+    Deactivate {
+        /// cancelActive.
+        cancel_active: bool,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
+    },
+    /// DeletePipeline.
+    Delete {
+        /// When.
+        at_s: u64,
+    },
+}
+
+/// Activity rules a seed may set on every activity of the base (swarm over settings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesDraw {
+    /// `maximumRetries`.
+    pub maximum_retries: u32,
+    /// `retryDelay`, minutes.
+    pub retry_delay_min: u64,
+    /// `attemptTimeout`, minutes.
+    pub attempt_timeout_min: Option<u64>,
+    /// `reportProgressTimeout`, minutes.
+    pub progress_timeout_min: Option<u64>,
+}
+
+/// A misbehaviour a seed may give part of the fleet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OddKind {
+    /// Sets every task FAILED: retries run out.
+    FailTasks,
+    /// Works twice as slowly.
+    Slow,
+    /// Crashes after a while and is restarted.
+    CrashAndRestart,
+}
+
+/// Part of the fleet, on the fleet's own machines, that misbehaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OddDraw {
+    /// How.
+    pub kind: OddKind,
+    /// How many runners.
+    pub count: u32,
 }
 
 /// Everything a seed decides.
@@ -82,8 +155,14 @@ pub enum Fault {
 pub struct ChaosPlan {
     /// Runners of the fleet (when the base has one).
     pub runners: u32,
+    /// Machines the fleet shares (when the base has one).
+    pub machines: u32,
     /// Activations per pipeline (when the base activates more than once).
     pub activations: u32,
+    /// Activity rules, when this seed sets them.
+    pub rules: Option<RulesDraw>,
+    /// A misbehaving part of the fleet, when this seed has one.
+    pub odd: Option<OddDraw>,
     /// Which fault kinds this seed allows (swarm testing: each seed its own mix).
     pub kinds: Vec<bool>,
     /// The drawn faults; those of a disallowed kind are ignored.
@@ -100,6 +179,10 @@ impl Fault {
             Fault::Cancel { .. } => 4,
             Fault::Drop { .. } => 5,
             Fault::Delay { .. } => 6,
+            Fault::Rerun { .. } => 7,
+            Fault::PauseActivity { .. } => 8,
+            Fault::Deactivate { .. } => 9,
+            Fault::Delete { .. } => 10,
         }
     }
 }
@@ -149,9 +232,13 @@ fn activity_ids(base: &Scenario) -> Vec<String> {
 /// own: fewer runners, fewer activations, fewer kinds, fewer and smaller faults.
 pub fn strategy(bounds: &Bounds) -> BoxedStrategy<ChaosPlan> {
     let b = bounds.clone();
-    let horizon = b.duration_s;
-    let span = (horizon / 2).max(2);
+    // Faults start in the first quarter and last at most a sixth of the run, so that every
+    // plan's faults end with time left for the work to get done (the liveness bound and the
+    // base's expectations).
+    let horizon = (b.duration_s / 4).max(2);
+    let span = (b.duration_s / 6).max(2);
     let runner = 0..b.runners.max(1) as usize;
+    let task = 0..b.tasks;
     let fault = prop_oneof![
         (runner.clone(), 0..horizon, 1..span).prop_map(|(runner, at_s, for_s)| Fault::Partition {
             runner,
@@ -161,21 +248,49 @@ pub fn strategy(bounds: &Bounds) -> BoxedStrategy<ChaosPlan> {
         (runner.clone(), 0..horizon, 1..span).prop_map(|(runner, at_s, for_s)| Fault::Pause { runner, at_s, for_s }),
         (runner, 0..horizon, 1..span).prop_map(|(runner, at_s, for_s)| Fault::CrashRunner { runner, at_s, for_s }),
         (0..horizon, 1..120u64).prop_map(|(at_s, for_s)| Fault::CrashService { at_s, for_s }),
-        (0..b.tasks, 0..horizon).prop_map(|(task, at_s)| Fault::Cancel { task, at_s }),
-        (0..OPERATIONS.len(), any::<bool>(), 1..50u32).prop_map(|(op, response, percent)| Fault::Drop {
-            op,
-            response,
-            percent
+        (task.clone(), 0..horizon).prop_map(|(task, at_s)| Fault::Cancel { task, at_s }),
+        (0..OPERATIONS.len(), any::<bool>(), 1..50u32, 0..horizon, 1..span)
+            .prop_map(|(op, response, percent, at_s, for_s)| Fault::Drop { op, response, percent, at_s, for_s }),
+        (0..OPERATIONS.len(), 1..600u64, 1..50u32, 0..horizon, 1..span)
+            .prop_map(|(op, by_s, percent, at_s, for_s)| Fault::Delay { op, by_s, percent, at_s, for_s }),
+        (task.clone(), 0..horizon).prop_map(|(task, at_s)| Fault::Rerun { task, at_s }),
+        (task, 0..horizon, 1..span).prop_map(|(task, at_s, for_s)| Fault::PauseActivity { task, at_s, for_s }),
+        (any::<bool>(), 0..horizon, 1..span).prop_map(|(cancel_active, at_s, for_s)| Fault::Deactivate {
+            cancel_active,
+            at_s,
+            for_s
         }),
-        (0..OPERATIONS.len(), 1..600u64, 1..50u32).prop_map(|(op, by_s, percent)| Fault::Delay { op, by_s, percent }),
+        (0..horizon).prop_map(|at_s| Fault::Delete { at_s }),
     ];
+    let rules = prop::option::of((0..=3u32, 2..=10u64, prop::option::of(30..=60u64), prop::option::of(5..=20u64)))
+        .prop_map(|r| {
+            r.map(|(maximum_retries, retry_delay_min, attempt_timeout_min, progress_timeout_min)| RulesDraw {
+                maximum_retries,
+                retry_delay_min,
+                attempt_timeout_min,
+                progress_timeout_min,
+            })
+        });
+    let odd_kind = prop_oneof![Just(OddKind::FailTasks), Just(OddKind::Slow), Just(OddKind::CrashAndRestart)];
+    let odd = prop::option::of((odd_kind, 1..=3u32)).prop_map(|o| o.map(|(kind, count)| OddDraw { kind, count }));
     (
         1..=b.runners,
+        1..=b.runners,
         1..=b.activations,
-        prop::collection::vec(any::<bool>(), 7),
+        rules,
+        odd,
+        prop::collection::vec(any::<bool>(), KINDS),
         prop::collection::vec(fault, 0..=MAX_FAULTS),
     )
-        .prop_map(|(runners, activations, kinds, faults)| ChaosPlan { runners, activations, kinds, faults })
+        .prop_map(|(runners, machines, activations, rules, odd, kinds, faults)| ChaosPlan {
+            runners,
+            machines,
+            activations,
+            rules,
+            odd,
+            kinds,
+            faults,
+        })
         .boxed()
 }
 
@@ -187,8 +302,8 @@ fn event(at_s: u64, action: Action) -> TimedEvent {
     TimedEvent { at: at(at_s), action }
 }
 
-/// A message fault hitting `percent` of one operation's calls for the whole run.
-fn rate_fault(op: usize, percent: u32, effect: MessageEffect) -> Action {
+/// A message fault hitting `percent` of one operation's calls for `for_s` seconds.
+fn rate_fault(op: usize, percent: u32, for_s: u64, effect: MessageEffect) -> Action {
     Action::Message(MessageFault {
         operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
         runner: None,
@@ -196,8 +311,59 @@ fn rate_fault(op: usize, percent: u32, effect: MessageEffect) -> Action {
         occurrence: 1,
         count: u32::MAX,
         probability: Some(f64::from(percent) / 100.0),
+        lasting: Some(Dur(for_s * 1000)),
         effect,
     })
+}
+
+/// Sets a plan's activity rules on the Default object and every activity of a definition.
+fn set_rules(objects: &mut [serde_json::Map<String, serde_json::Value>], r: &RulesDraw) {
+    for o in objects {
+        let id = o.get("id").and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let is_activity = o.get("type").and_then(|t| t.as_str()).is_some_and(|t| t.ends_with("Activity"));
+        if id != "Default" && !is_activity {
+            continue;
+        }
+        let minutes = |m: u64| serde_json::Value::from(format!("{m} minutes"));
+        o.insert("maximumRetries".into(), r.maximum_retries.to_string().into());
+        o.insert("retryDelay".into(), minutes(r.retry_delay_min));
+        for (key, value) in
+            [("attemptTimeout", r.attempt_timeout_min), ("reportProgressTimeout", r.progress_timeout_min)]
+        {
+            match value {
+                Some(m) => o.insert(key.into(), minutes(m)),
+                None => o.remove(key),
+            };
+        }
+    }
+}
+
+/// Splits `odd.count` runners off the first fleet into a misbehaving entry on the fleet's
+/// first machine, so that runners of both entries share it.
+fn split_odd(s: &mut Scenario, odd: &OddDraw) {
+    let Some(index) = s.runners.iter().position(|r| r.count > 1 && r.program.is_none()) else { return };
+    let fleet = &mut s.runners[index];
+    let count = odd.count.min(fleet.count - 1);
+    if count == 0 {
+        return;
+    }
+    fleet.count -= count;
+    let machine = world_plan::machine_names(fleet).first().cloned();
+    let mut entry = fleet.clone();
+    entry.name = format!("{}-odd", fleet.name);
+    entry.count = count;
+    entry.machines = None;
+    entry.machine = machine.clone();
+    fleet.machine = None;
+    match odd.kind {
+        OddKind::FailTasks => entry.behaviour.fail_tasks = true,
+        OddKind::Slow => entry.behaviour.work_factor = Some(2.0),
+        OddKind::CrashAndRestart => {
+            entry.behaviour.crash_after = Some(Dur(10 * 60_000));
+            entry.behaviour.restart_after = Some(Dur(2 * 60_000));
+        }
+    }
+    s.runners.push(entry);
 }
 
 /// The base scenario with a plan's fleet size, activations and faults.
@@ -207,10 +373,25 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     s.description = format!("chaos seed {seed} over: {}", base.description);
     for r in s.runners.iter_mut().filter(|r| r.count > 1) {
         r.count = plan.runners.clamp(1, r.count);
+        if r.machine.is_none() {
+            r.machines = Some(plan.machines.clamp(1, r.count));
+        }
     }
+    // Work grows with the fleet, so that a small fleet is not simply overloaded: the base's
+    // expectations must hold under every plan.
+    let fleet = s.runners.iter().map(|r| r.count).sum::<u32>().max(1);
     for p in s.pipelines.iter_mut().filter(|p| p.activations > 1) {
-        p.activations = plan.activations.clamp(1, p.activations);
+        p.activations = plan.activations.clamp(1, p.activations).min(2 * fleet);
     }
+    if let Some(rules) = &plan.rules {
+        for p in &mut s.pipelines {
+            set_rules(&mut p.definition.objects, rules);
+        }
+    }
+    if let Some(odd) = &plan.odd {
+        split_odd(&mut s, odd);
+    }
+    let pipeline = s.pipelines.first().map(|p| p.name.clone());
     let runners = world_plan::plan(&s);
     let name = |i: usize| runners[i % runners.len()].name.clone();
     let has_runners = !runners.is_empty();
@@ -244,14 +425,36 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
                 Some(t) => vec![event(*at_s, Action::Cancel { task: t.clone(), pipeline: None })],
                 None => vec![],
             },
-            Fault::Drop { op, response, percent } => {
+            Fault::Drop { op, response, percent, at_s, for_s } => {
                 let effect = if *response { MessageEffect::DropResponse } else { MessageEffect::DropRequest };
-                vec![event(0, rate_fault(*op, *percent, effect))]
+                vec![event(*at_s, rate_fault(*op, *percent, *for_s, effect))]
             }
-            Fault::Delay { op, by_s, percent } => {
+            Fault::Delay { op, by_s, percent, at_s, for_s } => {
                 let effect = MessageEffect::Delay { by: Some(Dur(by_s * 1000)), until: None };
-                vec![event(0, rate_fault(*op, *percent, effect))]
+                vec![event(*at_s, rate_fault(*op, *percent, *for_s, effect))]
             }
+            Fault::Rerun { task, at_s } => match tasks.get(task % tasks.len().max(1)) {
+                Some(t) => vec![event(*at_s, Action::Rerun { task: t.clone(), pipeline: None })],
+                None => vec![],
+            },
+            Fault::PauseActivity { task, at_s, for_s } => match tasks.get(task % tasks.len().max(1)) {
+                Some(t) => vec![
+                    event(*at_s, Action::PauseActivity { task: t.clone(), pipeline: None }),
+                    event((at_s + for_s).min(end), Action::ResumeActivity { task: t.clone(), pipeline: None }),
+                ],
+                None => vec![],
+            },
+            Fault::Deactivate { cancel_active, at_s, for_s } => match &pipeline {
+                Some(p) => vec![
+                    event(*at_s, Action::Deactivate { pipeline: p.clone(), cancel_active: *cancel_active }),
+                    event((at_s + for_s).min(end), Action::Activate { pipeline: p.clone() }),
+                ],
+                None => vec![],
+            },
+            Fault::Delete { at_s } => match &pipeline {
+                Some(p) => vec![event(*at_s, Action::Delete { pipeline: p.clone() })],
+                None => vec![],
+            },
         };
         s.events.extend(events);
     }

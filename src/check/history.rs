@@ -54,8 +54,14 @@ fn judge(input: &Input) -> Vec<Violation> {
         return Vec::new();
     }
     let mut walk = Walk::new(input);
+    walk.faults_end = super::progress::faults_end(input);
     walk.run();
-    walk.out
+    let mut out = std::mem::take(&mut walk.out);
+    if let Some(end) = walk.faults_end {
+        let open = walk.open_at_faults_end.take().unwrap_or_else(|| super::progress::open_now(&walk.model));
+        out.extend(super::progress::judge(input, &walk.model, end, &open));
+    }
+    out
 }
 
 /// A point of the history: a call's answer, or the moment a poll started to wait.
@@ -81,12 +87,23 @@ struct Walk<'a> {
     /// Answers that said a lease was over: judged at the end of their millisecond.
     said_over: Vec<(u64, &'a Call)>,
     out: Vec<Violation>,
+    /// When the run's faults ended (None: they never do), and the open instances then.
+    faults_end: Option<Millis>,
+    open_at_faults_end: Option<super::progress::OpenAt>,
 }
 
 impl<'a> Walk<'a> {
     fn new(input: &'a Input<'a>) -> Walk<'a> {
         let settings = crate::scenario::settings(input.scenario, input.out.seed);
-        Walk { input, model: Model::new(settings), waiting: BTreeMap::new(), said_over: Vec::new(), out: Vec::new() }
+        Walk {
+            input,
+            model: Model::new(settings),
+            waiting: BTreeMap::new(),
+            said_over: Vec::new(),
+            out: Vec::new(),
+            faults_end: None,
+            open_at_faults_end: None,
+        }
     }
 
     fn run(&mut self) {
@@ -112,6 +129,12 @@ impl<'a> Walk<'a> {
             };
             if next >= points.len() && t > self.input.out.end_ms.saturating_add(crate::trace::EPOCH_MS) {
                 break;
+            }
+            if self.open_at_faults_end.is_none() && self.faults_end.is_some_and(|end| t > end) {
+                // Everything up to the faults' end has been applied: the model stands as it did then.
+                let end = self.faults_end.unwrap_or(t);
+                self.model.fire_until(end);
+                self.open_at_faults_end = Some(super::progress::open_now(&self.model));
             }
             self.model.fire_until(t);
             while let Some(p) = points.get(next).filter(|p| p.at == t) {

@@ -6,6 +6,7 @@
 
 mod history;
 mod invariants;
+mod progress;
 mod referee;
 
 use std::collections::BTreeMap;

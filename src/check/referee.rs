@@ -30,6 +30,8 @@ pub struct Rules {
     pub attempt_timeout_ms: Option<u64>,
     /// Longest gap between progress reports.
     pub progress_ms: u64,
+    /// The work time its tasks declare (`myWorkTime`), if they do.
+    pub work_ms: Option<u64>,
 }
 
 /// An instance's status, as the semantics table names them.
@@ -107,7 +109,8 @@ pub struct Inst {
     /// Not handed out before this instant (start time, retry delay).
     pub not_before: Millis,
     waiting_on: BTreeSet<usize>,
-    dependents: Vec<usize>,
+    /// Instances that wait for it.
+    pub dependents: Vec<usize>,
     /// Failed attempts since it was created or rerun.
     pub failures: u32,
     /// Attempts started so far (the service numbers attempts from 1 and never reuses one).
@@ -220,6 +223,12 @@ impl Model {
                     retry_delay_ms: a.retry_delay_ms,
                     attempt_timeout_ms: a.attempt_timeout_ms,
                     progress_ms: a.report_progress_timeout_ms.unwrap_or(self.settings.progress_timeout_ms),
+                    work_ms: a
+                        .fields
+                        .iter()
+                        .find(|f| f.key.as_deref() == Some("myWorkTime"))
+                        .and_then(|f| f.string_value.as_deref())
+                        .and_then(|t| crate::scenario::duration::parse_duration(t).ok()),
                 };
                 (id.clone(), Arc::new(rules))
             })

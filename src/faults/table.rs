@@ -8,6 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::scenario::model::{MessageEffect, MessageFault};
+use crate::time::Millis;
 
 use super::edge::CallInfo;
 
@@ -22,12 +23,20 @@ pub struct Installed {
     pub matched: u32,
     /// Calls it applied to.
     pub applied: u32,
+    /// When it stops matching (the service's clock), if its `for` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Millis>,
 }
 
 impl Installed {
     /// Whether it can still apply.
     pub fn active(&self) -> bool {
         self.applied < self.fault.count
+    }
+
+    /// Whether it can still apply at `now`.
+    fn active_at(&self, now: Millis) -> bool {
+        self.active() && self.until.is_none_or(|until| now < until)
     }
 }
 
@@ -54,12 +63,13 @@ impl FaultTable {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Installs a fault from now on; returns its id.
-    pub fn install(&self, fault: MessageFault) -> u64 {
+    /// Installs a fault from `now` (the service's clock) on; returns its id.
+    pub fn install(&self, fault: MessageFault, now: Millis) -> u64 {
         let mut t = self.table();
         let id = t.next_id;
         t.next_id += 1;
-        t.faults.push(Installed { id, fault, matched: 0, applied: 0 });
+        let until = fault.lasting.map(|d| now.saturating_add(d.ms()));
+        t.faults.push(Installed { id, fault, matched: 0, applied: 0, until });
         id
     }
 
@@ -83,11 +93,11 @@ impl FaultTable {
 
     /// The effect to apply to a call, if a fault matches it, with the match's number; counts
     /// the match.
-    pub(crate) fn take(&self, call: &CallInfo) -> Option<(MessageEffect, u32)> {
+    pub(crate) fn take(&self, call: &CallInfo, now: Millis) -> Option<(MessageEffect, u32)> {
         let mut guard = self.table();
         let Table { faults, rng, .. } = &mut *guard;
         for active in faults.iter_mut() {
-            if !active.active() || !call.matches(&active.fault) {
+            if !active.active_at(now) || !call.matches(&active.fault) {
                 continue;
             }
             active.matched += 1;

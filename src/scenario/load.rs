@@ -127,8 +127,7 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
         default_retry_delay_ms: s.default_retry_delay.map_or(d.default_retry_delay_ms, |v| v.ms()),
         minimum_retry_delay_ms: s.minimum_retry_delay.map_or(d.minimum_retry_delay_ms, |v| v.ms()),
         seed,
-        bug_extend_lease_on_late_report: s.bug_extend_lease_on_late_report,
-        bug_ignore_try_cancel: s.bug_ignore_try_cancel,
+        bug: s.bug,
     }
 }
 
@@ -270,7 +269,10 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
             Action::SlowWork { factor, .. } if !(factor.is_finite() && *factor > 0.0) => {
                 return Err(err(format!("{path}.factor"), "must be a positive number"));
             }
-            Action::Cancel { task, .. } => known_task(format!("{path}.task"), task)?,
+            Action::Cancel { task, .. }
+            | Action::Rerun { task, .. }
+            | Action::PauseActivity { task, .. }
+            | Action::ResumeActivity { task, .. } => known_task(format!("{path}.task"), task)?,
             Action::Message(m) => {
                 if let Some(t) = &m.task {
                     known_task(format!("{path}.task"), t)?;
@@ -298,9 +300,25 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
                     return Err(err(format!("{at}.after"), "the window must not end before it starts"));
                 }
             }
-            Expectation::FinalStatus { task, .. } | Expectation::Attempts { task, .. } => {
-                known_task(format!("{at}.task"), task)?
+            Expectation::FinalStatus { task, status } => {
+                known_task(format!("{at}.task"), task)?;
+                const STATUSES: [&str; 7] = [
+                    "WAITING_ON_DEPENDENCIES",
+                    "WAITING_FOR_RUNNER",
+                    "RUNNING",
+                    "FINISHED",
+                    "FAILED",
+                    "CANCELED",
+                    "CASCADE_FAILED",
+                ];
+                if let Some(bad) = status.split('|').find(|s| !STATUSES.contains(s)) {
+                    return Err(err(
+                        format!("{at}.status"),
+                        format!("{bad:?} is no instance status; one of {} (several joined by |)", STATUSES.join(", ")),
+                    ));
+                }
             }
+            Expectation::Attempts { task, .. } => known_task(format!("{at}.task"), task)?,
             Expectation::MaxZombie { runner, .. } | Expectation::ZombieAtLeast { runner, .. } => {
                 if let Some(r) = runner {
                     known_runner(format!("{at}.runner"), r)?;
@@ -333,6 +351,9 @@ fn check_for_serve(at: &str, e: &TimedEvent) -> Result<(), ScenarioError> {
     match &e.action {
         Action::Message(_)
         | Action::Cancel { .. }
+        | Action::Rerun { .. }
+        | Action::PauseActivity { .. }
+        | Action::ResumeActivity { .. }
         | Action::Deactivate { .. }
         | Action::Activate { .. }
         | Action::Delete { .. }
@@ -342,7 +363,7 @@ fn check_for_serve(at: &str, e: &TimedEvent) -> Result<(), ScenarioError> {
             Err(err(
                 format!("{at}.do"),
                 format!(
-                    "{} acts on the simulated network or a simulated runner process; serve cannot apply it to your own processes (message faults, cancel, deactivate, activate, delete and terminate apply)",
+                    "{} acts on the simulated network or a simulated runner process; serve cannot apply it to your own processes (message faults, cancel, rerun, pause_activity, resume_activity, deactivate, activate, delete and terminate apply)",
                     kind.unwrap_or_default()
                 ),
             ))

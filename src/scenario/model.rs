@@ -98,14 +98,10 @@ pub struct ServiceSpec {
     pub default_retry_delay: Option<Dur>,
     /// Smallest retryDelay a definition may set (default 2 minutes).
     pub minimum_retry_delay: Option<Dur>,
-    /// A deliberately broken service, only for testing the checks: a late progress report
-    /// revives an expired lease. Never set it otherwise.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub bug_extend_lease_on_late_report: bool,
-    /// A deliberately broken service, only for testing the checks: SetStatus TRY_CANCEL
-    /// answers success and does nothing. Never set it otherwise.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub bug_ignore_try_cancel: bool,
+    /// A deliberately broken rule, only for proving that the checks catch it (see
+    /// [`crate::service::Bug`]). Never set it otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<crate::service::Bug>,
 }
 
 /// Network between the machines and the service.
@@ -406,6 +402,28 @@ pub enum Action {
         /// Pipeline name (default: every pipeline that has the activity).
         pipeline: Option<String>,
     },
+    /// SetStatus RERUN on the activity's finished, failed and canceled instances.
+    Rerun {
+        /// Activity id.
+        task: String,
+        /// Pipeline name (default: every pipeline that has the activity).
+        pipeline: Option<String>,
+    },
+    /// SetStatus PAUSE on an activity: its instances are not handed out until it is resumed
+    /// (leases already out run on).
+    PauseActivity {
+        /// Activity id.
+        task: String,
+        /// Pipeline name (default: every pipeline that has the activity).
+        pipeline: Option<String>,
+    },
+    /// SetStatus RESUME on an activity paused by `pause_activity`.
+    ResumeActivity {
+        /// Activity id.
+        task: String,
+        /// Pipeline name (default: every pipeline that has the activity).
+        pipeline: Option<String>,
+    },
     /// DeactivatePipeline.
     Deactivate {
         /// Pipeline name.
@@ -466,10 +484,67 @@ impl Action {
             | Action::Terminate { runner } => Target::Runner(runner),
             Action::CrashService | Action::RestartService => Target::Service,
             Action::Message(f) => Target::Messages(f.runner.as_deref()),
-            Action::Cancel { pipeline, .. } => Target::Pipeline(pipeline.as_deref()),
+            Action::Cancel { pipeline, .. }
+            | Action::Rerun { pipeline, .. }
+            | Action::PauseActivity { pipeline, .. }
+            | Action::ResumeActivity { pipeline, .. } => Target::Pipeline(pipeline.as_deref()),
             Action::Deactivate { pipeline, .. } | Action::Activate { pipeline } | Action::Delete { pipeline } => {
                 Target::Pipeline(Some(pipeline))
             }
+        }
+    }
+}
+
+impl Action {
+    /// The SetStatus an operator event sends, and the activity it names.
+    pub fn set_status(&self) -> Option<(StatusChange, &str, Option<&str>)> {
+        let (change, task, pipeline) = match self {
+            Action::Cancel { task, pipeline } => (StatusChange::TryCancel, task, pipeline),
+            Action::Rerun { task, pipeline } => (StatusChange::Rerun, task, pipeline),
+            Action::PauseActivity { task, pipeline } => (StatusChange::Pause, task, pipeline),
+            Action::ResumeActivity { task, pipeline } => (StatusChange::Resume, task, pipeline),
+            _ => return None,
+        };
+        Some((change, task.as_str(), pipeline.as_deref()))
+    }
+}
+
+/// A SetStatus an operator sends about an activity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusChange {
+    /// TRY_CANCEL its open instances.
+    TryCancel,
+    /// RERUN its finished, failed and canceled instances.
+    Rerun,
+    /// PAUSE the activity.
+    Pause,
+    /// RESUME the activity.
+    Resume,
+}
+
+impl StatusChange {
+    /// The API's status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusChange::TryCancel => "TRY_CANCEL",
+            StatusChange::Rerun => "RERUN",
+            StatusChange::Pause => "PAUSE",
+            StatusChange::Resume => "RESUME",
+        }
+    }
+
+    /// The SetStatus bodies for one pipeline, given the activity's instance ids. PAUSE and
+    /// RESUME name the activity; RERUN goes one instance at a time, since the service refuses
+    /// a whole call naming an instance that is still open.
+    pub fn bodies(self, pipeline_id: &str, task: &str, instances: &[serde_json::Value]) -> Vec<serde_json::Value> {
+        let status = self.as_str();
+        let body =
+            |ids: serde_json::Value| serde_json::json!({"pipelineId": pipeline_id, "objectIds": ids, "status": status});
+        match self {
+            StatusChange::Pause | StatusChange::Resume => vec![body(serde_json::json!([task]))],
+            StatusChange::TryCancel if instances.is_empty() => Vec::new(),
+            StatusChange::TryCancel => vec![body(serde_json::Value::from(instances.to_vec()))],
+            StatusChange::Rerun => instances.iter().map(|i| body(serde_json::json!([i]))).collect(),
         }
     }
 }
@@ -507,6 +582,10 @@ pub struct MessageFault {
     /// with a large `count` this is a loss or delay rate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
+    /// Stop matching this long after the fault is installed (default: never), so that a loss
+    /// or delay rate can last a window of the run.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub lasting: Option<Dur>,
     /// What happens to them.
     pub effect: MessageEffect,
 }
@@ -599,7 +678,8 @@ pub enum Expectation {
     FinalStatus {
         /// Activity id, or "*".
         task: String,
-        /// FINISHED, FAILED, CANCELED, ...
+        /// FINISHED, FAILED, CANCELED, ...; several joined by `|` for any of them
+        /// (`FINISHED|CANCELED`).
         status: String,
     },
     /// Number of attempts of the activity's instance.

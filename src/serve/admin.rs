@@ -174,7 +174,7 @@ async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
     )?;
     if let Action::Message(fault) = &action {
         crate::scenario::load::check_message_fault("do", fault).map_err(|e| AdminError::bad(e.to_string()))?;
-        let id = server.edge.faults.install(fault.clone());
+        let id = server.edge.faults.install(fault.clone(), server.host().now());
         server.edge.recorder.record(
             None,
             crate::trace::ObservationKind::Applied { what: crate::faults::describe_fault(fault), disturbs: Vec::new() },
@@ -238,10 +238,11 @@ async fn inject_errors(State(server): State<Server>, request: Request) -> Answer
         occurrence: 1,
         count: body.count,
         probability: None,
+        lasting: None,
         effect: MessageEffect::Error { code: body.error.clone() },
     };
     crate::scenario::load::check_message_fault("do", &fault).map_err(|e| AdminError::bad(e.to_string()))?;
-    let id = server.edge.faults.install(fault);
+    let id = server.edge.faults.install(fault, server.host().now());
     json_answer(json!({ "id": id, "operation": body.operation, "error": body.error, "count": body.count }))
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::protocol::{Operation, Request, ServiceError};
 use crate::scenario::definition_file::to_pipeline_objects;
-use crate::scenario::model::{Action, At, Scenario};
+use crate::scenario::model::{Action, At, Scenario, StatusChange};
 use crate::time::Millis;
 use crate::trace::ObservationKind;
 
@@ -61,21 +61,30 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
     let what = match action {
         Action::Message(f) => {
             crate::scenario::load::check_message_fault("do", f).map_err(|e| e.to_string())?;
-            server.edge.faults.install(f.clone());
+            server.edge.faults.install(f.clone(), server.host().now());
             crate::faults::describe_fault(f)
         }
-        Action::Cancel { task, pipeline } => {
-            let mut canceled = 0;
-            for id in pipelines_named(server, pipeline.as_deref()) {
-                let instances = instances_of(server, &id, task).await;
-                if instances.is_empty() {
-                    continue;
+        Action::Cancel { .. } | Action::Rerun { .. } | Action::PauseActivity { .. } | Action::ResumeActivity { .. } => {
+            let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
+            let mut named = 0;
+            for id in pipelines_named(server, pipeline) {
+                let instances = match change {
+                    StatusChange::Pause | StatusChange::Resume => Vec::new(),
+                    _ => instances_of(server, &id, task).await,
+                };
+                named += instances.len();
+                for body in change.bodies(&id, task, &instances) {
+                    let answer = call(server, Operation::SetStatus, body).await;
+                    // RERUN of an instance still open is refused, as it should be.
+                    if change != StatusChange::Rerun {
+                        answer.map_err(failed)?;
+                    }
                 }
-                canceled += instances.len();
-                let body = json!({"pipelineId": id, "objectIds": instances, "status": "TRY_CANCEL"});
-                call(server, Operation::SetStatus, body).await.map_err(failed)?;
             }
-            format!("TRY_CANCEL {task} ({canceled} instance(s))")
+            match change {
+                StatusChange::Pause | StatusChange::Resume => format!("{} {task}", change.as_str()),
+                _ => format!("{} {task} ({named} instance(s))", change.as_str()),
+            }
         }
         Action::Deactivate { pipeline, cancel_active } => {
             for id in pipelines_named(server, Some(pipeline)) {

@@ -18,6 +18,7 @@ use super::definition::validate;
 use super::model::{
     AttemptStatus, Instance, InstanceKey, InstanceStatus, LeaseEnd, Pipeline, PipelineKey, PipelineState,
 };
+use super::settings::Bug;
 use super::timers::TimerKind;
 
 impl Service {
@@ -161,7 +162,8 @@ impl Service {
             created.push((activity.id.clone(), i));
         }
         let instance_of = |activity: &str| created.iter().find(|(a, _)| a == activity).map(|(_, i)| *i);
-        for &(_, i) in &created {
+        let dependencies = self.s.settings.bug != Some(Bug::IgnoreDependencies);
+        for &(_, i) in created.iter().filter(|_| dependencies) {
             for dep in self.s.instances[i].activity.depends_on.clone() {
                 let upstream = instance_of(&dep).expect("validated dependsOn names an activity");
                 self.s.instances[upstream].dependents.push(i);
@@ -209,8 +211,10 @@ impl Service {
             crate::protocol::ErrorCode::PipelineDeletedException => ServiceError::pipeline_not_found(id),
             _ => e,
         })?;
-        for i in self.s.pipelines[key].instances.clone() {
-            self.cancel_instance(i, CancelSource::Delete, "pipeline deleted");
+        if self.s.settings.bug != Some(Bug::HandOutDeleted) {
+            for i in self.s.pipelines[key].instances.clone() {
+                self.cancel_instance(i, CancelSource::Delete, "pipeline deleted");
+            }
         }
         self.s.pipelines[key].state = PipelineState::Deleted;
         // Held polls never see a deleted pipeline's tasks: they were taken off the queues above.
@@ -253,6 +257,9 @@ impl Service {
         match status.as_str() {
             "PAUSE" | "RESUME" => {
                 let pause = status == "PAUSE";
+                if pause && self.s.settings.bug == Some(Bug::IgnorePause) {
+                    return Ok(Response::empty());
+                }
                 for id in ids {
                     let p = &mut self.s.pipelines[key];
                     let changed = if pause { p.paused.insert(id.clone()) } else { p.paused.remove(&id) };
@@ -272,7 +279,7 @@ impl Service {
                     }
                 }
             }
-            "TRY_CANCEL" if self.s.settings.bug_ignore_try_cancel => {}
+            "TRY_CANCEL" if self.s.settings.bug == Some(Bug::IgnoreTryCancel) => {}
             "TRY_CANCEL" => {
                 for i in instances {
                     self.cancel_instance(i, CancelSource::TryCancel, "SetStatus TRY_CANCEL");

@@ -5,6 +5,7 @@ use crate::time::format_duration;
 
 use super::Service;
 use super::model::{AttemptKey, AttemptStatus, InstanceKey, InstanceStatus, LeaseEnd, LeaseState};
+use super::settings::Bug;
 use super::timers::{TimerKey, TimerKind};
 
 impl Service {
@@ -16,7 +17,11 @@ impl Service {
             return;
         }
         let (attempt, instance) = (task.attempt, task.instance);
-        if !acked {
+        if !acked && self.s.settings.bug == Some(Bug::AckExpiryFailsAttempt) {
+            self.end_lease(seq, LeaseEnd::Expired(Deadline::Ack));
+            self.emit_task(EventKind::Expired { deadline: Deadline::Ack }, seq, "not acknowledged in time".into());
+            self.time_out_attempt(attempt, "Service_AckTimeout", "not acknowledged in time".into());
+        } else if !acked {
             self.end_lease(seq, LeaseEnd::Expired(Deadline::Ack));
             let limit = format_duration(self.s.settings.ack_timeout_ms);
             self.emit_task(
@@ -103,8 +108,11 @@ impl Service {
         let now = self.s.clock;
         let inst = &mut self.s.instances[i];
         inst.failures += 1;
-        if inst.failures <= inst.activity.maximum_retries {
-            let ready_at = now.saturating_add(inst.activity.retry_delay_ms);
+        let extra = u32::from(self.s.settings.bug == Some(Bug::ExtraRetry));
+        if inst.failures <= inst.activity.maximum_retries + extra {
+            let delay =
+                if self.s.settings.bug == Some(Bug::IgnoreRetryDelay) { 0 } else { inst.activity.retry_delay_ms };
+            let ready_at = now.saturating_add(delay);
             let next_attempt = inst.attempts.len() as u32 + 1;
             let (failures, max) = (inst.failures, inst.activity.maximum_retries);
             inst.status = InstanceStatus::WaitingForRunner;

@@ -28,7 +28,7 @@ use crate::time::Millis;
 
 use ids::IdGen;
 use model::{Attempt, Instance, InstanceKey, Pipeline, PipelineKey, RunnerRecord, Task};
-pub use settings::Settings;
+pub use settings::{Bug, Settings};
 use timers::{TimerKind, Timers};
 
 /// Key of the ready queue: oldest scheduled start first, then instance id.
@@ -464,7 +464,9 @@ impl Service {
         if eligible {
             self.s.ready.entry(group.clone()).or_default().insert(key);
             self.emit(EventKind::Ready, Some(i), None, "waiting for a runner".into());
-            self.dispatch(&group);
+            if self.s.settings.bug != Some(settings::Bug::SkipHeldPolls) {
+                self.dispatch(&group);
+            }
         } else if let Some(q) = self.s.ready.get_mut(&group) {
             q.remove(&key);
             if q.is_empty() {

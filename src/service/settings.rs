@@ -29,13 +29,9 @@ pub struct Settings {
     pub minimum_retry_delay_ms: u64,
     /// Seed for pipeline ids and the taskId key; the same seed gives the same ids.
     pub seed: u64,
-    /// A deliberately broken rule, only for proving that the invariants and chaos catch lease
-    /// bugs: a progress report on an expired lease revives it instead of answering
-    /// `canceled: true`. Never set it otherwise.
-    pub bug_extend_lease_on_late_report: bool,
-    /// A deliberately broken rule, only for proving that the history checker catches it:
-    /// SetStatus TRY_CANCEL answers success and does nothing. Never set it otherwise.
-    pub bug_ignore_try_cancel: bool,
+    /// A deliberately broken rule, only for proving that the checks catch it. Never set it
+    /// otherwise.
+    pub bug: Option<Bug>,
 }
 
 impl Default for Settings {
@@ -49,8 +45,50 @@ impl Default for Settings {
             default_retry_delay_ms: 10 * MINUTE_MS,
             minimum_retry_delay_ms: 2 * MINUTE_MS,
             seed: 0,
-            bug_extend_lease_on_late_report: false,
-            bug_ignore_try_cancel: false,
+            bug: None,
         }
     }
+}
+
+/// A deliberately broken rule of the service, one per rule the history checker enforces: each
+/// exists only to prove that the checks and chaos catch a service that breaks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Bug {
+    /// A progress report on an expired lease revives it instead of answering `canceled: true`.
+    ExtendLeaseOnLateReport,
+    /// SetStatus TRY_CANCEL answers success and does nothing.
+    IgnoreTryCancel,
+    /// A failed attempt is retried at once, without waiting its `retryDelay`.
+    IgnoreRetryDelay,
+    /// SetTaskStatus through a lease that is over answers success (and changes nothing).
+    AcceptStaleStatus,
+    /// DeletePipeline leaves the pipeline's ready tasks in the queue, to be handed out.
+    HandOutDeleted,
+    /// An activity's instances are ready at activation, whatever they depend on.
+    IgnoreDependencies,
+    /// One retry more than `maximumRetries` allows.
+    ExtraRetry,
+    /// SetStatus PAUSE is answered and ignored.
+    IgnorePause,
+    /// A task that becomes ready is not handed to polls already waiting, only to new ones.
+    SkipHeldPolls,
+    /// A missed acknowledgement counts as a failed attempt.
+    AckExpiryFailsAttempt,
+}
+
+impl Bug {
+    /// Every broken rule.
+    pub const ALL: [Bug; 10] = [
+        Bug::ExtendLeaseOnLateReport,
+        Bug::IgnoreTryCancel,
+        Bug::IgnoreRetryDelay,
+        Bug::AcceptStaleStatus,
+        Bug::HandOutDeleted,
+        Bug::IgnoreDependencies,
+        Bug::ExtraRetry,
+        Bug::IgnorePause,
+        Bug::SkipHeldPolls,
+        Bug::AckExpiryFailsAttempt,
+    ];
 }

@@ -124,7 +124,7 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             "restart service".into()
         }
         Action::Message(f) => {
-            world.faults.install(f.clone());
+            world.faults.install(f.clone(), now);
             describe_fault(f)
         }
         Action::Pause { runner } => {
@@ -153,9 +153,11 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             world.controls[runner].set_work_factor(*factor);
             format!("slow work {runner} x{factor}")
         }
-        Action::Cancel { task, pipeline } => {
-            let _ = world.commands.send(Command::Cancel { task: task.clone(), pipeline: pipeline.clone() });
-            format!("TRY_CANCEL {task}")
+        Action::Cancel { .. } | Action::Rerun { .. } | Action::PauseActivity { .. } | Action::ResumeActivity { .. } => {
+            let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
+            let command = Command::SetStatus { change, task: task.to_string(), pipeline: pipeline.map(str::to_string) };
+            let _ = world.commands.send(command);
+            format!("{} {task}", change.as_str())
         }
         Action::Deactivate { pipeline, cancel_active } => {
             let _ =

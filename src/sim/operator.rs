@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::protocol::Operation;
 use crate::scenario::definition_file::to_pipeline_objects;
-use crate::scenario::model::PipelineSpec;
+use crate::scenario::model::{PipelineSpec, StatusChange};
 
 use crate::runner::client::{ApiClient, CallError};
 use crate::trace::ObservationKind;
@@ -23,8 +23,10 @@ const RETRY_WAIT: Duration = Duration::from_secs(1);
 /// A control-plane event for the operator to perform.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// SetStatus TRY_CANCEL on an activity's open instances.
-    Cancel {
+    /// SetStatus on an activity (TRY_CANCEL, RERUN, PAUSE, RESUME).
+    SetStatus {
+        /// Which.
+        change: StatusChange,
         /// Activity id.
         task: String,
         /// Pipeline name, or every pipeline.
@@ -179,7 +181,7 @@ async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recor
     let targets = |name: &str| directory.copies(name).into_iter().map(|(_, id)| id).collect::<Vec<_>>();
     let mut outcomes = Vec::new();
     match &command {
-        Command::Cancel { task, pipeline } => {
+        Command::SetStatus { change, task, pipeline } => {
             let ids: Vec<String> = match pipeline {
                 Some(p) => targets(p),
                 None => directory
@@ -192,12 +194,17 @@ async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recor
                     .collect(),
             };
             for id in ids {
-                let instances = instances_of(client, &id, task).await;
-                if instances.is_empty() {
-                    continue;
+                let instances = match change {
+                    StatusChange::Pause | StatusChange::Resume => Vec::new(),
+                    _ => instances_of(client, &id, task).await,
+                };
+                for body in change.bodies(&id, task, &instances) {
+                    let answer = call(client, Operation::SetStatus, &body).await.map(|_| ());
+                    // RERUN of an instance still open is refused, as it should be.
+                    if *change != StatusChange::Rerun {
+                        outcomes.push(answer);
+                    }
                 }
-                let body = json!({"pipelineId": id, "objectIds": instances, "status": "TRY_CANCEL"});
-                outcomes.push(call(client, Operation::SetStatus, &body).await.map(|_| ()));
             }
         }
         Command::Deactivate { pipeline, cancel_active } => {
