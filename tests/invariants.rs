@@ -55,3 +55,26 @@ fn a_service_that_ignores_try_cancel_is_caught_by_the_history_checker_alone() {
     let history = report.violations.iter().find(|v| v.invariant == "history").expect("caught from the edge");
     assert!(history.message.contains("TRY_CANCEL was answered"), "{}", history.message);
 }
+
+#[test]
+fn a_fault_that_hits_another_runner_than_it_names_is_caught() {
+    // Two runners on one machine; the fault names runner-b's SetTaskStatus.
+    let scenario = load_file(std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/duplicate-status-on-shared-machine.json"
+    )))
+    .unwrap();
+    let mut out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
+    assert!(Report::new("test", &scenario, &out).violations.is_empty(), "the harness hits the named runner");
+    // A harness that applied the fault to the other runner on the shared machine: the edge's
+    // record says whose call it hit, and the check holds it against the name.
+    let hit = out
+        .observations
+        .iter_mut()
+        .find(|o| matches!(o.kind, dpsim::trace::ObservationKind::MessageFault { .. }))
+        .expect("the fault hit a call");
+    hit.runner = Some("runner-a".into());
+    let report = Report::new("test", &scenario, &out);
+    let v = report.violations.iter().find(|v| v.invariant == "fault_target").expect("caught");
+    assert!(v.message.contains("naming runner-b") && v.message.contains("from runner-a"), "{}", v.message);
+}

@@ -27,6 +27,7 @@ pub const ALL: &[(&str, Check)] = &[
     ("zombie_bound", zombie_bound),
     ("history", super::history::history),
     ("liveness", super::history::liveness),
+    ("fault_target", fault_target),
 ];
 
 fn rel(at: Millis) -> Millis {
@@ -399,6 +400,32 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
                 format_duration(bound)
             ),
         ));
+    }
+    out
+}
+
+/// A message fault that names a runner hits only that runner's calls: the edge records whose
+/// call each fault hit, as the call itself said, and this holds it against the name (a harness
+/// that applied a fault to the wrong runner on a shared machine would change nothing visible
+/// anywhere else).
+fn fault_target(input: &Input) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for o in &input.out.observations {
+        let ObservationKind::MessageFault { what, operation, named: Some(named) } = &o.kind else { continue };
+        if o.runner.as_deref() == Some(named.as_str()) {
+            continue;
+        }
+        out.push(Violation {
+            invariant: "fault_target",
+            at: rel(o.at),
+            task: None,
+            runner: o.runner.clone(),
+            message: format!(
+                "a message fault naming {named} ({what} on {operation}) hit a call from {}",
+                o.runner.as_deref().unwrap_or("an unnamed caller")
+            ),
+            trail: input.trail_of_runner(named, rel(o.at)),
+        });
     }
     out
 }

@@ -50,16 +50,18 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     let arrived = host.now();
     // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
     let call = if faults.any_pending() { identify(host, parts, op, body) } else { CallInfo::default() };
-    let Some((effect, nth)) = faults.take(&call, arrived) else {
+    let Some((effect, nth, named)) = faults.take(&call, arrived) else {
         let (result, answered) = dispatch_timed(host, parts, body).await;
         let times = Times { arrived, served: Some(arrived), answered };
         log_call(recorder, times, parts, op, body, Some(&result), true);
         return Fate::Answer(result);
     };
     let op_name = op.map_or("?".to_string(), |o| o.to_string());
+    // Whose call it hit, as the call itself says: not the matcher's own conclusion.
+    let hit = stated_sender(parts, body).or(call.runner.clone());
     recorder.record(
-        call.runner.as_deref(),
-        ObservationKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name },
+        hit.as_deref(),
+        ObservationKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name, named },
     );
     let (result, served, answered) = match effect {
         MessageEffect::DropRequest => {
@@ -157,6 +159,16 @@ fn identify(host: &Host, parts: &Parts, op: Option<Operation>, body: &[u8]) -> C
         info.progress_deadline = t.progress_deadline;
     }
     info
+}
+
+/// The runner a call says it comes from: the runner header dpsim's clients send, else the
+/// hostname or taskrunnerId in its body.
+fn stated_sender(parts: &Parts, body: &[u8]) -> Option<String> {
+    if let Some(sender) = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok()) {
+        return Some(sender.to_string());
+    }
+    let names: Names = serde_json::from_slice(body).ok()?;
+    names.hostname.or(names.taskrunner_id).map(|n| n.into_owned())
 }
 
 /// A message fault in words, as the log prints it when it is installed.

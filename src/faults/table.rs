@@ -93,7 +93,7 @@ impl FaultTable {
 
     /// The effect to apply to a call, if a fault matches it, with the match's number; counts
     /// the match.
-    pub(crate) fn take(&self, call: &CallInfo, now: Millis) -> Option<(MessageEffect, u32)> {
+    pub(crate) fn take(&self, call: &CallInfo, now: Millis) -> Option<(MessageEffect, u32, Option<String>)> {
         let mut guard = self.table();
         let Table { faults, rng, .. } = &mut *guard;
         for active in faults.iter_mut() {
@@ -105,7 +105,7 @@ impl FaultTable {
             let lucky = f.probability.is_none_or(|p| rng.random_bool(p.clamp(0.0, 1.0)));
             if active.matched >= f.occurrence && lucky {
                 active.applied += 1;
-                return Some((f.effect.clone(), active.matched));
+                return Some((f.effect.clone(), active.matched, f.runner.clone()));
             }
         }
         None

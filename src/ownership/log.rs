@@ -171,7 +171,7 @@ fn observation_line(a: &Analysis, o: &Observation) -> Line {
         ObservationKind::Frozen => ("-".into(), "frozen", String::new(), String::new(), true),
         ObservationKind::Thawed => ("-".into(), "thawed", String::new(), String::new(), true),
         ObservationKind::Applied { what, .. } => ("-".into(), "event", String::new(), what.clone(), true),
-        ObservationKind::MessageFault { what, operation } => {
+        ObservationKind::MessageFault { what, operation, .. } => {
             ("-".into(), "fault", String::new(), format!("{what} {operation}"), true)
         }
     };

@@ -258,7 +258,7 @@ fn marks(out: &Trace, with_message_faults: bool) -> Vec<(Millis, String, &'stati
                 let control = ["TRY_CANCEL", "deactivate", "activate", "delete"].iter().any(|c| what.starts_with(c));
                 marks.push((rel(o.at), what.clone(), if control { "#2962ff" } else { "#e67e22" }));
             }
-            ObservationKind::MessageFault { what, operation } if with_message_faults => {
+            ObservationKind::MessageFault { what, operation, .. } if with_message_faults => {
                 marks.push((rel(o.at), format!("{what} {operation}"), "#8e44ad"));
             }
             _ => {}

@@ -11,14 +11,19 @@ use super::operator::Command;
 use super::world::World;
 use crate::faults::describe_fault;
 
-/// The runners an event keeps from hearing the service: those it cuts off, freezes, slows
-/// down on the wire or crashes; every runner when the service itself goes down; the named
-/// runner of a message fault (a fault that names none disturbs only the calls it hits, which
-/// the edge records). Checks use it to tell a runner that could not learn from one that would not.
+/// The runners an event keeps from hearing the service: those it cuts off, slows down on the
+/// wire or crashes; every runner when the service itself goes down. A message fault disturbs
+/// no one by being installed: the edge records each call it hits, with whose call it was, and
+/// only those runners are disturbed. Checks use it to tell a runner that could not learn from
+/// one that would not.
 pub fn disturbed(world: &World, action: &Action) -> Vec<String> {
     match action {
         // A pause is not an excuse: the time frozen is not counted as zombie work at all.
-        Action::SlowWork { .. } | Action::Terminate { .. } | Action::Pause { .. } | Action::Resume { .. } => Vec::new(),
+        Action::SlowWork { .. }
+        | Action::Terminate { .. }
+        | Action::Pause { .. }
+        | Action::Resume { .. }
+        | Action::Message(_) => Vec::new(),
         _ => runners_hit(&world.plan, action.target()),
     }
 }

@@ -126,6 +126,11 @@ pub enum ObservationKind {
         what: String,
         /// The operation.
         operation: String,
+        /// The runner the fault names, if it names one; the observation's runner is the one
+        /// whose call it hit, as the call itself said (its runner header, hostname or
+        /// taskrunnerId), so a check can confirm the two agree.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        named: Option<String>,
     },
 }
 
