@@ -109,3 +109,19 @@ fn the_correct_service_survives_a_few_seeds_and_plans_are_deterministic() {
         assert_eq!(standalone(&scenario), standalone(&again), "same seed, same plan");
     }
 }
+
+#[test]
+fn every_shipped_chaos_base_holds_its_expectations_and_invariants_on_a_few_seeds() {
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/chaos"));
+    let mut bases: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    bases.sort();
+    assert!(bases.len() >= 3, "several bases: {bases:?}");
+    for path in bases {
+        let base = load_file(&path).unwrap();
+        assert!(!base.expect.is_empty(), "{}: a base states its point with expectations", path.display());
+        for seed in 0..3 {
+            let (outcome, _) = run_seed(&base, seed, &Programs::default());
+            assert!(!outcome.failed(), "{} seed {seed}: {:?} {:?}", path.display(), outcome.violations, outcome.error);
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::scenario::world_plan;
 /// Operations message faults may hit.
 const OPERATIONS: [&str; 4] = ["ReportTaskProgress", "PollForTask", "SetTaskStatus", "ReportTaskRunnerHeartbeat"];
 /// Fault kinds a plan draws from.
-const KINDS: usize = 11;
+const KINDS: usize = 12;
 /// Most faults in one plan.
 pub const MAX_FAULTS: usize = 8;
 
@@ -115,6 +115,18 @@ pub enum Fault {
         /// When.
         at_s: u64,
     },
+    /// Lose the next few requests of one operation from one named runner (on a shared
+    /// machine, its neighbours must be untouched).
+    DropFrom {
+        /// Runner index.
+        runner: usize,
+        /// Operation index.
+        op: usize,
+        /// How many.
+        count: u32,
+        /// From when.
+        at_s: u64,
+    },
 }
 
 /// Activity rules a seed may set on every activity of the base (swarm over settings).
@@ -183,6 +195,7 @@ impl Fault {
             Fault::PauseActivity { .. } => 8,
             Fault::Deactivate { .. } => 9,
             Fault::Delete { .. } => 10,
+            Fault::DropFrom { .. } => 11,
         }
     }
 }
@@ -261,6 +274,8 @@ pub fn strategy(bounds: &Bounds) -> BoxedStrategy<ChaosPlan> {
             for_s
         }),
         (0..horizon).prop_map(|at_s| Fault::Delete { at_s }),
+        (0..b.runners.max(1) as usize, 0..OPERATIONS.len(), 1..4u32, 0..horizon)
+            .prop_map(|(runner, op, count, at_s)| Fault::DropFrom { runner, op, count, at_s }),
     ];
     let rules = prop::option::of((0..=3u32, 2..=10u64, prop::option::of(30..=60u64), prop::option::of(5..=20u64)))
         .prop_map(|r| {
@@ -399,7 +414,12 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     let end = s.duration.ms() / 1000;
     for f in plan.effective() {
         // A base without runners can still take service, cancel and message faults.
-        if !has_runners && matches!(f, Fault::Partition { .. } | Fault::Pause { .. } | Fault::CrashRunner { .. }) {
+        if !has_runners
+            && matches!(
+                f,
+                Fault::Partition { .. } | Fault::Pause { .. } | Fault::CrashRunner { .. } | Fault::DropFrom { .. }
+            )
+        {
             continue;
         }
         let events: Vec<TimedEvent> = match f {
@@ -451,6 +471,19 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
                 ],
                 None => vec![],
             },
+            Fault::DropFrom { runner, op, count, at_s } => {
+                let fault = MessageFault {
+                    operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
+                    runner: Some(name(*runner)),
+                    task: None,
+                    occurrence: 1,
+                    count: *count,
+                    probability: None,
+                    lasting: None,
+                    effect: MessageEffect::DropRequest,
+                };
+                vec![event(*at_s, Action::Message(fault))]
+            }
             Fault::Delete { at_s } => match &pipeline {
                 Some(p) => vec![event(*at_s, Action::Delete { pipeline: p.clone() })],
                 None => vec![],
