@@ -43,12 +43,12 @@ fn broken(bug: Bug, invariant: &str, first: u64) {
 
 #[test]
 fn a_service_that_extends_leases_on_late_reports_is_found_and_shrunk() {
-    broken(Bug::ExtendLeaseOnLateReport, "history", 59);
+    broken(Bug::ExtendLeaseOnLateReport, "history", 48);
 }
 
 #[test]
 fn a_service_that_ignores_try_cancel_is_found_and_shrunk() {
-    broken(Bug::IgnoreTryCancel, "history", 1);
+    broken(Bug::IgnoreTryCancel, "history", 24);
 }
 
 #[test]
@@ -58,12 +58,12 @@ fn a_service_that_ignores_retry_delay_is_found_and_shrunk() {
 
 #[test]
 fn a_service_that_accepts_stale_statuses_is_found_and_shrunk() {
-    broken(Bug::AcceptStaleStatus, "history", 8);
+    broken(Bug::AcceptStaleStatus, "history", 13);
 }
 
 #[test]
 fn a_service_that_hands_out_deleted_work_is_found_and_shrunk() {
-    broken(Bug::HandOutDeleted, "history", 7);
+    broken(Bug::HandOutDeleted, "history", 10);
 }
 
 #[test]
@@ -73,12 +73,12 @@ fn a_service_that_ignores_dependencies_is_found_and_shrunk() {
 
 #[test]
 fn a_service_that_allows_an_extra_retry_is_found_and_shrunk() {
-    broken(Bug::ExtraRetry, "history", 10);
+    broken(Bug::ExtraRetry, "history", 0);
 }
 
 #[test]
 fn a_service_that_ignores_pause_is_found_and_shrunk() {
-    broken(Bug::IgnorePause, "history", 38);
+    broken(Bug::IgnorePause, "history", 9);
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn a_service_that_skips_waiting_polls_is_found_and_shrunk() {
 
 #[test]
 fn a_service_that_counts_a_missed_ack_as_a_failure_is_found_and_shrunk() {
-    broken(Bug::AckExpiryFailsAttempt, "liveness", 82);
+    broken(Bug::AckExpiryFailsAttempt, "liveness", 64);
 }
 
 #[test]

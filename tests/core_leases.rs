@@ -543,3 +543,109 @@ fn the_deliberately_broken_mode_revives_a_late_lease_and_is_off_by_default() {
     let (t1, _) = broken.poll(T0, "a").unwrap();
     assert!(!broken.report(T0 + ACK, &t1), "broken: the expired lease is revived");
 }
+
+#[test]
+fn a_failed_attempt_schedules_the_next_attempt_after_its_retry_delay() {
+    let mut s = sim(&[("retryDelay", "3 minutes")]);
+    let (t1, _) = s.poll(T0, "a").unwrap();
+    s.svc.take_journal();
+    assert!(matches!(s.set_status(T0 + MINUTE_MS, &t1, "FAILED"), Ok(Outcome::Done(_))));
+    let journal = s.svc.take_journal();
+    let retry = journal.iter().find_map(|e| match e.kind {
+        EventKind::RetryScheduled { ready_at, next_attempt } => Some((ready_at, next_attempt)),
+        _ => None,
+    });
+    assert_eq!(retry, Some((T0 + 4 * MINUTE_MS, 2)), "attempt 2, ready retryDelay after the failure");
+}
+
+#[test]
+fn try_cancel_ends_the_live_lease_with_its_own_cause() {
+    let mut s = sim(&[]);
+    let (t1, _) = s.poll(T0, "a").unwrap();
+    let instance = s.instance();
+    s.svc.take_journal();
+    let pipeline = s.pipeline.clone();
+    ok(
+        &mut s.svc,
+        T0 + MINUTE_MS,
+        Operation::SetStatus,
+        json!({"pipelineId": pipeline, "objectIds": [instance], "status": "TRY_CANCEL"}),
+    );
+    let journal = s.svc.take_journal();
+    let lease_end = journal.iter().find(|e| e.task.is_some() && matches!(e.kind, EventKind::Canceled { .. }));
+    assert!(
+        matches!(lease_end.map(|e| &e.kind), Some(EventKind::Canceled { by: dpsim::journal::CancelSource::TryCancel })),
+        "{journal:?}"
+    );
+    assert!(s.report(T0 + 2 * MINUTE_MS, &t1), "the owner hears canceled=true");
+}
+
+/// The broken modes exist to prove the checks; each must break exactly its rule.
+#[test]
+fn the_broken_retry_modes_break_their_rules_in_the_core() {
+    use dpsim::service::Bug;
+    // One extra retry: with maximumRetries 1, a second failure still leaves the instance
+    // waiting for a third attempt.
+    for (bug, expected) in [(None, "FAILED"), (Some(Bug::ExtraRetry), "WAITING_FOR_RUNNER")] {
+        let mut s = sim_with(Settings { poll_hold_ms: 0, bug, ..Settings::default() }, &[("maximumRetries", "1")]);
+        let instance = s.instance();
+        let mut at = T0;
+        for _ in 0..2 {
+            let (t, _) = s.poll(at, "a").unwrap();
+            assert!(matches!(s.set_status(at + 1, &t, "FAILED"), Ok(Outcome::Done(_))));
+            at += 60 * MINUTE_MS;
+            s.svc.advance(at);
+        }
+        assert_eq!(s.status(at, &instance), expected, "{bug:?}");
+    }
+    // A stale status accepted: SetTaskStatus through an expired lease answers success.
+    for (bug, accepted) in [(None, false), (Some(Bug::AcceptStaleStatus), true)] {
+        let mut s = sim_with(Settings { poll_hold_ms: 0, bug, ..Settings::default() }, &[]);
+        let (t1, _) = s.poll(T0, "a").unwrap();
+        let late = T0 + ACK + 1;
+        assert_eq!(s.set_status(late, &t1, "FINISHED").is_ok(), accepted, "{bug:?}");
+    }
+    // A missed acknowledgement counted as a failure: the next handout is a new attempt.
+    for (bug, expected) in [(None, "1"), (Some(Bug::AckExpiryFailsAttempt), "2")] {
+        let mut s = sim_with(Settings { poll_hold_ms: 0, bug, ..Settings::default() }, &[]);
+        s.poll(T0, "a").unwrap();
+        let later = T0 + 60 * MINUTE_MS;
+        s.svc.advance(later);
+        let (_, attempt) = s.poll(later, "b").unwrap();
+        assert_eq!(s.field(later, &attempt, "@attemptNumber").as_deref(), Some(expected), "{bug:?}");
+    }
+}
+
+#[test]
+fn only_a_second_handout_of_an_attempt_is_a_reassignment() {
+    let mut s = sim(&[]);
+    s.poll(T0, "a").unwrap();
+    s.svc.advance(T0 + ACK);
+    s.poll(T0 + ACK, "b").unwrap();
+    let flags: Vec<bool> = s
+        .svc
+        .take_journal()
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Assigned { reassigned, .. } => Some(reassigned),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(flags, [false, true]);
+}
+
+#[test]
+fn a_well_signed_task_id_for_a_lease_not_yet_issued_is_not_found() {
+    // Another run with the same seed signs its taskIds with the same key: its ids verify here
+    // but may name leases this run never issued, and must not be taken for them.
+    let mut s = sim(&[]);
+    let ids = dpsim::service::ids::IdGen::new(Settings::default().seed);
+    for seq in [0, 1, 2, 50] {
+        let id = ids.task_id(seq);
+        assert_eq!(
+            err(&mut s.svc, T0, Operation::ReportTaskProgress, json!({"taskId": id})),
+            ErrorCode::TaskNotFoundException,
+            "lease {seq} is not issued yet"
+        );
+    }
+}

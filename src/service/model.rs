@@ -291,8 +291,6 @@ pub struct Task {
 pub struct RunnerRecord {
     /// Last heartbeat.
     pub last_seen: Millis,
-    /// Heartbeats received.
-    pub heartbeats: u64,
     /// Worker group it reported.
     pub worker_group: Option<String>,
     /// Host it reported.

@@ -287,12 +287,10 @@ impl Service {
         let now = self.s.clock;
         let record = self.s.runners.entry(id.clone()).or_insert(RunnerRecord {
             last_seen: now,
-            heartbeats: 0,
             worker_group: None,
             hostname: None,
         });
         record.last_seen = now;
-        record.heartbeats += 1;
         record.worker_group = r.worker_group.or(record.worker_group.take());
         record.hostname = r.hostname.or(record.hostname.take());
         let runner = record.hostname.clone().unwrap_or_else(|| id.clone());

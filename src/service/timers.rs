@@ -62,14 +62,25 @@ impl Timers {
     pub fn pop_due(&mut self, now: Millis) -> Option<TimerKey> {
         if self.set.first()?.at <= now { self.set.pop_first() } else { None }
     }
+}
 
-    /// Number of pending timers.
-    pub fn len(&self) -> usize {
-        self.set.len()
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    /// True when nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.set.is_empty()
+    #[test]
+    fn timers_due_at_one_instant_fire_in_the_order_they_were_set() {
+        let mut t = Timers::default();
+        // Set in an order that differs from the kinds' own order.
+        t.set(10, TimerKind::PollHold(1));
+        t.set(10, TimerKind::Lease(1));
+        let cancelled = t.set(10, TimerKind::ReadyAt(0));
+        t.set(5, TimerKind::PollHold(2));
+        t.cancel(cancelled);
+        assert_eq!(t.next_at(), Some(5));
+        assert_eq!(t.pop_due(4), None, "nothing is due before its instant");
+        let order: Vec<TimerKind> = std::iter::from_fn(|| t.pop_due(10)).map(|k| k.kind).collect();
+        assert_eq!(order, [TimerKind::PollHold(2), TimerKind::PollHold(1), TimerKind::Lease(1)]);
+        assert_eq!(t.next_at(), None);
     }
 }
