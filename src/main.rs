@@ -62,6 +62,15 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         shrink_seeds: usize,
     },
+    /// Merge the summary.json of chaos sweeps over one base (shards run on several machines).
+    ChaosMerge {
+        /// Directories a `dpsim chaos --out` wrote.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Where the merged summary.json goes.
+        #[arg(long, default_value = "chaos-out/merged")]
+        out: PathBuf,
+    },
     /// Rerun a scenario with competing events one tick before, at and after every deadline.
     Explore {
         /// The scenario.
@@ -175,6 +184,7 @@ fn main() -> ExitCode {
             };
             ExitCode::from(dpsim::cli::chaos::run(&args))
         }
+        Command::ChaosMerge { dirs, out } => ExitCode::from(dpsim::cli::chaos::merge(&dirs, &out)),
         Command::Explore { scenario, json } => ExitCode::from(dpsim::cli::explore::run(&scenario, json)),
         Command::Fuzz { seed, requests, scenarios, bases } => {
             ExitCode::from(dpsim::fuzz::run(seed, requests, scenarios, &bases))

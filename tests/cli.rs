@@ -78,3 +78,35 @@ fn schema_prints_the_committed_schema() {
     let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.schema.json")).unwrap();
     assert_eq!(out, committed);
 }
+
+#[test]
+fn chaos_shards_merge_into_the_summary_of_one_sweep() {
+    let dir = std::env::temp_dir().join(format!("dpsim-merge-{}", std::process::id()));
+    let path = |name: &str| dir.join(name).display().to_string();
+    let base = "chaos/shared-machines.json";
+    let sweep =
+        |seeds: &str, out: &str| dpsim(&["chaos", base, "--seeds", seeds, "--jobs", "1", "--no-shrink", "--out", out]);
+    sweep("0..2", &path("a"));
+    sweep("2..4", &path("b"));
+    sweep("0..4", &path("whole"));
+    let (code, out, err) = dpsim(&["chaos-merge", &path("a"), &path("b"), "--out", &path("merged")]);
+    assert!(out.contains("merged 2 shard(s)"), "{out}{err}");
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name).join("summary.json")).unwrap()).unwrap()
+    };
+    let (mut merged, mut whole) = (read("merged"), read("whole"));
+    for v in [&mut merged, &mut whole] {
+        let o = v.as_object_mut().unwrap();
+        // Wall times differ; failing seeds' files live in each shard's own directory.
+        for key in ["wall_s", "seeds_per_s", "seeds", "failures"] {
+            o.remove(key);
+        }
+    }
+    assert_eq!(merged, whole, "shards merge exactly into one sweep");
+    assert_eq!(code, if whole["failed_runs"] == 0 { 0 } else { 1 });
+    // Overlapping shards would count seeds twice: refused.
+    let (code, _, err) = dpsim(&["chaos-merge", &path("a"), &path("whole"), "--out", &path("bad")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("overlap"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

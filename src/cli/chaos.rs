@@ -133,9 +133,22 @@ fn describe(o: &SeedOutcome) -> String {
     o.violations.iter().map(|v| format!("{} ({})", v.invariant, v.message)).collect::<Vec<_>>().join("; ")
 }
 
+/// The raw figures behind a summary's distributions, kept so that shards merge exactly.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Samples {
+    /// Lease expiry to next handout, ms.
+    pub reassignment_ms: Vec<u64>,
+    /// Zombie work intervals, ms.
+    pub zombie_ms: Vec<u64>,
+    /// Cancel to the owner learning it, ms.
+    pub cancel_propagation_ms: Vec<u64>,
+}
+
 /// The figures of a sweep.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Summary {
+    /// The seeds swept, `[start, end)`; merged shards list theirs.
+    pub seeds: Vec<[u64; 2]>,
     /// Seeds run.
     pub runs: usize,
     /// Seeds that broke something.
@@ -154,10 +167,16 @@ pub struct Summary {
     pub wall_s: f64,
     /// Seeds per wall second.
     pub seeds_per_s: f64,
+    /// The raw figures, in seed order.
+    pub samples: Samples,
 }
 
 /// Summarises outcomes.
 pub fn summarise(outcomes: &[SeedOutcome], wall_s: f64) -> Summary {
+    let seeds = match (outcomes.first(), outcomes.last()) {
+        (Some(a), Some(b)) => vec![[a.seed, b.seed + 1]],
+        _ => Vec::new(),
+    };
     let mut per = BTreeMap::new();
     for o in outcomes {
         for v in &o.violations {
@@ -166,17 +185,120 @@ pub fn summarise(outcomes: &[SeedOutcome], wall_s: f64) -> Summary {
     }
     let gather =
         |f: fn(&SeedOutcome) -> &Vec<u64>| outcomes.iter().flat_map(|o| f(o).iter().copied()).collect::<Vec<_>>();
+    let samples = Samples {
+        reassignment_ms: gather(|o| &o.stats.reassignment_ms),
+        zombie_ms: gather(|o| &o.stats.zombie_ms),
+        cancel_propagation_ms: gather(|o| &o.stats.cancel_propagation_ms),
+    };
     Summary {
+        seeds,
         runs: outcomes.len(),
         failed_runs: outcomes.iter().filter(|o| o.failed()).count(),
         failures_per_invariant: per,
         errors: outcomes.iter().filter(|o| o.error.is_some()).count(),
-        reassignment_latency: Distribution::of(gather(|o| &o.stats.reassignment_ms)),
-        zombie_duration: Distribution::of(gather(|o| &o.stats.zombie_ms)),
-        cancel_propagation: Distribution::of(gather(|o| &o.stats.cancel_propagation_ms)),
+        reassignment_latency: Distribution::of(samples.reassignment_ms.clone()),
+        zombie_duration: Distribution::of(samples.zombie_ms.clone()),
+        cancel_propagation: Distribution::of(samples.cancel_propagation_ms.clone()),
         wall_s,
         seeds_per_s: outcomes.len() as f64 / wall_s.max(1e-9),
+        samples,
     }
+}
+
+/// One shard's `summary.json`, as `merge` reads it.
+#[derive(serde::Deserialize)]
+struct Shard {
+    base: String,
+    seeds: Vec<[u64; 2]>,
+    runs: usize,
+    failed_runs: usize,
+    failures_per_invariant: BTreeMap<String, usize>,
+    errors: usize,
+    wall_s: f64,
+    samples: Samples,
+    failures: Vec<serde_json::Value>,
+}
+
+/// Runs `dpsim chaos-merge`: merges the `summary.json` of sweeps over the same base (shards of
+/// one large sweep, run on several machines) into one, as if one sweep had run every seed.
+/// Distributions are recomputed from the shards' raw samples; the wall time is the longest
+/// shard's (shards run side by side). Returns the exit status.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
+    let mut shards = Vec::new();
+    for dir in dirs {
+        let path = dir.join("summary.json");
+        let shard = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<Shard>(&text).map_err(|e| e.to_string()));
+        match shard {
+            Ok(s) => shards.push(s),
+            Err(e) => {
+                eprintln!("dpsim: cannot read {}: {e}", path.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let Some(first) = shards.first() else {
+        eprintln!("dpsim: chaos-merge needs at least one directory with a summary.json");
+        return EXIT_INVALID;
+    };
+    if let Some(other) = shards.iter().find(|s| s.base != first.base) {
+        eprintln!("dpsim: shards sweep different bases ({} and {}): they do not merge", first.base, other.base);
+        return EXIT_INVALID;
+    }
+    let mut ranges: Vec<[u64; 2]> = shards.iter().flat_map(|s| s.seeds.iter().copied()).collect();
+    ranges.sort_unstable();
+    if let Some(w) = ranges.windows(2).find(|w| w[1][0] < w[0][1]) {
+        eprintln!(
+            "dpsim: seeds {}..{} and {}..{} overlap: a seed would be counted twice",
+            w[0][0], w[0][1], w[1][0], w[1][1]
+        );
+        return EXIT_INVALID;
+    }
+    let mut samples = Samples::default();
+    let mut per: BTreeMap<String, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for s in &shards {
+        samples.reassignment_ms.extend(&s.samples.reassignment_ms);
+        samples.zombie_ms.extend(&s.samples.zombie_ms);
+        samples.cancel_propagation_ms.extend(&s.samples.cancel_propagation_ms);
+        for (k, n) in &s.failures_per_invariant {
+            *per.entry(k.clone()).or_default() += n;
+        }
+        failures.extend(s.failures.iter().cloned());
+    }
+    failures.sort_by_key(|f| f["seed"].as_u64().unwrap_or(u64::MAX));
+    let runs = shards.iter().map(|s| s.runs).sum::<usize>();
+    let wall_s = shards.iter().map(|s| s.wall_s).fold(0.0, f64::max);
+    let summary = Summary {
+        seeds: ranges,
+        runs,
+        failed_runs: shards.iter().map(|s| s.failed_runs).sum(),
+        failures_per_invariant: per,
+        errors: shards.iter().map(|s| s.errors).sum(),
+        reassignment_latency: Distribution::of(samples.reassignment_ms.clone()),
+        zombie_duration: Distribution::of(samples.zombie_ms.clone()),
+        cancel_propagation: Distribution::of(samples.cancel_propagation_ms.clone()),
+        wall_s,
+        seeds_per_s: runs as f64 / wall_s.max(1e-9),
+        samples,
+    };
+    println!("merged {} shard(s) over {}", shards.len(), first.base);
+    print!("{}", summary_text(&summary));
+    for f in &failures {
+        println!("seed {}: {}", f["seed"], f["invariants"]);
+    }
+    if let Err(e) = std::fs::create_dir_all(out) {
+        eprintln!("dpsim: cannot create {}: {e}", out.display());
+        return EXIT_INVALID;
+    }
+    let mut json_summary = serde_json::to_value(&summary).expect("summaries serialise");
+    json_summary["failures"] = json!(failures);
+    json_summary["base"] = json!(first.base);
+    let path = out.join("summary.json");
+    let _ = std::fs::write(&path, serde_json::to_string_pretty(&json_summary).expect("serialises"));
+    println!("summary written to {}", path.display());
+    if summary.failed_runs == 0 { 0 } else { EXIT_EXPECTATION_FAILED }
 }
 
 fn summary_text(s: &Summary) -> String {
