@@ -172,6 +172,15 @@ async fn live_faults_are_added_listed_counted_and_removed() {
     let canceled = admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "cancel", "task": "Copy"}"#)).await;
     assert_eq!(canceled.json()["applied"], "TRY_CANCEL Copy (1 instance(s))", "{}", canceled.text());
     assert_eq!(aws(&server, "ReportTaskProgress", json!({"taskId": t1})).await.json()["canceled"], true);
+    // PAUSE keeps a rerun instance from being handed out until RESUME.
+    let paused = admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "pause_activity", "task": "Copy"}"#)).await;
+    assert_eq!(paused.json()["applied"], "PAUSE Copy", "{}", paused.text());
+    let rerun = admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "rerun", "task": "Copy"}"#)).await;
+    assert_eq!(rerun.json()["applied"], "RERUN Copy (1 instance(s))", "{}", rerun.text());
+    let resumed =
+        admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "resume_activity", "task": "Copy"}"#)).await;
+    assert_eq!(resumed.json()["applied"], "RESUME Copy", "{}", resumed.text());
+    assert!(poll(&server, "runner-b").await.is_some(), "the rerun instance is handed out after RESUME");
 }
 
 #[tokio::test]
