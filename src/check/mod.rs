@@ -47,9 +47,6 @@ pub struct ActivityRules {
     pub worker_group: String,
     /// Retries allowed.
     pub maximum_retries: u32,
-    /// Its progress timeout (`reportProgressTimeout`, else the service's); None when pipelines
-    /// of the scenario define the same activity id with different timeouts.
-    pub progress_timeout_ms: Option<u64>,
 }
 
 /// Everything the invariants look at.
@@ -77,16 +74,9 @@ impl<'a> Input<'a> {
             let Ok(objects) = to_pipeline_objects(&p.definition) else { continue };
             if let (Some(def), _) = validate(&objects, &settings) {
                 for (id, a) in &def.activities {
-                    let timeout = a.report_progress_timeout_ms.unwrap_or(settings.progress_timeout_ms);
-                    let rules = ActivityRules {
-                        worker_group: a.worker_group.clone(),
-                        maximum_retries: a.maximum_retries,
-                        progress_timeout_ms: Some(timeout),
-                    };
-                    let entry = activities.entry(id.clone()).or_insert(rules);
-                    if entry.progress_timeout_ms != Some(timeout) {
-                        entry.progress_timeout_ms = None;
-                    }
+                    let rules =
+                        ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries };
+                    activities.entry(id.clone()).or_insert(rules);
                 }
             }
         }
