@@ -27,7 +27,7 @@ use crate::chaos::SeedOutcome;
 use crate::report::Report;
 use crate::runner::{BUILTIN, Programs, RunnerEnv};
 use crate::scenario::{Scenario, ScenarioError, load_file};
-use crate::sim::{Progress, SimError};
+use crate::sim::{Progress, SimError, Stepping};
 use crate::trace::Trace;
 
 /// A scenario with the runner programs its runner entries name.
@@ -112,6 +112,13 @@ impl Simulation {
     /// Overrides the scenario's seed.
     pub fn seed(mut self, seed: u64) -> Simulation {
         self.seed = Some(seed);
+        self
+    }
+
+    /// Chooses how simulated time moves (default: [`Stepping::SkipIdle`]; both give the same
+    /// result, [`Stepping::FixedTick`] is the slow reference).
+    pub fn stepping(mut self, stepping: Stepping) -> Simulation {
+        self.scenario.stepping = stepping;
         self
     }
 

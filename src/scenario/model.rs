@@ -35,6 +35,11 @@ pub struct Scenario {
     /// scheduled events land on tick boundaries.
     #[serde(default = "default_tick")]
     pub tick: Dur,
+    /// How the simulation moves time: `skip_idle` (default) jumps over ticks in which nothing
+    /// can happen, `fixed_tick` steps every tick. Both give the same run; `fixed_tick` is the
+    /// slow reference (and `--fixed-tick` on the command line).
+    #[serde(default, skip_serializing_if = "Stepping::is_default")]
+    pub stepping: Stepping,
     /// Stop as soon as every task is over and no event is pending (default true).
     #[serde(default = "yes")]
     pub stop_when_done: bool,
@@ -68,6 +73,26 @@ pub struct Scenario {
 
 fn default_tick() -> Dur {
     Dur(100)
+}
+
+/// How the simulation moves simulated time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stepping {
+    /// Pass every run of idle ticks at once: when no host has a task queued or a timer due,
+    /// no message is about to be delivered and no scenario event is due, the world moves
+    /// straight to the next tick where something can happen. Gives exactly the run of
+    /// [`Stepping::FixedTick`] (a test holds every shipped scenario to that), only faster.
+    #[default]
+    SkipIdle,
+    /// Step every tick, one after the other: the reference skipping is held against.
+    FixedTick,
+}
+
+impl Stepping {
+    fn is_default(&self) -> bool {
+        *self == Stepping::default()
+    }
 }
 
 /// How much of the ownership log a report shows.

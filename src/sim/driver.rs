@@ -7,16 +7,18 @@ use std::sync::atomic::Ordering;
 use crate::journal::EventKind;
 use crate::protocol::Operation;
 use crate::runner::programs::Programs;
-use crate::scenario::model::Scenario;
+use crate::scenario::model::{Scenario, Stepping};
 use crate::trace::{Call, CallOutcome, ObservationKind, Trace, task_seq};
 
-use super::anchors::{pending, resolve};
+use super::anchors::{Pending, pending, resolve};
 use super::apply::{apply, disturbed};
 use super::clock::{EPOCH_MS, set_driver_now};
 use super::{Progress, SimError, world};
 
-/// Runs a scenario with a seed and its runners' programs; returns what happened.
+/// Runs a scenario with a seed and its runners' programs; returns what happened. Time moves
+/// as the scenario's `stepping` says.
 pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option<Progress>) -> Result<Trace, SimError> {
+    let stepping = scenario.stepping;
     let mut world = world::build(scenario, seed, programs)?;
     let mut pending = pending(&scenario.events);
     let mut journal = Vec::new();
@@ -33,6 +35,7 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
     // Whether every instance may be over; only a terminal event can make it so.
     let mut maybe_done = false;
     let duration = scenario.duration.ms();
+    let tick = scenario.tick.ms().max(1);
     let mut steps = 0;
     let mut finished_early = false;
     let mut progress = progress;
@@ -71,7 +74,11 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
             }
             maybe_done = false;
         }
-        world.sim.step().map_err(|e| SimError(format!("simulation failed at +{now} ms: {e}")))?;
+        let ticks = match stepping {
+            Stepping::FixedTick => 1,
+            Stepping::SkipIdle => idle_ticks(&world.sim, now, tick, duration, &pending),
+        };
+        world.sim.skip_idle(ticks).map_err(|e| SimError(format!("simulation failed at +{now} ms: {e}")))?;
         steps += 1;
         let new_events = world.host.take_journal();
         maybe_done |= new_events.iter().any(|e| ends_instance(&e.kind));
@@ -139,6 +146,15 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
     };
     crate::trace::infer::infer_work(&mut trace);
     Ok(trace)
+}
+
+/// How many ticks from `now` pass with nothing happening: the world's idle steps, cut at the
+/// step that starts at or after the next scenario event and at the scenario's end (at least 1).
+fn idle_ticks(sim: &turmoil::Sim<'_>, now: u64, tick: u64, duration: u64, pending: &[Pending]) -> u64 {
+    let ticks_until = |at: u64| at.saturating_sub(now).div_ceil(tick);
+    let events = pending.iter().filter_map(|p| p.at).map(ticks_until);
+    let world = sim.idle_steps().unwrap_or(u64::MAX);
+    events.chain([ticks_until(duration), world]).min().unwrap_or(1).max(1)
 }
 
 /// Follows the work of runners without belief hooks through their calls; true when a runner

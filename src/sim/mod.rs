@@ -20,6 +20,7 @@ pub mod edge;
 pub mod operator;
 pub mod world;
 
+pub use crate::scenario::model::Stepping;
 pub use driver::run;
 
 /// A run that could not complete.
