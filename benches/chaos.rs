@@ -1,21 +1,26 @@
-//! Chaos throughput on the standard base: seeds per second with 1 and 2 workers, each in a
-//! fresh process of its own (so the 2-worker sweep does not follow the 1-worker one warm), and
-//! the parallel efficiency (rate with 2 / (2 x rate with 1)), in one run.
+//! Chaos throughput on the standard base: seeds per second with idle-time skipping (1 and 2
+//! workers) beside fixed-tick stepping (2 workers), each sweep in a fresh process of its own
+//! (so no sweep follows another warm), and the parallel efficiency (rate with 2 / (2 x rate
+//! with 1)), in one run.
 
 mod common;
 
 use std::time::Instant;
 
 use common::child;
+use dpsim::sim::Stepping;
 
-const SEEDS: u64 = 60;
+/// Seeds per sweep: fixed-tick stepping is about twenty times slower, so it sweeps fewer.
+const SEEDS_SKIPPING: u64 = 600;
+const SEEDS_FIXED: u64 = 60;
 
 /// One sweep in this (child) process; prints its `RESULT` line.
-fn sweep(jobs: usize) {
+fn sweep(stepping: Stepping, seeds: u64, jobs: usize) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/standard.json");
-    let base = dpsim::scenario::load_file(std::path::Path::new(path)).expect("standard base");
+    let mut base = dpsim::scenario::load_file(std::path::Path::new(path)).expect("standard base");
+    base.stepping = stepping;
     let start = Instant::now();
-    let outcomes = dpsim::chaos::sweep(&base, 0..SEEDS, jobs, &dpsim::runner::Programs::default(), &|| {});
+    let outcomes = dpsim::chaos::sweep(&base, 0..seeds, jobs, &dpsim::runner::Programs::default(), &|| {});
     let wall = start.elapsed().as_secs_f64();
     let failed = outcomes.iter().filter(|o| o.failed()).count();
     println!("RESULT wall={wall} failed={failed}");
@@ -29,16 +34,24 @@ fn main() {
     }
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let jobs = args.get(i + 2).and_then(|j| j.parse().ok()).unwrap_or(1);
-        sweep(jobs);
+        match args.get(i + 1).map(String::as_str) {
+            Some("skip-idle") => sweep(Stepping::SkipIdle, SEEDS_SKIPPING, jobs),
+            Some("fixed-tick") => sweep(Stepping::FixedTick, SEEDS_FIXED, jobs),
+            other => panic!("unknown child mode {other:?}"),
+        }
         return;
     }
-    let mut rates = Vec::new();
-    for jobs in [1u64, 2] {
-        let r = child("sweep", Some(jobs));
+    println!("chaos/standard.json, each sweep in a fresh process:");
+    let mut rate = |mode: &str, seeds: u64, jobs: u64| {
+        let r = child(mode, Some(jobs));
         let (wall, failed) = (r["wall"], r["failed"]);
-        let rate = SEEDS as f64 / wall;
-        rates.push(rate);
-        println!("{jobs} worker(s), fresh process: {SEEDS} seeds in {wall:.2} s = {rate:.1} seeds/s ({failed} failed)");
-    }
-    println!("parallel efficiency with 2 workers: {:.0}%", 100.0 * rates[1] / (2.0 * rates[0]));
+        let rate = seeds as f64 / wall;
+        println!("{mode:<10} {jobs} worker(s): {seeds} seeds in {wall:.2} s = {rate:.1} seeds/s ({failed} failed)");
+        rate
+    };
+    let fixed = rate("fixed-tick", SEEDS_FIXED, 2);
+    let one = rate("skip-idle", SEEDS_SKIPPING, 1);
+    let two = rate("skip-idle", SEEDS_SKIPPING, 2);
+    println!("parallel efficiency with 2 workers (skipping): {:.0}%", 100.0 * two / (2.0 * one));
+    println!("skipping / fixed-tick with 2 workers: {:.1}x", two / fixed);
 }

@@ -44,10 +44,11 @@ fn side(sdk: bool) {
     let wall = start.elapsed().as_secs_f64();
     let finished = report.summary.statuses.iter().find(|(s, _)| s == "FINISHED").map_or(0, |(_, n)| *n);
     println!(
-        "RESULT wall={wall:.3} rss={:.1} requests={} finished={finished} tasks={}",
+        "RESULT wall={wall:.3} rss={:.1} requests={} finished={finished} tasks={} steps={}",
         peak_rss_mb(),
         trace.requests,
-        report.summary.tasks
+        report.summary.tasks,
+        trace.steps
     );
 }
 

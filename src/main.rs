@@ -61,6 +61,14 @@ enum Command {
         /// Most failing seeds to shrink.
         #[arg(long, default_value_t = 3)]
         shrink_seeds: usize,
+        /// Compare with this scenario: the same seeds and fault plans (drawn from the base) run
+        /// against both; writes compare.json and compare.html to --out.
+        #[arg(long, value_name = "OTHER.json")]
+        compare: Option<PathBuf>,
+        /// Compare with a variant: the base (or --compare's scenario) with key.path=value set,
+        /// e.g. runners.0.report_interval=1m (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
     },
     /// Merge the summary.json of chaos sweeps over one base (shards run on several machines).
     ChaosMerge {
@@ -172,7 +180,22 @@ fn main() -> ExitCode {
         Command::Run { scenario, seed, format, out, timeline } => {
             ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline))
         }
-        Command::Chaos { scenario, seeds, jobs, out, no_shrink, shrink_runs, shrink_seeds } => {
+        Command::Chaos { scenario, seeds, jobs, out, compare, sets, .. } if compare.is_some() || !sets.is_empty() => {
+            let args = dpsim::cli::compare::CompareArgs {
+                out: out.unwrap_or_else(|| {
+                    let mut dir = dpsim::cli::chaos::default_out(&scenario).into_os_string();
+                    dir.push("-compare");
+                    dir.into()
+                }),
+                scenario,
+                other: compare,
+                sets,
+                seeds,
+                jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
+            };
+            ExitCode::from(dpsim::cli::compare::run(&args))
+        }
+        Command::Chaos { scenario, seeds, jobs, out, no_shrink, shrink_runs, shrink_seeds, .. } => {
             let args = dpsim::cli::chaos::ChaosArgs {
                 out: out.unwrap_or_else(|| dpsim::cli::chaos::default_out(&scenario)),
                 scenario,

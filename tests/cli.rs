@@ -110,3 +110,43 @@ fn chaos_shards_merge_into_the_summary_of_one_sweep() {
     assert!(err.contains("overlap"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn chaos_compare_runs_both_configurations_on_the_same_plans_and_writes_json_and_html() {
+    let dir = std::env::temp_dir().join(format!("dpsim-compare-{}", std::process::id()));
+    let out = dir.display().to_string();
+    let args = ["chaos", "chaos/report-interval.json", "--seeds", "0..6", "--jobs", "2", "--out", &out];
+    let (code, text, err) = dpsim(&[&args[..], &["--set", "runners.0.report_interval=1m"]].concat());
+    assert_eq!(code, 0, "{text}{err}");
+    for line in ["A: runs 6  failed 0", "B: runs 6  failed 0", "zombie work:", "calls per task:", "B-A p50:"] {
+        assert!(text.contains(line), "{line:?} missing from\n{text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(json["b"], "chaos/report-interval.json with runners.0.report_interval=1m");
+    let metrics = json["comparison"]["metrics"].as_array().unwrap();
+    let names: Vec<&str> = metrics.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["reassignment latency", "zombie work", "cancel propagation", "calls per task", "simulated makespan"]
+    );
+    // One figure per seed and configuration; reporting five times as often costs calls.
+    let calls = &metrics[3]["configs"];
+    assert_eq!((calls[0]["count"].as_u64(), calls[1]["count"].as_u64()), (Some(6), Some(6)));
+    assert!(calls[1]["mean"].as_f64() > calls[0]["mean"].as_f64(), "{calls}");
+    let page = std::fs::read_to_string(dir.join("compare.html")).unwrap();
+    assert_eq!(page.matches("<svg").count(), 5, "one CDF plot per metric");
+    // The same configuration on both sides differs by nothing.
+    let (code, text, err) = dpsim(&[&args[..], &["--compare", "chaos/report-interval.json"]].concat());
+    assert_eq!(code, 0, "{text}{err}");
+    assert!(!text.contains("BEYOND"), "{text}");
+    let same: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("compare.json")).unwrap()).unwrap();
+    for m in same["comparison"]["metrics"].as_array().unwrap() {
+        assert_eq!(m["configs"][0]["samples"], m["configs"][1]["samples"], "{}", m["name"]);
+    }
+    let (code, _, err) = dpsim(&[&args[..], &["--set", "runners.9.report_interval=1m"]].concat());
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--set runners.9.report_interval=1m"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

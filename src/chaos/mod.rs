@@ -1,6 +1,8 @@
 //! Chaos: sweep seeds over a base scenario, each drawing its own faults, check the invariants,
 //! and shrink failures to small scenario files.
 
+pub mod compare;
+pub mod compare_page;
 pub mod plan;
 pub mod shrink;
 pub mod stats;

@@ -6,7 +6,7 @@ use crate::journal::{Deadline, EventKind};
 use crate::report::Report;
 use crate::report::analysis::Analysis;
 use crate::trace::ObservationKind;
-use crate::trace::Trace;
+use crate::trace::{EPOCH_MS, Trace};
 
 /// Figures of one run, in ms.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +17,10 @@ pub struct RunStats {
     pub zombie_ms: Vec<u64>,
     /// From a lease being canceled to its owner learning it.
     pub cancel_propagation_ms: Vec<u64>,
+    /// Calls the runners made per task (`None` without tasks).
+    pub calls_per_task: Option<f64>,
+    /// From the start to the last task's end (`None` when no task ended).
+    pub makespan_ms: Option<u64>,
 }
 
 impl RunStats {
@@ -52,10 +56,26 @@ impl RunStats {
                 s.cancel_propagation_ms.push(o.at.saturating_sub(at));
             }
         }
-        let _ = report;
+        let ends = out.journal.iter().filter(|e| ends_task(&e.kind)).map(|e| e.at.saturating_sub(EPOCH_MS));
+        s.makespan_ms = ends.max();
+        let runner_calls = out.calls.iter().filter(|c| c.runner.is_some()).count();
+        let tasks = report.summary.tasks;
+        s.calls_per_task = (tasks > 0).then(|| runner_calls as f64 / tasks as f64);
         s.zombie_ms = Analysis::of(out).zombies().iter().map(|w| w.zombie_ms).collect();
         s
     }
+}
+
+/// Events that end a task's instance.
+fn ends_task(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Finished
+            | EventKind::InstanceFailed
+            | EventKind::CascadeFailed
+            | EventKind::Canceled { .. }
+            | EventKind::MarkedFinished
+    )
 }
 
 /// p50, p99 and max of a sample, in ms.

@@ -2,10 +2,12 @@
 //!
 //! - [`run`]: `dpsim run`: load, simulate with progress, print and write the report.
 //! - [`chaos`]: `dpsim chaos`: sweeps, summaries, failing seeds as files, shrinking.
+//! - [`compare`]: `dpsim chaos --compare/--set`: two configurations, the same seeds and plans.
 //! - [`explore`]: `dpsim explore`: the deadline-boundary table.
 //! - [`serve`]: `dpsim serve`: the service on a real port with an advanceable clock.
 
 pub mod chaos;
+pub mod compare;
 pub mod explore;
 pub mod run;
 pub mod serve;

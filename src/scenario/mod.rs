@@ -4,6 +4,7 @@ pub mod definition_file;
 pub mod duration;
 pub mod load;
 pub mod model;
+pub mod overrides;
 pub mod world_plan;
 
 pub use duration::Dur;
