@@ -42,7 +42,7 @@ fn main() {
         return;
     }
     println!("chaos/standard.json, each sweep in a fresh process:");
-    let mut rate = |mode: &str, seeds: u64, jobs: u64| {
+    let rate = |mode: &str, seeds: u64, jobs: u64| {
         let r = child(mode, Some(jobs));
         let (wall, failed) = (r["wall"], r["failed"]);
         let rate = seeds as f64 / wall;

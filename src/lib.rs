@@ -22,7 +22,8 @@
 //! - [`ownership`]: ownership facts from a trace: leases, work, zombie work, the log's lines.
 //! - [`report`]: the report of a run: summary, expectations, invariants, timeline, JSON.
 //! - [`check`]: named invariants over a run (single owner, no early handout, ...).
-//! - [`chaos`]: seed sweeps that draw their own faults, run statistics, shrinking.
+//! - [`chaos`]: seed sweeps that draw their own faults, run statistics, shrinking, and
+//!   experiments comparing two configurations on the same plans.
 //! - [`cli`]: the subcommands: `run`, `chaos`, `explore`, `serve`.
 //! - [`fuzz`]: `dpsim fuzz`: generated HTTP requests and scenario mutations, measured.
 //! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.

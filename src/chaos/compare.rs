@@ -211,7 +211,8 @@ fn metric(name: &'static str, unit: &'static str, per_seed: Vec<Vec<Vec<f64>>>) 
     };
     let seeds = per_seed[0].len();
     let configs: Vec<Dist> = per_seed.iter().map(|c| dist(pooled(c, &mut (0..seeds)))).collect();
-    let statistics: [(&'static str, fn(&mut Vec<f64>) -> Option<f64>); 2] = [("p50", median), ("mean", mean)];
+    type Statistic = fn(&mut [f64]) -> Option<f64>;
+    let statistics: [(&'static str, Statistic); 2] = [("p50", median), ("mean", mean)];
     let mut differences = Vec::new();
     for (statistic, f) in statistics {
         let (Some(a), Some(b)) =
@@ -259,7 +260,7 @@ fn dist(mut samples: Vec<f64>) -> Dist {
     }
 }
 
-fn median(v: &mut Vec<f64>) -> Option<f64> {
+fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
@@ -268,7 +269,7 @@ fn median(v: &mut Vec<f64>) -> Option<f64> {
     Some(*m)
 }
 
-fn mean(v: &mut Vec<f64>) -> Option<f64> {
+fn mean(v: &mut [f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
