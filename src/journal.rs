@@ -67,6 +67,13 @@ pub enum EventKind {
         /// Instances created by this activation.
         instances: usize,
     },
+    /// A schedule's period came due and its instance was created (`object_id`).
+    Scheduled {
+        /// `@scheduledStartTime`.
+        start: crate::time::Millis,
+        /// `@scheduledEndTime`.
+        end: crate::time::Millis,
+    },
     /// The pipeline was deactivated.
     Deactivated {
         /// Whether running objects were canceled.
@@ -198,6 +205,7 @@ impl EventKind {
             EventKind::MarkedFinished => "marked finished",
             EventKind::Rerun => "rerun",
             EventKind::Paused => "paused",
+            EventKind::Scheduled { .. } => "scheduled",
             EventKind::Resumed => "resumed",
             EventKind::StaleCall { .. } => "stale call",
             EventKind::ForgedCall { .. } => "forged call",

@@ -98,6 +98,29 @@ fn a_runner_that_ignores_canceled_is_found_and_shrunk() {
     find_and_shrink(&base, "zombie_bound");
 }
 
+/// A broken schedule rule: chaos over the scheduled base finds it and shrinks it.
+fn broken_schedule(bug: Bug, invariant: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/hourly.json");
+    let mut base = load_file(std::path::Path::new(path)).unwrap();
+    base.service.bug = Some(bug);
+    find_and_shrink(&base, invariant);
+}
+
+#[test]
+fn a_service_that_skips_a_period_is_found_and_shrunk() {
+    broken_schedule(Bug::SkipPeriod, "liveness");
+}
+
+#[test]
+fn a_service_that_gives_a_period_two_instances_is_found_and_shrunk() {
+    broken_schedule(Bug::DuplicatePeriod, "one_instance_per_period");
+}
+
+#[test]
+fn a_service_that_runs_a_finished_instance_again_is_found_and_shrunk() {
+    broken_schedule(Bug::RequeueFinished, "finishes_once");
+}
+
 #[test]
 fn the_correct_service_survives_a_few_seeds_and_plans_are_deterministic() {
     let base = standard();

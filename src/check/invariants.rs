@@ -28,6 +28,8 @@ pub const ALL: &[(&str, Check)] = &[
     ("history", super::history::history),
     ("liveness", super::history::liveness),
     ("fault_target", fault_target),
+    ("one_instance_per_period", super::periods::one_instance_per_period),
+    ("finishes_once", super::periods::finishes_once),
 ];
 
 fn rel(at: Millis) -> Millis {

@@ -6,6 +6,7 @@
 
 mod history;
 mod invariants;
+mod periods;
 mod progress;
 mod referee;
 

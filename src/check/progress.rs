@@ -92,7 +92,10 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
         chain = chain.max(chain_of(model, i, &worst));
     }
     let spread: u64 = total.iter().map(|(g, w)| w / u64::from(sound[g].0.max(1))).sum();
-    let bound = faults_end.saturating_add(spread).saturating_add(chain);
+    // Instances a schedule creates after the faults end are released later: greedy list
+    // scheduling with release times ends by the last release plus the same two terms.
+    let released = left.iter().map(|&i| model.insts[i].created).max().unwrap_or(faults_end).max(faults_end);
+    let bound = released.saturating_add(spread).saturating_add(chain);
     let end = EPOCH_MS + input.out.end_ms;
     if end < bound {
         return Vec::new();
@@ -107,12 +110,13 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
                 task: Some(input.analysis.label(&inst.id)),
                 runner: None,
                 message: format!(
-                    "work gets done: {} is still {} at the end ({} open task(s)), though the faults ended at {} and the rules bound the work left by {}",
+                    "work gets done: {} is still {} at the end ({} open task(s)), though the faults ended at {}, the last task came at {} and the rules bound the work left by {}",
                     inst.id,
                     inst.status.name(),
                     open.len(),
                     stamp(rel(faults_end)),
-                    format_duration(bound - faults_end)
+                    stamp(rel(released)),
+                    format_duration(bound - released)
                 ),
                 trail: input.trail_of_instance(&inst.id, rel(bound)),
             }

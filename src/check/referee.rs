@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::protocol::shapes::PipelineObject;
 use crate::service::Settings;
 use crate::service::definition::validate;
+use crate::service::schedule::Scheduled;
 use crate::time::{Millis, format_dp_time};
 
 /// What an activity's tasks obey, read from a definition the client put.
@@ -32,6 +33,8 @@ pub struct Rules {
     pub progress_ms: u64,
     /// The work time its tasks declare (`myWorkTime`), if they do.
     pub work_ms: Option<u64>,
+    /// Its schedule, when it has one: an instance per period instead of one per activation.
+    pub scheduled: Option<Arc<Scheduled>>,
 }
 
 /// An instance's status, as the semantics table names them.
@@ -90,6 +93,10 @@ struct Pipe {
     instances: Vec<usize>,
     ids: BTreeSet<String>,
     paused: BTreeSet<String>,
+    /// The first activation's start (where FIRST_ACTIVATION_DATE_TIME schedules begin).
+    first_activation: Option<Millis>,
+    /// Per scheduled activity, its next period's index.
+    next_period: BTreeMap<String, u64>,
 }
 
 /// One instance of an activity.
@@ -117,6 +124,10 @@ pub struct Inst {
     pub attempts: u32,
     /// The current attempt exists (a handout continues it rather than start a new one).
     attempt_open: bool,
+    /// Handed out at least once: counts against `maxActiveInstances` until it is over.
+    started: bool,
+    /// When it was created (activation, or its schedule period coming due).
+    pub created: Millis,
     /// Bumped whenever an attempt ends, so a stale attempt timer is ignored.
     attempt_gen: u64,
     /// Its live lease.
@@ -146,6 +157,7 @@ enum Timer {
     Lease(u64),
     Attempt(usize, u64),
     Wake(usize),
+    Period(String),
 }
 
 /// The model.
@@ -199,6 +211,7 @@ impl Model {
                 Timer::Lease(seq) => self.lease_deadline(seq, when),
                 Timer::Attempt(i, generation) => self.attempt_deadline(i, generation),
                 Timer::Wake(i) => self.refresh(i),
+                Timer::Period(pipeline) => self.periods(&pipeline),
             }
         }
         self.now = self.now.max(at);
@@ -229,6 +242,7 @@ impl Model {
                         .find(|f| f.key.as_deref() == Some("myWorkTime"))
                         .and_then(|f| f.string_value.as_deref())
                         .and_then(|t| crate::scenario::duration::parse_duration(t).ok()),
+                    scheduled: a.scheduled.clone(),
                 };
                 (id.clone(), Arc::new(rules))
             })
@@ -240,53 +254,36 @@ impl Model {
         pipe_in(&mut self.pipes, pipeline)
     }
 
-    /// An accepted ActivatePipeline: resumes a pipeline deactivated without cancelActive,
-    /// else creates one instance per activity.
+    /// An accepted ActivatePipeline: resumes a pipeline deactivated without cancelActive (or
+    /// one with schedules, which go on with their periods), else creates one instance per
+    /// unscheduled activity; then creates every scheduled instance due.
     pub fn activate(&mut self, pipeline: &str, start: Option<Millis>) {
         let now = self.now;
         let insts = &self.insts;
         let p = pipe_in(&mut self.pipes, pipeline);
         let resumable = p.state == PipeState::Inactive && p.instances.iter().any(|&i| !insts[i].status.is_terminal());
+        let continues = p.first_activation.is_some() && p.definition.values().any(|r| r.scheduled.is_some());
         p.state = PipeState::Active;
-        if resumable {
+        let start = start.unwrap_or(now);
+        if resumable || continues {
             for i in p.instances.clone() {
                 self.refresh(i);
             }
+            self.periods(pipeline);
             return;
         }
-        let start = start.unwrap_or(now);
         p.activations += 1;
+        p.first_activation.get_or_insert(start);
         let activation = p.activations;
         let definition = p.definition.clone();
         let mut created: BTreeMap<String, usize> = BTreeMap::new();
-        for (component, rules) in &definition {
+        for (component, rules) in definition.iter().filter(|(_, r)| r.scheduled.is_none()) {
             let mut id = format!("@{component}_{}", format_dp_time(start));
-            let i = self.insts.len();
             let p = pipe_in(&mut self.pipes, pipeline);
             if p.ids.contains(&id) {
                 id = format!("{id}_{activation}");
             }
-            p.ids.insert(id.clone());
-            p.instances.push(i);
-            self.by_id.insert((pipeline.to_string(), id.clone()), i);
-            self.insts.push(Inst {
-                pipeline: pipeline.to_string(),
-                id,
-                component: component.clone(),
-                rules: rules.clone(),
-                status: Status::WaitingOnDependencies,
-                since: (now, "activated".into()),
-                not_before: 0,
-                waiting_on: BTreeSet::new(),
-                dependents: Vec::new(),
-                failures: 0,
-                attempts: 0,
-                attempt_open: false,
-                attempt_gen: 0,
-                lease: None,
-                ready_since: None,
-                ready_seen: None,
-            });
+            let i = self.add_instance(pipeline, id, component, rules);
             created.insert(component.clone(), i);
         }
         for &i in created.values() {
@@ -306,6 +303,119 @@ impl Model {
                 if start > now {
                     self.timers.insert((start, Timer::Wake(i)));
                 }
+            }
+        }
+        self.periods(pipeline);
+    }
+
+    /// A new instance, waiting on its dependencies.
+    fn add_instance(&mut self, pipeline: &str, id: String, component: &str, rules: &Arc<Rules>) -> usize {
+        let i = self.insts.len();
+        let p = pipe_in(&mut self.pipes, pipeline);
+        p.ids.insert(id.clone());
+        p.instances.push(i);
+        self.by_id.insert((pipeline.to_string(), id.clone()), i);
+        self.insts.push(Inst {
+            pipeline: pipeline.to_string(),
+            id,
+            component: component.to_string(),
+            rules: rules.clone(),
+            status: Status::WaitingOnDependencies,
+            since: (self.now, "created".into()),
+            not_before: 0,
+            waiting_on: BTreeSet::new(),
+            dependents: Vec::new(),
+            failures: 0,
+            attempts: 0,
+            attempt_open: false,
+            started: false,
+            created: self.now,
+            attempt_gen: 0,
+            lease: None,
+            ready_since: None,
+            ready_seen: None,
+        });
+        i
+    }
+
+    /// Creates the instance of every schedule period that is due (cron: its start has come;
+    /// timeseries: its end), each paired with the same period's upstream instances, and sets
+    /// a timer for the next one.
+    fn periods(&mut self, pipeline: &str) {
+        let p = pipe_in(&mut self.pipes, pipeline);
+        let (PipeState::Active, Some(activated)) = (p.state, p.first_activation) else { return };
+        let definition = p.definition.clone();
+        let mut created = Vec::new();
+        let mut next: Option<Millis> = None;
+        for (component, rules) in &definition {
+            let Some(sch) = rules.scheduled.clone() else { continue };
+            let first = sch.schedule.first_start(activated);
+            loop {
+                let p = pipe_in(&mut self.pipes, pipeline);
+                let index = p.next_period.get(component).copied().unwrap_or(0);
+                let Some(period) = sch.schedule.period(first, index) else { break };
+                let due = sch.kind.due(&period);
+                if due > self.now {
+                    next = Some(next.map_or(due, |n: Millis| n.min(due)));
+                    break;
+                }
+                p.next_period.insert(component.clone(), index + 1);
+                let id = format!("@{component}_{}", format_dp_time(period.start));
+                created.push(self.add_instance(pipeline, id, component, rules));
+            }
+        }
+        for &i in &created {
+            let start = self.insts[i].id.rsplit('_').next().unwrap_or_default().to_string();
+            for dep in self.insts[i].rules.depends_on.clone() {
+                let Some(up) = self.instance(pipeline, &format!("@{dep}_{start}")) else { continue };
+                if self.insts[up].status != Status::Finished {
+                    self.insts[up].dependents.push(i);
+                    self.insts[i].waiting_on.insert(up);
+                }
+            }
+        }
+        for &i in &created {
+            if self.insts[i].waiting_on.is_empty() {
+                self.set_status(i, Status::WaitingForRunner, "its period came");
+            }
+        }
+        if let Some(at) = next
+            && !self.timers.contains(&(at, Timer::Period(pipeline.to_string())))
+        {
+            self.timers.insert((at, Timer::Period(pipeline.to_string())));
+        }
+    }
+
+    /// True when `maxActiveInstances` holds the instance back: it has not started, and as many
+    /// instances of its activity as allowed have started and are not over, or are ready (so
+    /// only instances that may really run now are ready; siblings are refreshed oldest first).
+    fn held_back(&self, i: usize) -> bool {
+        let inst = &self.insts[i];
+        let Some(sch) = &inst.rules.scheduled else { return false };
+        if inst.started {
+            return false;
+        }
+        let taken = self.pipes[&inst.pipeline]
+            .instances
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| &self.insts[j])
+            .filter(|j| j.component == inst.component && !j.status.is_terminal())
+            .filter(|j| j.started || j.ready_since.is_some())
+            .count();
+        taken >= sch.max_active as usize
+    }
+
+    /// Brings the readiness of the instance's scheduled siblings up to date (one started or
+    /// ended, so `maxActiveInstances` may hold them back or let them go).
+    fn refresh_siblings(&mut self, i: usize) {
+        if self.insts[i].rules.scheduled.is_none() {
+            return;
+        }
+        let (pipeline, component) = (self.insts[i].pipeline.clone(), self.insts[i].component.clone());
+        for j in self.pipes[&pipeline].instances.clone() {
+            if j != i && self.insts[j].component == component {
+                self.refresh(j);
             }
         }
     }
@@ -394,6 +504,10 @@ impl Model {
             _ if p.state == PipeState::Deleted => "its pipeline was deleted: nothing of it is handed out".into(),
             _ if p.state != PipeState::Active => "its pipeline was not active".into(),
             _ if p.paused.contains(&inst.component) => format!("{} was paused", inst.component),
+            _ if self.held_back(i) => format!(
+                "maxActiveInstances of {} was reached: other instances of it were running or ready",
+                inst.component
+            ),
             _ if inst.not_before > self.now => {
                 format!("it may not run before {} (its start or retryDelay)", stamp(inst.not_before))
             }
@@ -430,6 +544,7 @@ impl Model {
         if let Some(old) = self.insts[i].lease.replace(seq) {
             self.end_lease(old, "a newer lease was handed out");
         }
+        self.insts[i].started = true;
         self.set_status(i, Status::Running, "handed out");
         Some(attempt)
     }
@@ -581,11 +696,15 @@ impl Model {
     fn set_status(&mut self, i: usize, status: Status, why: &str) {
         let now = self.now;
         let inst = &mut self.insts[i];
-        if inst.status != status {
+        let changed = inst.status != status;
+        if changed {
             inst.status = status;
             inst.since = (now, why.to_string());
         }
         self.refresh(i);
+        if changed {
+            self.refresh_siblings(i);
+        }
     }
 
     /// Brings the instance's readiness up to date.
@@ -596,7 +715,8 @@ impl Model {
         let ready = inst.status == Status::WaitingForRunner
             && inst.not_before <= now
             && p.state == PipeState::Active
-            && !p.paused.contains(&inst.component);
+            && !p.paused.contains(&inst.component)
+            && !self.held_back(i);
         let inst = &mut self.insts[i];
         if ready || inst.ready_since.is_some() {
             inst.ready_seen = Some(now);
@@ -629,5 +749,7 @@ fn pipe_in<'m>(pipes: &'m mut BTreeMap<String, Pipe>, pipeline: &str) -> &'m mut
         instances: Vec::new(),
         ids: BTreeSet::new(),
         paused: BTreeSet::new(),
+        first_activation: None,
+        next_period: BTreeMap::new(),
     })
 }

@@ -231,6 +231,14 @@ fn labels(out: &Trace) -> BTreeMap<String, String> {
             labels.insert(instance.to_string(), label);
         }
     }
+    // An instance of a schedule's period is named by its period: `Copy[2026-01-01T03:00]`.
+    for i in &out.instances {
+        if let Some(start) = i.period_start {
+            let time = crate::time::format_dp_time(start);
+            let minute = time.strip_suffix(":00").unwrap_or(&time);
+            labels.insert(i.instance_id.clone(), format!("{}[{minute}]", i.component));
+        }
+    }
     labels
 }
 

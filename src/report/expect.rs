@@ -130,6 +130,39 @@ fn check_one(x: &Expectation, out: &Trace, a: &Analysis, lines: &[Line]) -> Verd
                 },
             }
         }
+        Expectation::CaughtUp { task, due_by, by } => {
+            let by_ms = by.ms();
+            let due_ms = due_by.map_or(by_ms, |d| d.ms());
+            let component: std::collections::BTreeMap<&str, &str> =
+                out.instances.iter().map(|i| (i.instance_id.as_str(), i.component.as_str())).collect();
+            let of = |e: &crate::journal::Event| {
+                e.object_id.as_deref().and_then(|o| component.get(o)).is_some_and(|c| of_task(task, c))
+            };
+            let rel = |e: &crate::journal::Event| crate::trace::rel(e.at);
+            let due: Vec<&str> = out
+                .journal
+                .iter()
+                .filter(|e| matches!(e.kind, crate::journal::EventKind::Scheduled { .. }) && of(e) && rel(e) <= due_ms)
+                .filter_map(|e| e.object_id.as_deref())
+                .collect();
+            let finished: std::collections::BTreeMap<&str, u64> = out
+                .journal
+                .iter()
+                .filter(|e| matches!(e.kind, crate::journal::EventKind::Finished) && of(e) && rel(e) <= by_ms)
+                .filter_map(|e| e.object_id.as_deref().map(|o| (o, rel(e))))
+                .collect();
+            let done = due.iter().filter(|o| finished.contains_key(*o)).count();
+            let last = due.iter().filter_map(|o| finished.get(o)).max();
+            Verdict {
+                expectation: format!("every {task} instance due by {} finished by {}", stamp(due_ms), stamp(by_ms)),
+                ok: !due.is_empty() && done == due.len(),
+                found: format!(
+                    "{done} of {} finished{}",
+                    due.len(),
+                    last.map(|t| format!(", the last at {}", stamp(*t))).unwrap_or_default()
+                ),
+            }
+        }
         Expectation::Count { event, count } => {
             let n = lines.iter().filter(|l| l.what == *event).count();
             Verdict {

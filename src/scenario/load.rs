@@ -126,6 +126,12 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
         maximum_retries_cap: d.maximum_retries_cap,
         default_retry_delay_ms: s.default_retry_delay.map_or(d.default_retry_delay_ms, |v| v.ms()),
         minimum_retry_delay_ms: s.minimum_retry_delay.map_or(d.minimum_retry_delay_ms, |v| v.ms()),
+        minimum_schedule_period_ms: s.minimum_schedule_period.map_or(d.minimum_schedule_period_ms, |v| v.ms()),
+        backfill_limit_ms: match s.backfill_limit {
+            None => d.backfill_limit_ms,
+            Some(v) if v.ms() == 0 => None,
+            Some(v) => Some(v.ms()),
+        },
         seed,
         bug: s.bug,
     }
@@ -318,7 +324,9 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
                     ));
                 }
             }
-            Expectation::Attempts { task, .. } => known_task(format!("{at}.task"), task)?,
+            Expectation::Attempts { task, .. } | Expectation::CaughtUp { task, .. } => {
+                known_task(format!("{at}.task"), task)?
+            }
             Expectation::MaxZombie { runner, .. } | Expectation::ZombieAtLeast { runner, .. } => {
                 if let Some(r) = runner {
                     known_runner(format!("{at}.runner"), r)?;

@@ -37,7 +37,7 @@ pub struct Scenario {
     pub tick: Dur,
     /// How the simulation moves time: `skip_idle` (default) jumps over ticks in which nothing
     /// can happen, `fixed_tick` steps every tick. Both give the same run; `fixed_tick` is the
-    /// slow reference (and `--fixed-tick` on the command line).
+    /// slow reference.
     #[serde(default, skip_serializing_if = "Stepping::is_default")]
     pub stepping: Stepping,
     /// Stop as soon as every task is over and no event is pending (default true).
@@ -123,6 +123,13 @@ pub struct ServiceSpec {
     pub default_retry_delay: Option<Dur>,
     /// Smallest retryDelay a definition may set (default 2 minutes).
     pub minimum_retry_delay: Option<Dur>,
+    /// Shortest schedule period a definition may set (default 15 minutes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_schedule_period: Option<Dur>,
+    /// How far before the activation a schedule's first period may start, its earlier periods
+    /// backfilled at once (default 1 day; "0s" allows any backfill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backfill_limit: Option<Dur>,
     /// A deliberately broken rule, only for proving that the checks catch it (see
     /// [`crate::service::Bug`]). Never set it otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -727,6 +734,17 @@ pub enum Expectation {
         duration: Dur,
         /// Only this runner.
         runner: Option<String>,
+    },
+    /// Every instance of the activity whose schedule period came due by `due_by` (default
+    /// `by`) has finished by `by`: the schedule has caught up (with at least one such instance).
+    CaughtUp {
+        /// Activity id, or "*".
+        task: String,
+        /// Periods due by this time since the start...
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        due_by: Option<Dur>,
+        /// ...have finished by this time since the start.
+        by: Dur,
     },
     /// A number of journal events of a kind (e.g. "expired", "stale call").
     Count {

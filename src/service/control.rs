@@ -1,6 +1,6 @@
 //! Control-plane operations: create, define, activate, deactivate, delete, SetStatus, tags.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::journal::{CancelSource, EventKind};
@@ -11,13 +11,14 @@ use crate::protocol::input::{
 use crate::protocol::output::{CreatePipelineOutput, GetPipelineDefinitionOutput};
 use crate::protocol::shapes::{Tag, validate_tags};
 use crate::protocol::{Response, ServiceError};
-use crate::time::{SECOND_MS, format_dp_time};
+use crate::time::{Millis, SECOND_MS, format_dp_time};
 
 use super::Service;
-use super::definition::validate;
+use super::definition::{Activity, Definition, validate};
 use super::model::{
     AttemptStatus, Instance, InstanceKey, InstanceStatus, LeaseEnd, Pipeline, PipelineKey, PipelineState,
 };
+use super::schedule;
 use super::settings::Bug;
 use super::timers::TimerKind;
 
@@ -58,6 +59,9 @@ impl Service {
             parameter_objects: Vec::new(),
             parameter_values: Vec::new(),
             paused: Default::default(),
+            first_activation: None,
+            next_period: BTreeMap::new(),
+            period_timer: None,
             instances: Vec::new(),
             instance_ids: Default::default(),
             attempt_ids: Default::default(),
@@ -116,47 +120,45 @@ impl Service {
                 p.id
             )));
         };
+        let now = self.s.clock;
+        // Fractions of a second are dropped: object times have second resolution.
+        let start = r.start_timestamp.map_or(now, |t| (t as u64).saturating_mul(SECOND_MS));
+        let scheduled = definition.activities.values().any(|a| a.scheduled.is_some());
+        if scheduled {
+            self.check_backfill(key, &definition, start)?;
+        }
+        let p = &self.s.pipelines[key];
         let resumable = p.state == PipelineState::Inactive
             && p.instances.iter().any(|&i| !self.s.instances[i].status.is_terminal());
+        // A scheduled pipeline activated again goes on with its periods; only its unscheduled
+        // activities run again.
+        let continues = scheduled && p.first_activation.is_some();
         self.s.pipelines[key].state = PipelineState::Scheduled;
-        if resumable {
+        if continues {
+            self.s.pipelines[key].active_definition = Some(definition.clone());
+        }
+        if resumable || continues {
             // Reactivating a pipeline deactivated without cancelActive resumes where it stopped.
             self.emit_pipeline(EventKind::Activated { instances: 0 }, key, None, "resumed after deactivation".into());
             for i in self.s.pipelines[key].instances.clone() {
                 self.refresh_ready(i);
             }
+            self.create_due_periods(key);
             return Ok(Response::empty());
         }
-        let now = self.s.clock;
-        // Fractions of a second are dropped: object times have second resolution.
-        let start = r.start_timestamp.map_or(now, |t| (t as u64).saturating_mul(SECOND_MS));
         let p = &mut self.s.pipelines[key];
         p.activations += 1;
         p.active_definition = Some(definition.clone());
+        p.first_activation.get_or_insert(start);
         let activation = p.activations;
         let mut created: Vec<(String, InstanceKey)> = Vec::new();
-        for activity in definition.activities.values() {
+        for activity in definition.activities.values().filter(|a| a.scheduled.is_none()) {
             let mut id = format!("@{}_{}", activity.id, format_dp_time(start));
             if p.instance_ids.contains_key(&id) {
                 id = format!("{id}_{activation}");
             }
             let i = self.s.instances.len();
-            self.s.instances.push(Instance {
-                pipeline: key,
-                id: id.as_str().into(),
-                activity: activity.clone(),
-                status: InstanceStatus::WaitingOnDependencies,
-                scheduled_start: start,
-                actual_start: None,
-                actual_end: None,
-                attempts: Vec::new(),
-                current_attempt: None,
-                failures: 0,
-                waiting_on: BTreeSet::new(),
-                dependents: Vec::new(),
-                queued: false,
-                ready_timer: None,
-            });
+            self.s.instances.push(new_instance(key, id.as_str().into(), activity.clone(), start, None));
             p.instance_ids.insert(id, i);
             p.instances.push(i);
             created.push((activity.id.clone(), i));
@@ -165,7 +167,7 @@ impl Service {
         let dependencies = self.s.settings.bug != Some(Bug::IgnoreDependencies);
         for &(_, i) in created.iter().filter(|_| dependencies) {
             for dep in self.s.instances[i].activity.depends_on.clone() {
-                let upstream = instance_of(&dep).expect("validated dependsOn names an activity");
+                let upstream = instance_of(&dep).expect("validated dependsOn names an unscheduled activity");
                 self.s.instances[upstream].dependents.push(i);
                 self.s.instances[i].waiting_on.insert(upstream);
             }
@@ -185,7 +187,112 @@ impl Service {
                 self.refresh_ready(i);
             }
         }
+        self.create_due_periods(key);
         Ok(Response::empty())
+    }
+
+    /// Refuses a first activation whose schedules would backfill further back than the
+    /// settings allow (AWS blocks activations that would backfill more than a day).
+    fn check_backfill(&self, key: PipelineKey, definition: &Definition, start: Millis) -> Result<(), ServiceError> {
+        let p = &self.s.pipelines[key];
+        let (Some(limit), None) = (self.s.settings.backfill_limit_ms, p.first_activation) else { return Ok(()) };
+        for a in definition.activities.values() {
+            let Some(sch) = &a.scheduled else { continue };
+            let first = sch.schedule.first_start(start);
+            if first.saturating_add(limit) < self.s.clock {
+                return Err(ServiceError::invalid(format!(
+                    "Activation refused: activity {}'s schedule {} starts at {}, more than {} before now; \
+                     its backfill is blocked (dpsim setting backfill_limit)",
+                    a.id,
+                    sch.schedule.id,
+                    format_dp_time(first),
+                    crate::time::format_duration(limit)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates every scheduled instance whose period is due by now (all past periods at once:
+    /// backfill), pairs each with its upstream instances of the same period, and sets the
+    /// timer for the next period to come due.
+    pub(super) fn create_due_periods(&mut self, key: PipelineKey) {
+        if let Some(t) = self.s.pipelines[key].period_timer.take() {
+            self.s.timers.cancel(t);
+        }
+        let p = &self.s.pipelines[key];
+        let (PipelineState::Scheduled, Some(definition), Some(activated)) =
+            (p.state, p.active_definition.clone(), p.first_activation)
+        else {
+            return;
+        };
+        let now = self.s.clock;
+        let mut created: Vec<InstanceKey> = Vec::new();
+        let mut next_due: Option<Millis> = None;
+        for activity in definition.activities.values() {
+            let Some(sch) = &activity.scheduled else { continue };
+            let first = sch.schedule.first_start(activated);
+            loop {
+                let p = &mut self.s.pipelines[key];
+                let index = p.next_period.get(&activity.id).copied().unwrap_or(0);
+                let Some(period) = sch.schedule.period(first, index) else { break };
+                let due = sch.kind.due(&period);
+                if due > now {
+                    next_due = Some(next_due.map_or(due, |d: Millis| d.min(due)));
+                    break;
+                }
+                p.next_period.insert(activity.id.clone(), index + 1);
+                let bug = self.s.settings.bug;
+                let copies = match bug {
+                    Some(Bug::SkipPeriod) if index % 3 == 2 => 0,
+                    Some(Bug::DuplicatePeriod) if index % 3 == 2 => 2,
+                    _ => 1,
+                };
+                for copy in 0..copies {
+                    let mut id = schedule::instance_id(&activity.id, &period);
+                    if copy > 0 {
+                        id = format!("{id}_{}", copy + 1);
+                    }
+                    let i = self.s.instances.len();
+                    self.s.instances.push(new_instance(
+                        key,
+                        id.as_str().into(),
+                        activity.clone(),
+                        period.start,
+                        Some(period.end),
+                    ));
+                    let p = &mut self.s.pipelines[key];
+                    p.instance_ids.insert(id, i);
+                    p.instances.push(i);
+                    created.push(i);
+                    let event = EventKind::Scheduled { start: period.start, end: period.end };
+                    self.emit(event, Some(i), None, format!("schedule {}", sch.schedule.id).into());
+                }
+            }
+        }
+        if self.s.settings.bug != Some(Bug::IgnoreDependencies) {
+            for &i in &created {
+                let inst = &self.s.instances[i];
+                let period_start = inst.scheduled_start;
+                for dep in inst.activity.depends_on.clone() {
+                    let up = format!("@{dep}_{}", format_dp_time(period_start));
+                    let Some(&upstream) = self.s.pipelines[key].instance_ids.get(&up) else { continue };
+                    if self.s.instances[upstream].status != InstanceStatus::Finished {
+                        self.s.instances[upstream].dependents.push(i);
+                        self.s.instances[i].waiting_on.insert(upstream);
+                    }
+                }
+            }
+        }
+        for &i in &created {
+            if self.s.instances[i].waiting_on.is_empty() {
+                self.s.instances[i].status = InstanceStatus::WaitingForRunner;
+                self.refresh_ready(i);
+            }
+        }
+        if let Some(due) = next_due {
+            self.s.pipelines[key].period_timer = Some(self.s.timers.set(due, TimerKind::Period(key)));
+        }
     }
 
     pub(super) fn deactivate(&mut self, r: DeactivatePipelineInput) -> Result<Response, ServiceError> {
@@ -339,5 +446,32 @@ impl Service {
         let keys = r.tag_keys.unwrap_or_default();
         self.s.pipelines[key].tags.retain(|t: &Tag| !keys.iter().any(|k| t.key.as_deref() == Some(k.as_str())));
         Ok(Response::empty())
+    }
+}
+
+/// A new instance of an activity, waiting on its dependencies until they are wired.
+fn new_instance(
+    pipeline: PipelineKey,
+    id: Arc<str>,
+    activity: Arc<Activity>,
+    scheduled_start: Millis,
+    scheduled_end: Option<Millis>,
+) -> Instance {
+    Instance {
+        pipeline,
+        id,
+        activity,
+        status: InstanceStatus::WaitingOnDependencies,
+        scheduled_start,
+        scheduled_end,
+        actual_start: None,
+        actual_end: None,
+        attempts: Vec::new(),
+        current_attempt: None,
+        failures: 0,
+        waiting_on: BTreeSet::new(),
+        dependents: Vec::new(),
+        queued: false,
+        ready_timer: None,
     }
 }

@@ -11,6 +11,7 @@ use crate::protocol::output::{PutPipelineDefinitionOutput, ValidationError, Vali
 use crate::protocol::{Field, PipelineObject};
 use crate::time::parse_period;
 
+use super::schedule::{Kind, Schedule, Scheduled};
 use super::settings::Settings;
 
 /// Most objects a pipeline may hold (AWS limit).
@@ -23,6 +24,8 @@ pub const MAX_FIELD_BYTES: usize = 10_240;
 pub const MAX_NAME_BYTES: usize = 256;
 /// Most bytes of one object, its id, name and fields together (AWS limit).
 pub const MAX_OBJECT_BYTES: usize = 15_360;
+/// Largest `maxActiveInstances` (AWS's limit).
+pub const MAX_ACTIVE_INSTANCES: u32 = 5;
 /// Longest period a definition may set (ten years): deadlines stay far from overflow.
 pub const MAX_PERIOD_MS: u64 = 3650 * 24 * 3_600_000;
 
@@ -43,8 +46,11 @@ pub struct Activity {
     pub maximum_retries: u32,
     /// Wait between a failure and the next attempt.
     pub retry_delay_ms: u64,
-    /// Activities that must finish first.
+    /// Activities that must finish first (with a schedule: their instance of the same period).
     pub depends_on: Vec<String>,
+    /// Its schedule, when it has one (`schedule` with `scheduleType` cron or timeseries);
+    /// `None` runs it once per activation, as `ondemand`.
+    pub scheduled: Option<Arc<Scheduled>>,
     /// All fields, own and inherited, as the runner sees them.
     pub fields: Vec<Field>,
 }
@@ -184,6 +190,25 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
         }
     }
 
+    let mut schedules: BTreeMap<&str, Option<Schedule>> = BTreeMap::new();
+    for (id, o) in &by_id {
+        let fields = resolve(&by_id, o);
+        if *id == "Default" || string_value(&fields, "type") != Some("Schedule") {
+            continue;
+        }
+        let field = |key: &str| string_value(&fields, key).map(str::to_string);
+        match Schedule::parse(id, &field, settings.minimum_schedule_period_ms) {
+            Ok(schedule) => {
+                schedules.insert(id, Some(schedule));
+            }
+            Err(errors) => {
+                for e in errors {
+                    report.error(id, e);
+                }
+                schedules.insert(id, None);
+            }
+        }
+    }
     let mut activities = BTreeMap::new();
     for (id, o) in &by_id {
         if *id == "Default" {
@@ -197,7 +222,7 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
         if !kind.ends_with("Activity") {
             continue;
         }
-        if let Some(activity) = validate_activity(id, o, &fields, settings, &mut report) {
+        if let Some(activity) = validate_activity(id, o, &fields, &schedules, settings, &mut report) {
             activities.insert(id.to_string(), Arc::new(activity));
         }
     }
@@ -205,6 +230,25 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
         for dep in &a.depends_on {
             if by_id.contains_key(dep.as_str()) && !activities.contains_key(dep) {
                 report.error(id, format!("dependsOn '{dep}' is not an activity"));
+            }
+        }
+    }
+    for (id, a) in &activities {
+        for dep in a.depends_on.iter().filter_map(|d| activities.get(d)) {
+            let same = match (&a.scheduled, &dep.scheduled) {
+                (None, None) => true,
+                (Some(x), Some(y)) => x.schedule.id == y.schedule.id && x.kind == y.kind,
+                _ => false,
+            };
+            if !same {
+                report.error(
+                    id,
+                    format!(
+                        "dependsOn '{}' runs on another schedule: dpsim pairs the instances of dependent activities \
+                         period by period, so both must use the same schedule and scheduleType",
+                        dep.id
+                    ),
+                );
             }
         }
     }
@@ -223,6 +267,7 @@ fn validate_activity(
     id: &str,
     o: &PipelineObject,
     fields: &[&Field],
+    schedules: &BTreeMap<&str, Option<Schedule>>,
     settings: &Settings,
     report: &mut Report,
 ) -> Option<Activity> {
@@ -268,14 +313,7 @@ fn validate_activity(
             }
         },
     };
-    let schedule_type = string_value(fields, "scheduleType");
-    if single(fields, "schedule").is_some() || schedule_type.is_some_and(|t| !t.eq_ignore_ascii_case("ondemand")) {
-        report.warn(
-            id,
-            "Schedules are not simulated: each activation runs this activity once, as with scheduleType ondemand"
-                .into(),
-        );
-    }
+    let scheduled = validate_schedule(id, fields, schedules, report);
     let depends_on = fields.iter().filter(|f| f.key() == "dependsOn").filter_map(|f| f.ref_value.clone()).collect();
     if report.errors.get(id).map_or(0, Vec::len) > before {
         return None;
@@ -289,8 +327,68 @@ fn validate_activity(
         maximum_retries,
         retry_delay_ms,
         depends_on,
+        scheduled,
         fields: fields.iter().map(|f| (*f).clone()).collect(),
     })
+}
+
+/// An activity's `schedule`, `scheduleType` and `maxActiveInstances`.
+fn validate_schedule(
+    id: &str,
+    fields: &[&Field],
+    schedules: &BTreeMap<&str, Option<Schedule>>,
+    report: &mut Report,
+) -> Option<Arc<Scheduled>> {
+    let schedule =
+        single(fields, "schedule").map(|f| f.ref_value.as_deref().or(f.string_value.as_deref()).unwrap_or(""));
+    let kind = match string_value(fields, "scheduleType").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("timeseries") => Some(Kind::Timeseries),
+        Some("cron") => Some(Kind::Cron),
+        Some("ondemand") => None,
+        Some(other) => {
+            report.error(id, format!("Field 'scheduleType': {other:?} is not cron, timeseries or ondemand"));
+            return None;
+        }
+    };
+    let max_active = match string_value(fields, "maxActiveInstances") {
+        None => 1,
+        Some(text) => {
+            match text.trim().parse::<u32>() {
+                Ok(n) if (1..=MAX_ACTIVE_INSTANCES).contains(&n) => n,
+                _ => {
+                    report.error(
+                    id,
+                    format!("Field 'maxActiveInstances' must be an integer from 1 to {MAX_ACTIVE_INSTANCES}, got {text:?}"),
+                );
+                    return None;
+                }
+            }
+        }
+    };
+    match (schedule, kind) {
+        // Without a schedule an activity runs once per activation, whatever its scheduleType
+        // says (dpsim's reading of a definition that never names a schedule).
+        (None, kind) => {
+            if kind.is_some() && string_value(fields, "scheduleType").is_some() {
+                report
+                    .warn(id, "scheduleType is set but no schedule is: each activation runs the activity once".into());
+            }
+            None
+        }
+        (Some(name), None) => {
+            report.error(id, format!("scheduleType ondemand takes no schedule, but the activity names '{name}'"));
+            None
+        }
+        (Some(name), Some(kind)) => match schedules.get(name) {
+            Some(Some(schedule)) => Some(Arc::new(Scheduled { schedule: schedule.clone(), kind, max_active })),
+            // The schedule's own errors are reported on it.
+            Some(None) => None,
+            None => {
+                report.error(id, format!("Field 'schedule': '{name}' is not a Schedule object"));
+                None
+            }
+        },
+    }
 }
 
 /// The objects whose own parent chain comes back to them: one walk per object, each ended as
@@ -429,7 +527,7 @@ mod tests {
         assert!(errors(&missing_wg)[0].starts_with("Copy: Activity has no workerGroup"));
         let no_name =
             vec![PipelineObject { id: Some("X".into()), name: None, fields: vec![Field::string("type", "Schedule")] }];
-        assert_eq!(errors(&no_name), ["X: Object has no name"]);
+        assert_eq!(errors(&no_name)[0], "X: Object has no name");
         let no_id = vec![PipelineObject { id: None, name: Some("n".into()), fields: vec![] }];
         assert_eq!(errors(&no_id), ["pipelineObjects.1: Object has no id"]);
         assert!(errors(&copy(vec![Field::string("reportProgressTimeout", "15 mins")]))[0].contains("invalid period"));
@@ -459,9 +557,10 @@ mod tests {
     }
 
     #[test]
-    fn schedules_warn_but_do_not_block() {
+    fn a_schedule_type_without_a_schedule_warns_and_runs_once_per_activation() {
         let (def, out) = validate(&copy(vec![Field::string("scheduleType", "cron")]), &Settings::default());
-        assert!(def.is_some() && !out.errored);
-        assert_eq!(out.validation_warnings.len(), 1);
+        assert!(!out.errored);
+        assert!(def.unwrap().activities["Copy"].scheduled.is_none());
+        assert_eq!(out.validation_warnings.len(), 1, "{out:?}");
     }
 }

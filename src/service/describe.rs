@@ -9,7 +9,7 @@ use crate::protocol::output::{
     QueryObjectsOutput,
 };
 use crate::protocol::{Field, PipelineObject, Response, ServiceError};
-use crate::time::{Millis, format_dp_time};
+use crate::time::{Millis, format_dp_time, parse_instant};
 
 use super::Service;
 use super::model::{AttemptKey, InstanceKey, InstanceStatus, PipelineKey, PipelineState};
@@ -42,6 +42,7 @@ impl Service {
             Field::string("@scheduledStartTime", format_dp_time(inst.scheduled_start)),
             Field::string("@attemptCount", inst.attempts.len().to_string()),
         ];
+        time_field(&mut fields, "@scheduledEndTime", inst.scheduled_end);
         time_field(&mut fields, "@actualStartTime", inst.actual_start);
         time_field(&mut fields, "@actualEndTime", inst.actual_end);
         if let Some(&head) = inst.attempts.last() {
@@ -66,6 +67,7 @@ impl Service {
             Field::string("@attemptNumber", attempt.number.to_string()),
             Field::string("@scheduledStartTime", format_dp_time(inst.scheduled_start)),
         ];
+        time_field(&mut fields, "@scheduledEndTime", inst.scheduled_end);
         time_field(&mut fields, "@actualStartTime", attempt.started);
         time_field(&mut fields, "@actualEndTime", attempt.ended);
         time_field(&mut fields, "reportProgressTime", attempt.report_progress_time);
@@ -219,13 +221,19 @@ fn selector_matches(s: &Selector, o: &PipelineObject) -> bool {
     o.fields.iter().filter(|f| f.key() == name).any(|f| {
         let text = f.string_value.as_deref();
         let reference = f.ref_value.as_deref();
+        // Times compare as instants (`2026-01-01T03:00:00`, with or without `Z`, or RFC 3339),
+        // anything else as text.
+        let order = |t: &str, v: &str| match (parse_instant(t), parse_instant(v)) {
+            (Some(a), Some(b)) => a.cmp(&b),
+            _ => t.cmp(v),
+        };
         match op.kind.as_deref() {
             Some("EQ") => text.is_some_and(|t| values.iter().any(|v| v == t)),
             Some("REF_EQ") => reference.is_some_and(|r| values.iter().any(|v| v == r)),
-            Some("LE") => text.zip(values.first()).is_some_and(|(t, v)| t <= v.as_str()),
-            Some("GE") => text.zip(values.first()).is_some_and(|(t, v)| t >= v.as_str()),
+            Some("LE") => text.zip(values.first()).is_some_and(|(t, v)| order(t, v).is_le()),
+            Some("GE") => text.zip(values.first()).is_some_and(|(t, v)| order(t, v).is_ge()),
             Some("BETWEEN") => match (text, values.first(), values.get(1)) {
-                (Some(t), Some(lo), Some(hi)) => lo.as_str() <= t && t <= hi.as_str(),
+                (Some(t), Some(lo), Some(hi)) => order(t, lo).is_ge() && order(t, hi).is_le(),
                 _ => false,
             },
             _ => false,

@@ -158,6 +158,12 @@ impl Service {
                 }
             }
         }
+        let inst = &mut self.s.instances[i];
+        if self.s.settings.bug == Some(Bug::RequeueFinished) && inst.attempts.len() == 1 {
+            inst.status = InstanceStatus::WaitingForRunner;
+            inst.current_attempt = None;
+            self.refresh_ready(i);
+        }
     }
 
     /// Cancels an instance that is not over, with its lease, queue entry and timers.

@@ -9,6 +9,7 @@
 pub mod definition;
 pub mod ids;
 pub mod model;
+pub mod schedule;
 pub mod settings;
 pub mod timers;
 
@@ -89,6 +90,9 @@ pub struct InstanceSummary {
     pub status: String,
     /// Attempts made.
     pub attempts: usize,
+    /// `@scheduledStartTime` of an instance of a schedule's period (`None` for one created
+    /// by an activation).
+    pub period_start: Option<Millis>,
 }
 
 /// A held poll.
@@ -170,6 +174,12 @@ impl Service {
     /// Handles one request at `now`, after applying every rule due by then.
     pub fn handle(&mut self, now: Millis, request: Request) -> Result<Outcome, ServiceError> {
         self.advance(now);
+        let outcome = self.answer(request);
+        self.settle();
+        outcome
+    }
+
+    fn answer(&mut self, request: Request) -> Result<Outcome, ServiceError> {
         let done = |r: Result<Response, ServiceError>| r.map(Outcome::Done);
         match request {
             Request::PollForTask(r) => self.poll_for_task(r),
@@ -206,6 +216,7 @@ impl Service {
         while let Some(timer) = self.s.timers.pop_due(now) {
             self.s.clock = self.s.clock.max(timer.at);
             self.fire(timer);
+            self.settle();
         }
         self.s.clock = self.s.clock.max(now);
     }
@@ -297,6 +308,7 @@ impl Service {
                 component: i.activity.id.clone(),
                 status: i.status.as_str().to_string(),
                 attempts: i.attempts.len(),
+                period_start: i.scheduled_end.map(|_| i.scheduled_start),
             })
             .collect()
     }
@@ -343,6 +355,10 @@ impl Service {
             TimerKind::ReadyAt(instance) => {
                 self.s.instances[instance].ready_timer = None;
                 self.refresh_ready(instance);
+            }
+            TimerKind::Period(pipeline) => {
+                self.s.pipelines[pipeline].period_timer = None;
+                self.create_due_periods(pipeline);
             }
             TimerKind::PollHold(poll) => {
                 let Some(group) = self.s.held_groups.remove(&poll) else { return };
@@ -448,6 +464,7 @@ impl Service {
             && inst.ready_timer.is_none()
             && p.state == model::PipelineState::Scheduled
             && !p.paused.contains(&inst.activity.id)
+            && !self.held_back(i)
     }
 
     /// Puts an instance in, or takes it out of, its ready queue to match its eligibility, and
@@ -484,6 +501,47 @@ impl Service {
         }
         self.s.instances[i].queued = false;
         Some(i)
+    }
+
+    /// True when `maxActiveInstances` holds back an instance of a scheduled activity that has
+    /// not started: as many of its siblings as allowed are started and not over, or queued.
+    /// Counting the queued ones means only instances that may really run now wait in the
+    /// ready queue (and say so in the journal); siblings are refreshed oldest first.
+    fn held_back(&self, i: InstanceKey) -> bool {
+        let inst = &self.s.instances[i];
+        let Some(sch) = &inst.activity.scheduled else { return false };
+        if inst.actual_start.is_some() {
+            return false;
+        }
+        let taken = self.s.pipelines[inst.pipeline]
+            .instances
+            .iter()
+            .filter(|&&j| j != i)
+            .map(|&j| &self.s.instances[j])
+            .filter(|j| j.activity.id == inst.activity.id && !j.status.is_terminal())
+            .filter(|j| j.actual_start.is_some() || j.queued)
+            .count();
+        taken >= sch.max_active as usize
+    }
+
+    /// After every request and timer: refreshes the waiting instances of scheduled activities,
+    /// oldest first (one that started or ended may hold them back or let them go), and serves
+    /// held polls any of them can answer.
+    fn settle(&mut self) {
+        let waiting: Vec<InstanceKey> = self
+            .s
+            .pipelines
+            .iter()
+            .filter(|p| p.period_timer.is_some() || !p.next_period.is_empty())
+            .flat_map(|p| p.instances.iter().copied())
+            .filter(|&i| {
+                let inst = &self.s.instances[i];
+                inst.activity.scheduled.is_some() && inst.status == model::InstanceStatus::WaitingForRunner
+            })
+            .collect();
+        for i in waiting {
+            self.refresh_ready(i);
+        }
     }
 
     /// Serves held polls of a group, oldest first, while tasks are ready.

@@ -70,6 +70,12 @@ pub struct Pipeline {
     pub parameter_values: Vec<ParameterValue>,
     /// Paused components.
     pub paused: BTreeSet<String>,
+    /// The first activation's start: where `startAt: FIRST_ACTIVATION_DATE_TIME` schedules begin.
+    pub first_activation: Option<Millis>,
+    /// Per scheduled activity, the index of its next period to create.
+    pub next_period: BTreeMap<String, u64>,
+    /// When the next period of any schedule comes due.
+    pub period_timer: Option<super::timers::TimerKey>,
     /// Instances in creation order.
     pub instances: Vec<InstanceKey>,
     /// Instances by id.
@@ -138,6 +144,8 @@ pub struct Instance {
     pub status: InstanceStatus,
     /// Scheduled start; orders the ready queue.
     pub scheduled_start: Millis,
+    /// `@scheduledEndTime`, for an instance of a schedule's period.
+    pub scheduled_end: Option<Millis>,
     /// First handout.
     pub actual_start: Option<Millis>,
     /// Reached a terminal status.

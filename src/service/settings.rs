@@ -27,6 +27,13 @@ pub struct Settings {
     pub default_retry_delay_ms: u64,
     /// Smallest `retryDelay` a definition may set. Default 2 minutes (AWS's minimum).
     pub minimum_retry_delay_ms: u64,
+    /// Shortest schedule `period` a definition may set. Default 15 minutes (AWS's minimum
+    /// scheduling interval).
+    pub minimum_schedule_period_ms: u64,
+    /// How far before the activation a schedule's first period may start (its earlier periods
+    /// are backfilled at once); an earlier start refuses the activation, as AWS blocks
+    /// accidental backfills. Default 1 day; `None` allows any backfill.
+    pub backfill_limit_ms: Option<u64>,
     /// Seed for pipeline ids and the taskId key; the same seed gives the same ids.
     pub seed: u64,
     /// A deliberately broken rule, only for proving that the checks catch it. Never set it
@@ -44,6 +51,8 @@ impl Default for Settings {
             maximum_retries_cap: 5,
             default_retry_delay_ms: 10 * MINUTE_MS,
             minimum_retry_delay_ms: 2 * MINUTE_MS,
+            minimum_schedule_period_ms: 15 * MINUTE_MS,
+            backfill_limit_ms: Some(24 * 60 * MINUTE_MS),
             seed: 0,
             bug: None,
         }
@@ -75,11 +84,17 @@ pub enum Bug {
     SkipHeldPolls,
     /// A missed acknowledgement counts as a failed attempt.
     AckExpiryFailsAttempt,
+    /// Every third period of a schedule gets no instance.
+    SkipPeriod,
+    /// Every third period of a schedule gets a second instance (`..._2`).
+    DuplicatePeriod,
+    /// An instance accepted as FINISHED goes back to waiting for a runner (and runs again).
+    RequeueFinished,
 }
 
 impl Bug {
     /// Every broken rule.
-    pub const ALL: [Bug; 10] = [
+    pub const ALL: [Bug; 13] = [
         Bug::ExtendLeaseOnLateReport,
         Bug::IgnoreTryCancel,
         Bug::IgnoreRetryDelay,
@@ -90,5 +105,8 @@ impl Bug {
         Bug::IgnorePause,
         Bug::SkipHeldPolls,
         Bug::AckExpiryFailsAttempt,
+        Bug::SkipPeriod,
+        Bug::DuplicatePeriod,
+        Bug::RequeueFinished,
     ];
 }

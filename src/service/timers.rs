@@ -20,6 +20,8 @@ pub enum TimerKind {
     ReadyAt(InstanceKey),
     /// A held poll's hold time ends.
     PollHold(u64),
+    /// A schedule period of a pipeline comes due.
+    Period(super::model::PipelineKey),
 }
 
 /// A set timer: when, creation order, and what.

@@ -228,6 +228,13 @@ impl<S: 'static> OwnedTasks<S> {
     /// denoted as `MAX_SHARDED_LIST_SIZE`.
     fn gen_sharded_list_size(num_cores: usize) -> usize {
         const MAX_SHARDED_LIST_SIZE: usize = 1 << 16;
+        // dpsim patch: one core, one shard. Tasks are sharded by their id, which a process-wide
+        // counter gives, so with several shards the order in which a dropped runtime shuts its
+        // tasks down (and what the network sees first) depended on every task the process
+        // had spawned before: the same simulation run twice in one process could differ.
+        if num_cores <= 1 {
+            return 1;
+        }
         usize::min(MAX_SHARDED_LIST_SIZE, num_cores.next_power_of_two() * 4)
     }
 }
