@@ -6,7 +6,8 @@
 //!
 //! `cargo bench --bench sparse` runs each side in a fresh child process and prints wall time,
 //! requests and the harness/baseline ratio measured in the same run, and the harness with
-//! fixed-tick stepping for reference.
+//! fixed-tick stepping for reference. Then a week of an hourly two-activity pipeline with 20
+//! runners, with skipping and with fixed ticks (each in its own process).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -40,6 +41,38 @@ fn sparse_scenario(stepping: Stepping) -> dpsim::scenario::Scenario {
         "runners": [{"name": "worker", "count": RUNNERS, "machines": 4, "worker_group": "wg", "report_interval": "5m"}]
     });
     parse(&text.to_string()).expect("valid benchmark scenario")
+}
+
+/// Seven simulated days of an hourly (cron) pipeline: Extract, then Load, every hour, 20
+/// runners.
+fn week_scenario(stepping: Stepping) -> dpsim::scenario::Scenario {
+    let text = json!({
+        "description": "a week of an hourly pipeline",
+        "seed": 5,
+        "duration": "7d",
+        "stop_when_done": false,
+        "log": "anomalies",
+        "stepping": stepping,
+        "pipelines": [{"name": "hourly", "definition": {"objects": [
+            {"id": "Default", "name": "Default", "scheduleType": "cron", "workerGroup": "wg", "schedule": {"ref": "Hourly"}},
+            {"id": "Hourly", "name": "Hourly", "type": "Schedule", "period": "1 hours", "startAt": "FIRST_ACTIVATION_DATE_TIME"},
+            {"id": "Extract", "name": "Extract", "type": "ShellCommandActivity", "command": "extract.sh", "myWorkTime": "10 minutes"},
+            {"id": "Load", "name": "Load", "type": "ShellCommandActivity", "command": "load.sh", "myWorkTime": "5 minutes", "dependsOn": {"ref": "Extract"}}]}}],
+        "runners": [{"name": "worker", "count": RUNNERS, "machines": 4, "worker_group": "wg", "report_interval": "5m"}]
+    });
+    parse(&text.to_string()).expect("valid benchmark scenario")
+}
+
+/// One run of the week, timed.
+fn week(stepping: Stepping) {
+    let scenario = week_scenario(stepping);
+    let start = Instant::now();
+    let out =
+        dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).expect("simulation runs");
+    let report = Report::new("week", &scenario, &out);
+    let wall = start.elapsed().as_secs_f64();
+    assert!(report.passed(), "{}", report.summary_text());
+    println!("RESULT wall={wall:.3} requests={} steps={} tasks={}", out.requests, out.steps, report.summary.tasks);
 }
 
 fn harness(stepping: Stepping) {
@@ -190,6 +223,8 @@ fn main() {
             Some("skip-idle") => harness(Stepping::SkipIdle),
             Some("fixed-tick") => harness(Stepping::FixedTick),
             Some("baseline") => baseline(),
+            Some("week-skip-idle") => week(Stepping::SkipIdle),
+            Some("week-fixed-tick") => week(Stepping::FixedTick),
             other => panic!("unknown child mode {other:?}"),
         }
         return;
@@ -209,5 +244,16 @@ fn main() {
         "harness (skip-idle) / paused-clock tokio baseline: {:.2}x; fixed-tick / skip-idle: {:.1}x",
         skipping["wall"] / base["wall"],
         fixed["wall"] / skipping["wall"]
+    );
+    let (week_skip, week_fixed) = (child("week-skip-idle", None), child("week-fixed-tick", None));
+    println!(
+        "a week of an hourly Extract -> Load pipeline, {RUNNERS} runners ({} instances, {} requests): skip-idle {:.2} s in {} steps, fixed-tick {:.2} s in {} steps ({:.1}x)",
+        week_skip["tasks"],
+        week_skip["requests"],
+        week_skip["wall"],
+        week_skip["steps"],
+        week_fixed["wall"],
+        week_fixed["steps"],
+        week_fixed["wall"] / week_skip["wall"]
     );
 }

@@ -359,6 +359,53 @@ def main_flow(endpoint):
     # Loose bounds: only the order of magnitude of the hold is the server's contract.
     check(held >= POLL_HOLD_S * 0.8, f"empty poll answered after {held:.2f}s, not held for ~{POLL_HOLD_S}s")
 
+    scheduled_flow(dp, admin)
+
+
+def scheduled_flow(dp, admin):
+    """An hourly cron pipeline starting two hours back: boto3 sees one instance per period,
+    each with its @scheduledStartTime and @scheduledEndTime, and selects them by time."""
+    now = admin.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    start = hour - datetime.timedelta(hours=2)
+    fmt = "%Y-%m-%dT%H:%M:%S"
+    step(f"An hourly cron schedule from {start.strftime(fmt)} validates and activates (backfill)")
+    pid = dp.create_pipeline(name="real-client-hourly", uniqueId="rc-hourly-1")["pipelineId"]
+    objects = [
+        {"id": "Default", "name": "Default", "fields": [
+            field("workerGroup", "wg-scheduled"), field("scheduleType", "cron"),
+            {"key": "schedule", "refValue": "Hourly"}]},
+        {"id": "Hourly", "name": "Hourly", "fields": [
+            field("type", "Schedule"), field("period", "1 hours"), field("startDateTime", start.strftime(fmt))]},
+        {"id": "Copy", "name": "Copy", "fields": [field("type", "ShellCommandActivity"), field("command", "copy.sh")]},
+    ]
+    put = dp.put_pipeline_definition(pipelineId=pid, pipelineObjects=objects)
+    check(put.get("errored") is False, f"the scheduled definition was refused: {body(put)}")
+    dp.activate_pipeline(pipelineId=pid)
+
+    step("QueryObjects INSTANCE lists one instance per period so far")
+    ids = dp.query_objects(pipelineId=pid, sphere="INSTANCE").get("ids", [])
+    want = [f"@Copy_{(start + datetime.timedelta(hours=h)).strftime(fmt)}" for h in range(3)]
+    check(sorted(ids) == want, f"instances {ids}, want {want}")
+
+    step("DescribeObjects shows @scheduledStartTime and @scheduledEndTime on each")
+    described = dp.describe_objects(pipelineId=pid, objectIds=ids).get("pipelineObjects", [])
+    for o in described:
+        begins = string_field(o["fields"], "@scheduledStartTime")
+        ends = string_field(o["fields"], "@scheduledEndTime")
+        check(o["id"] == f"@Copy_{begins}", f"{o['id']} has @scheduledStartTime {begins!r}")
+        period = datetime.datetime.strptime(ends, fmt) - datetime.datetime.strptime(begins, fmt)
+        check(period == datetime.timedelta(hours=1), f"{o['id']}: period {begins} .. {ends}")
+
+    step("QueryObjects with @scheduledStartTime GE the last period's start selects it alone")
+    selected = dp.query_objects(
+        pipelineId=pid,
+        sphere="INSTANCE",
+        query={"selectors": [{"fieldName": "@scheduledStartTime",
+                              "operator": {"type": "GE", "values": [want[-1].split("_", 1)[1]]}}]},
+    ).get("ids", [])
+    check(selected == [want[-1]], f"GE selected {selected}, want {[want[-1]]}")
+
 
 def auth_flow(endpoint, access_key, secret):
     step(f"ReportTaskRunnerHeartbeat signed with the right credentials ({access_key})")
