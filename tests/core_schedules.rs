@@ -234,3 +234,16 @@ fn query_objects_selects_instances_by_scheduled_time() {
     );
     assert_eq!(select(&mut svc, "GE", json!([dpsim::time::format_dp_time(T0 + 30 * MINUTE_MS)])).len(), 0);
 }
+
+#[test]
+fn first_activation_date_time_starts_at_the_whole_second_of_the_activation() {
+    let (mut svc, p, _) =
+        scheduled(&[("period", "1 hours"), ("startAt", "FIRST_ACTIVATION_DATE_TIME")], "timeseries", &[]);
+    activate(&mut svc, &p, T0 + 600).unwrap();
+    assert!(instances(&mut svc, &p, T0 + HOUR_MS - 1, "Extract").is_empty());
+    assert_eq!(
+        instances(&mut svc, &p, T0 + HOUR_MS, "Extract"),
+        ["@Extract_2026-01-01T00:00:00"],
+        "object times have second resolution: the period is 00:00:00 .. 01:00:00"
+    );
+}

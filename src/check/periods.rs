@@ -62,7 +62,8 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                 schedules.insert(pipeline, scheduled);
             }
             (Operation::ActivatePipeline, CallOutcome::Accepted) => {
-                activated.entry(pipeline).or_insert(c.start_ms.unwrap_or(c.answered_at));
+                // Object times have second resolution.
+                activated.entry(pipeline).or_insert(c.start_ms.unwrap_or(c.answered_at) / 1000 * 1000);
             }
             (Operation::PollForTask, CallOutcome::Handout { attempt_id, pipeline_id, .. }) => {
                 let pipeline = pipeline_id.as_str();

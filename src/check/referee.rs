@@ -273,7 +273,8 @@ impl Model {
             return;
         }
         p.activations += 1;
-        p.first_activation.get_or_insert(start);
+        // Object times have second resolution.
+        p.first_activation.get_or_insert(start / 1000 * 1000);
         let activation = p.activations;
         let definition = p.definition.clone();
         let mut created: BTreeMap<String, usize> = BTreeMap::new();

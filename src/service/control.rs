@@ -149,7 +149,9 @@ impl Service {
         let p = &mut self.s.pipelines[key];
         p.activations += 1;
         p.active_definition = Some(definition.clone());
-        p.first_activation.get_or_insert(start);
+        // Object times have second resolution: a schedule starting at the first activation
+        // starts at its whole second.
+        p.first_activation.get_or_insert(start / SECOND_MS * SECOND_MS);
         let activation = p.activations;
         let mut created: Vec<(String, InstanceKey)> = Vec::new();
         for activity in definition.activities.values().filter(|a| a.scheduled.is_none()) {
