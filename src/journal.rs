@@ -183,6 +183,18 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// True for the events that end an instance (it reaches a terminal status).
+    pub fn ends_instance(&self) -> bool {
+        matches!(
+            self,
+            EventKind::Finished
+                | EventKind::InstanceFailed
+                | EventKind::CascadeFailed
+                | EventKind::Canceled { .. }
+                | EventKind::MarkedFinished
+        )
+    }
+
     /// A short name for logs.
     pub fn name(&self) -> &'static str {
         match self {

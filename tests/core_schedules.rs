@@ -247,3 +247,20 @@ fn first_activation_date_time_starts_at_the_whole_second_of_the_activation() {
         "object times have second resolution: the period is 00:00:00 .. 01:00:00"
     );
 }
+
+#[test]
+fn a_run_that_stops_when_done_waits_for_the_periods_still_to_come() {
+    let scenario = dpsim::scenario::parse(
+        r#"{"duration": "1d", "pipelines": [{"name": "p", "definition": {"objects": [
+              {"id": "Default", "name": "Default", "scheduleType": "cron", "workerGroup": "wg", "schedule": {"ref": "S"}},
+              {"id": "S", "name": "S", "type": "Schedule", "period": "1 hours", "startAt": "FIRST_ACTIVATION_DATE_TIME", "occurrences": "3"},
+              {"id": "Copy", "name": "Copy", "type": "ShellCommandActivity", "command": "c.sh", "myWorkTime": "5 minutes"}]}}],
+            "runners": [{"name": "r", "worker_group": "wg"}]}"#,
+    )
+    .unwrap();
+    let out = dpsim::sim::run(&scenario, 1, &dpsim::runner::Programs::default(), None).unwrap();
+    let finished = out.instances.iter().filter(|i| i.status == "FINISHED").count();
+    assert_eq!((out.instances.len(), finished), (3, 3), "{:?}", out.instances);
+    assert!(out.finished_early, "it stops once the last period's instance is over");
+    assert!(out.end_ms > 2 * HOUR_MS && out.end_ms < 3 * HOUR_MS, "ended at {} ms", out.end_ms);
+}

@@ -9,8 +9,7 @@
 //! lies on one side of zero.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -20,7 +19,7 @@ use crate::runner::Programs;
 use crate::scenario::Scenario;
 
 use super::stats::RunStats;
-use super::{plan, plan_for, violations_of};
+use super::{per_seed, plan, plan_for, violations_of};
 
 /// Bootstrap resamples per statistic.
 const RESAMPLES: usize = 1000;
@@ -131,35 +130,20 @@ pub fn compare(
     programs: &Programs,
     progress: &(dyn Fn() + Sync),
 ) -> Comparison {
-    let next = AtomicU64::new(seeds.start);
-    let results: Mutex<BTreeMap<u64, [SeedRun; 2]>> = Mutex::new(BTreeMap::new());
     let base = Arc::new(base.clone());
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(|| {
-                loop {
-                    let seed = next.fetch_add(1, Ordering::SeqCst);
-                    if seed >= seeds.end {
-                        return;
-                    }
-                    let drawn = plan_for(&base, seed);
-                    let run = |c: &Config| {
-                        let scenario = plan::apply(&c.scenario, seed, &drawn);
-                        match violations_of(&scenario, programs) {
-                            Ok((violations, stats)) => {
-                                SeedRun { broken: violations.iter().map(|v| v.invariant.to_string()).collect(), stats }
-                            }
-                            Err(_) => SeedRun { broken: vec!["error".into()], stats: RunStats::default() },
-                        }
-                    };
-                    let pair = [run(&configs[0]), run(&configs[1])];
-                    results.lock().unwrap_or_else(|p| p.into_inner()).insert(seed, pair);
-                    progress();
+    let runs = per_seed(seeds.clone(), jobs, progress, |seed| {
+        let drawn = plan_for(&base, seed);
+        let run = |c: &Config| {
+            let scenario = plan::apply(&c.scenario, seed, &drawn);
+            match violations_of(&scenario, programs) {
+                Ok((violations, stats)) => {
+                    SeedRun { broken: violations.iter().map(|v| v.invariant.to_string()).collect(), stats }
                 }
-            });
-        }
+                Err(_) => SeedRun { broken: vec!["error".into()], stats: RunStats::default() },
+            }
+        };
+        [run(&configs[0]), run(&configs[1])]
     });
-    let runs: Vec<(u64, [SeedRun; 2])> = results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().collect();
     analyse(seeds, configs, &runs)
 }
 

@@ -123,9 +123,20 @@ pub fn sweep(
     programs: &Programs,
     progress: &(dyn Fn() + Sync),
 ) -> Vec<SeedOutcome> {
-    let next = AtomicU64::new(seeds.start);
-    let results: Mutex<BTreeMap<u64, SeedOutcome>> = Mutex::new(BTreeMap::new());
     let base = Arc::new(base.clone());
+    per_seed(seeds, jobs, progress, |seed| run_seed(&base, seed, programs).0).into_iter().map(|(_, o)| o).collect()
+}
+
+/// Runs `run` for every seed on `jobs` threads (each takes the next seed when it is free);
+/// `progress` is told after each seed. Results in seed order, whatever the threads did.
+pub fn per_seed<T: Send>(
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    progress: &(dyn Fn() + Sync),
+    run: impl Fn(u64) -> T + Sync,
+) -> Vec<(u64, T)> {
+    let next = AtomicU64::new(seeds.start);
+    let results: Mutex<BTreeMap<u64, T>> = Mutex::new(BTreeMap::new());
     std::thread::scope(|scope| {
         for _ in 0..jobs.max(1) {
             scope.spawn(|| {
@@ -134,14 +145,14 @@ pub fn sweep(
                     if seed >= seeds.end {
                         return;
                     }
-                    let (outcome, _) = run_seed(&base, seed, programs);
-                    results.lock().unwrap_or_else(|p| p.into_inner()).insert(seed, outcome);
+                    let result = run(seed);
+                    results.lock().unwrap_or_else(|p| p.into_inner()).insert(seed, result);
                     progress();
                 }
             });
         }
     });
-    results.into_inner().unwrap_or_else(|p| p.into_inner()).into_values().collect()
+    results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().collect()
 }
 
 /// A scenario file that reproduces a run on its own.

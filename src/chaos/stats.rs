@@ -56,7 +56,7 @@ impl RunStats {
                 s.cancel_propagation_ms.push(o.at.saturating_sub(at));
             }
         }
-        let ends = out.journal.iter().filter(|e| ends_task(&e.kind)).map(|e| e.at.saturating_sub(EPOCH_MS));
+        let ends = out.journal.iter().filter(|e| e.kind.ends_instance()).map(|e| e.at.saturating_sub(EPOCH_MS));
         s.makespan_ms = ends.max();
         let runner_calls = out.calls.iter().filter(|c| c.runner.is_some()).count();
         let tasks = report.summary.tasks;
@@ -64,18 +64,6 @@ impl RunStats {
         s.zombie_ms = Analysis::of(out).zombies().iter().map(|w| w.zombie_ms).collect();
         s
     }
-}
-
-/// Events that end a task's instance.
-fn ends_task(kind: &EventKind) -> bool {
-    matches!(
-        kind,
-        EventKind::Finished
-            | EventKind::InstanceFailed
-            | EventKind::CascadeFailed
-            | EventKind::Canceled { .. }
-            | EventKind::MarkedFinished
-    )
 }
 
 /// p50, p99 and max of a sample, in ms.

@@ -292,6 +292,11 @@ impl Service {
         lost
     }
 
+    /// True while an active pipeline's schedule has periods still to come.
+    pub fn periods_pending(&self) -> bool {
+        self.s.pipelines.iter().any(|p| p.period_timer.is_some() && p.state == model::PipelineState::Scheduled)
+    }
+
     /// Instances that have not reached a terminal status.
     pub fn open_instances(&self) -> usize {
         self.s.instances.iter().filter(|i| !i.status.is_terminal()).count()

@@ -68,7 +68,7 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
             && world.setup_done.load(Ordering::SeqCst)
             && !pending.iter().any(|p| p.at.is_some())
         {
-            if world.host.with_core(|c| c.open_instances()) == 0 {
+            if world.host.with_core(|c| c.open_instances() == 0 && !c.periods_pending()) {
                 finished_early = true;
                 break;
             }
@@ -184,14 +184,5 @@ fn track_unhooked(c: &Call, hooked: &BTreeSet<String>, work: &mut BTreeMap<Strin
 
 /// Events after which every instance might be over.
 fn ends_instance(kind: &EventKind) -> bool {
-    matches!(
-        kind,
-        EventKind::Finished
-            | EventKind::InstanceFailed
-            | EventKind::CascadeFailed
-            | EventKind::Canceled { .. }
-            | EventKind::MarkedFinished
-            | EventKind::Deleted
-            | EventKind::Activated { .. }
-    )
+    kind.ends_instance() || matches!(kind, EventKind::Deleted | EventKind::Activated { .. })
 }
