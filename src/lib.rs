@@ -11,14 +11,16 @@
 //!   own virtual Task Runner, a program on that API.
 //! - [`time`]: simulated instants, Data Pipeline periods, AWS time formats.
 //! - [`protocol`]: the AWS model: operations, typed requests and responses, validation, errors.
-//! - [`service`]: the sans-IO service core: pipelines, instances, attempts, leases, deadlines.
+//! - [`service`]: the sans-IO service core: pipelines, schedules and their periods, instances,
+//!   attempts, leases, deadlines.
 //! - [`journal`]: the events the core emits for every state change.
 //! - [`trace`]: the run's plain data (journal, observations, facts) that checks and reports read.
 //! - [`faults`]: message faults, one path for the simulation's edge and `serve`.
 //! - [`wire`]: the AWS JSON 1.1 HTTP front (router, errors, request ids, Date, SigV4).
 //! - [`serve`]: the service on a real port for runners in any language: clock, live faults, log.
 //! - [`scenario`]: scenario files: format, strict loading, JSON Schema, world plan.
-//! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop.
+//! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop,
+//!   which skips idle simulated time.
 //! - [`ownership`]: ownership facts from a trace: leases, work, zombie work, the log's lines.
 //! - [`report`]: the report of a run: summary, expectations, invariants, timeline, JSON.
 //! - [`check`]: named invariants over a run (single owner, no early handout, ...).

@@ -437,3 +437,38 @@ fn server_error(path: &std::path::Path) -> String {
         Ok(_) => panic!("expected {path:?} to be refused"),
     }
 }
+
+#[tokio::test]
+async fn a_scheduled_pipeline_makes_its_periods_as_the_manual_clock_advances() {
+    let server = manual();
+    let id =
+        aws(&server, "CreatePipeline", json!({"name": "hourly", "uniqueId": "hourly-1"})).await.json()["pipelineId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let objects = json!([
+        {"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "timeseries"},
+                                                         {"key": "schedule", "refValue": "Hourly"}]},
+        {"id": "Hourly", "name": "Hourly", "fields": [{"key": "type", "stringValue": "Schedule"},
+                                                       {"key": "period", "stringValue": "1 hours"},
+                                                       {"key": "startAt", "stringValue": "FIRST_ACTIVATION_DATE_TIME"}]},
+        {"id": "Copy", "name": "Copy", "fields": [{"key": "type", "stringValue": "ShellCommandActivity"},
+                                                   {"key": "workerGroup", "stringValue": "wg-1"}]}]);
+    let put = aws(&server, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": objects})).await;
+    assert_eq!(put.json()["errored"], false, "{}", put.text());
+    assert_eq!(aws(&server, "ActivatePipeline", json!({"pipelineId": id})).await.status, 200);
+    assert_eq!(instances(&server, &id).await, json!([]), "a timeseries period's instance comes at its end");
+    assert_eq!(poll(&server, "runner-a").await, None);
+    admin(&server, "POST", "/_dpsim/clock/advance", Some(r#"{"seconds": 3599.999}"#)).await;
+    assert_eq!(instances(&server, &id).await, json!([]));
+    admin(&server, "POST", "/_dpsim/clock/advance", Some(r#"{"to": "2026-01-01T02:00:00Z"}"#)).await;
+    assert_eq!(instances(&server, &id).await, json!(["@Copy_2026-01-01T00:00:00", "@Copy_2026-01-01T01:00:00"]));
+    assert!(poll(&server, "runner-a").await.is_some(), "the oldest period's task is handed out");
+    let text = log(&server).await;
+    let line = text.lines().find(|l| l.contains("Copy[2026-01-01T00:00] ") && l.contains("scheduled"));
+    assert!(line.is_some_and(|l| l.starts_with("+01:00:00.000")), "{text}");
+}
+
+async fn instances(server: &Server, pipeline: &str) -> Value {
+    aws(server, "QueryObjects", json!({"pipelineId": pipeline, "sphere": "INSTANCE"})).await.json()["ids"].clone()
+}
