@@ -87,3 +87,20 @@ fn a_count_of_an_event_the_log_never_prints_is_refused() {
     let e = error(&text);
     assert!(e.contains("at expect[0].event") && e.contains("no \"expird\" line"), "{e}");
 }
+
+#[test]
+fn schedule_settings_and_definitions_out_of_range_are_refused_with_their_path() {
+    let with = |service: &str| GOOD.replace("\"runners\"", &format!("\"service\": {service}, \"runners\""));
+    let e = error(&with(r#"{"default_max_active_instances": 6}"#));
+    assert!(e.contains("at service.default_max_active_instances") && e.contains("1 to 5"), "{e}");
+    let e = error(&with(r#"{"minimum_schedule_period": "0s"}"#));
+    assert!(e.contains("at service.minimum_schedule_period"), "{e}");
+    let scheduled = GOOD.replace(
+        r#"{"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg"}"#,
+        r#"{"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg", "schedule": {"ref": "S"}},
+           {"id": "S", "type": "Schedule", "period": "5 minutes", "startAt": "FIRST_ACTIVATION_DATE_TIME"}"#,
+    );
+    let e = error(&scheduled);
+    assert!(e.contains("at pipelines[0].definition") && e.contains("minimum scheduling interval"), "{e}");
+    assert!(parse(&scheduled.replace("5 minutes", "15 minutes")).is_ok());
+}

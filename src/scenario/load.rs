@@ -127,6 +127,7 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
         default_retry_delay_ms: s.default_retry_delay.map_or(d.default_retry_delay_ms, |v| v.ms()),
         minimum_retry_delay_ms: s.minimum_retry_delay.map_or(d.minimum_retry_delay_ms, |v| v.ms()),
         minimum_schedule_period_ms: s.minimum_schedule_period.map_or(d.minimum_schedule_period_ms, |v| v.ms()),
+        default_max_active_instances: s.default_max_active_instances.unwrap_or(d.default_max_active_instances),
         backfill_limit_ms: match s.backfill_limit {
             None => d.backfill_limit_ms,
             Some(v) if v.ms() == 0 => None,
@@ -144,6 +145,12 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
     }
     if s.duration.ms() < s.tick.ms() {
         return Err(err("duration", "must be at least one tick"));
+    }
+    if s.service.default_max_active_instances.is_some_and(|n| !(1..=5).contains(&n)) {
+        return Err(err("service.default_max_active_instances", "must be from 1 to 5 (AWS's limit)"));
+    }
+    if s.service.minimum_schedule_period.is_some_and(|d| d.ms() == 0) {
+        return Err(err("service.minimum_schedule_period", "must be longer than 0"));
     }
     let settings = settings(s, s.seed);
     let mut pipeline_names = BTreeSet::new();

@@ -126,6 +126,9 @@ pub struct ServiceSpec {
     /// Shortest schedule period a definition may set (default 15 minutes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_schedule_period: Option<Dur>,
+    /// maxActiveInstances of a scheduled activity that omits it (default 1, at most 5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_max_active_instances: Option<u32>,
     /// How far before the activation a schedule's first period may start, its earlier periods
     /// backfilled at once (default 1 day; "0s" allows any backfill).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -313,7 +313,7 @@ fn validate_activity(
             }
         },
     };
-    let scheduled = validate_schedule(id, fields, schedules, report);
+    let scheduled = validate_schedule(id, fields, schedules, settings, report);
     let depends_on = fields.iter().filter(|f| f.key() == "dependsOn").filter_map(|f| f.ref_value.clone()).collect();
     if report.errors.get(id).map_or(0, Vec::len) > before {
         return None;
@@ -337,6 +337,7 @@ fn validate_schedule(
     id: &str,
     fields: &[&Field],
     schedules: &BTreeMap<&str, Option<Schedule>>,
+    settings: &Settings,
     report: &mut Report,
 ) -> Option<Arc<Scheduled>> {
     let schedule =
@@ -351,7 +352,7 @@ fn validate_schedule(
         }
     };
     let max_active = match string_value(fields, "maxActiveInstances") {
-        None => 1,
+        None => settings.default_max_active_instances.clamp(1, MAX_ACTIVE_INSTANCES),
         Some(text) => {
             match text.trim().parse::<u32>() {
                 Ok(n) if (1..=MAX_ACTIVE_INSTANCES).contains(&n) => n,

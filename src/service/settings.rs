@@ -30,6 +30,9 @@ pub struct Settings {
     /// Shortest schedule `period` a definition may set. Default 15 minutes (AWS's minimum
     /// scheduling interval).
     pub minimum_schedule_period_ms: u64,
+    /// `maxActiveInstances` of a scheduled activity that omits it. Default 1 (AWS states 1 for
+    /// on-demand pipelines and is silent for scheduled ones).
+    pub default_max_active_instances: u32,
     /// How far before the activation a schedule's first period may start (its earlier periods
     /// are backfilled at once); an earlier start refuses the activation, as AWS blocks
     /// accidental backfills. Default 1 day; `None` allows any backfill.
@@ -52,6 +55,7 @@ impl Default for Settings {
             default_retry_delay_ms: 10 * MINUTE_MS,
             minimum_retry_delay_ms: 2 * MINUTE_MS,
             minimum_schedule_period_ms: 15 * MINUTE_MS,
+            default_max_active_instances: 1,
             backfill_limit_ms: Some(24 * 60 * MINUTE_MS),
             seed: 0,
             bug: None,
