@@ -92,6 +92,11 @@ pub fn format_http_date(at: Millis) -> String {
     )
 }
 
+/// The whole second an instant falls in: object times have second resolution.
+pub fn whole_second(at: Millis) -> Millis {
+    at / SECOND_MS * SECOND_MS
+}
+
 /// Parses a Data Pipeline date-time (`2012-12-12T00:00:00`, optionally with `Z`) as UTC.
 pub fn parse_dp_time(text: &str) -> Option<Millis> {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use crate::protocol::Operation;
 use crate::service::definition::validate;
 use crate::service::schedule::Scheduled;
-use crate::time::{Millis, format_dp_time, parse_dp_time};
-use crate::trace::{Call, CallOutcome, rel};
+use crate::time::{Millis, format_dp_time, parse_dp_time, whole_second};
+use crate::trace::{Call, CallOutcome, component_of, rel};
 
 use super::{Input, Violation};
 
@@ -62,21 +62,15 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                 schedules.insert(pipeline, scheduled);
             }
             (Operation::ActivatePipeline, CallOutcome::Accepted) => {
-                // Object times have second resolution.
-                activated.entry(pipeline).or_insert(c.start_ms.unwrap_or(c.answered_at) / 1000 * 1000);
+                activated.entry(pipeline).or_insert(whole_second(c.start_ms.unwrap_or(c.answered_at)));
             }
             (Operation::PollForTask, CallOutcome::Handout { attempt_id, pipeline_id, .. }) => {
                 let pipeline = pipeline_id.as_str();
                 let instance = instance_of(attempt_id.as_str());
-                // The scheduled activity whose instance this is: `@<activity>_<period start>`.
-                let Some((activity, sch, when)) = schedules.get(pipeline).and_then(|s| {
-                    s.iter().find_map(|(a, sch)| {
-                        let when = instance.strip_prefix('@')?.strip_prefix(a.as_str())?.strip_prefix('_')?;
-                        Some((a.as_str(), sch, when))
-                    })
-                }) else {
-                    continue;
-                };
+                // `@<activity>_<period start>`; anything after the start is no period.
+                let activity = component_of(instance);
+                let Some(sch) = schedules.get(pipeline).and_then(|s| s.get(activity)) else { continue };
+                let when = instance.get(activity.len() + 2..).unwrap_or_default();
                 let Some(&first_activation) = activated.get(pipeline) else { continue };
                 let first = sch.schedule.first_start(first_activation);
                 let period = parse_dp_time(when).and_then(|start| {

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use crate::protocol::shapes::PipelineObject;
 use crate::service::Settings;
 use crate::service::definition::validate;
-use crate::service::schedule::Scheduled;
-use crate::time::{Millis, format_dp_time};
+use crate::service::schedule::{Scheduled, instance_id};
+use crate::time::{Millis, format_dp_time, whole_second};
 
 /// What an activity's tasks obey, read from a definition the client put.
 #[derive(Clone, Debug)]
@@ -273,8 +273,7 @@ impl Model {
             return;
         }
         p.activations += 1;
-        // Object times have second resolution.
-        p.first_activation.get_or_insert(start / 1000 * 1000);
+        p.first_activation.get_or_insert(whole_second(start));
         let activation = p.activations;
         let definition = p.definition.clone();
         let mut created: BTreeMap<String, usize> = BTreeMap::new();
@@ -361,21 +360,20 @@ impl Model {
                     break;
                 }
                 p.next_period.insert(component.clone(), index + 1);
-                let id = format!("@{component}_{}", format_dp_time(period.start));
-                created.push(self.add_instance(pipeline, id, component, rules));
+                let id = instance_id(component, period.start);
+                created.push((self.add_instance(pipeline, id, component, rules), period.start));
             }
         }
-        for &i in &created {
-            let start = self.insts[i].id.rsplit('_').next().unwrap_or_default().to_string();
+        for &(i, start) in &created {
             for dep in self.insts[i].rules.depends_on.clone() {
-                let Some(up) = self.instance(pipeline, &format!("@{dep}_{start}")) else { continue };
+                let Some(up) = self.instance(pipeline, &instance_id(&dep, start)) else { continue };
                 if self.insts[up].status != Status::Finished {
                     self.insts[up].dependents.push(i);
                     self.insts[i].waiting_on.insert(up);
                 }
             }
         }
-        for &i in &created {
+        for &(i, _) in &created {
             if self.insts[i].waiting_on.is_empty() {
                 self.set_status(i, Status::WaitingForRunner, "its period came");
             }

@@ -11,7 +11,7 @@ use crate::protocol::input::{
 use crate::protocol::output::{CreatePipelineOutput, GetPipelineDefinitionOutput};
 use crate::protocol::shapes::{Tag, validate_tags};
 use crate::protocol::{Response, ServiceError};
-use crate::time::{Millis, SECOND_MS, format_dp_time};
+use crate::time::{Millis, SECOND_MS, format_dp_time, whole_second};
 
 use super::Service;
 use super::definition::{Activity, Definition, validate};
@@ -138,8 +138,10 @@ impl Service {
             self.s.pipelines[key].active_definition = Some(definition.clone());
         }
         if resumable || continues {
-            // Reactivating a pipeline deactivated without cancelActive resumes where it stopped.
-            self.emit_pipeline(EventKind::Activated { instances: 0 }, key, None, "resumed after deactivation".into());
+            // Reactivating a pipeline deactivated without cancelActive resumes where it stopped;
+            // a scheduled one goes on with its periods.
+            let why = if resumable { "resumed after deactivation" } else { "its schedules go on" };
+            self.emit_pipeline(EventKind::Activated { instances: 0 }, key, None, why.into());
             for i in self.s.pipelines[key].instances.clone() {
                 self.refresh_ready(i);
             }
@@ -149,9 +151,8 @@ impl Service {
         let p = &mut self.s.pipelines[key];
         p.activations += 1;
         p.active_definition = Some(definition.clone());
-        // Object times have second resolution: a schedule starting at the first activation
-        // starts at its whole second.
-        p.first_activation.get_or_insert(start / SECOND_MS * SECOND_MS);
+        // A schedule starting at the first activation starts at its whole second.
+        p.first_activation.get_or_insert(whole_second(start));
         let activation = p.activations;
         let mut created: Vec<(String, InstanceKey)> = Vec::new();
         for activity in definition.activities.values().filter(|a| a.scheduled.is_none()) {
@@ -251,7 +252,7 @@ impl Service {
                     _ => 1,
                 };
                 for copy in 0..copies {
-                    let mut id = schedule::instance_id(&activity.id, &period);
+                    let mut id = schedule::instance_id(&activity.id, period.start);
                     if copy > 0 {
                         id = format!("{id}_{}", copy + 1);
                     }
@@ -277,7 +278,7 @@ impl Service {
                 let inst = &self.s.instances[i];
                 let period_start = inst.scheduled_start;
                 for dep in inst.activity.depends_on.clone() {
-                    let up = format!("@{dep}_{}", format_dp_time(period_start));
+                    let up = schedule::instance_id(&dep, period_start);
                     let Some(&upstream) = self.s.pipelines[key].instance_ids.get(&up) else { continue };
                     if self.s.instances[upstream].status != InstanceStatus::Finished {
                         self.s.instances[upstream].dependents.push(i);

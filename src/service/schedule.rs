@@ -182,9 +182,9 @@ impl Kind {
     }
 }
 
-/// The instance id of an activity's period: `@Copy_2026-01-01T03:00:00`.
-pub fn instance_id(activity: &str, period: &Period) -> String {
-    format!("@{activity}_{}", format_dp_time(period.start))
+/// The instance id of an activity's period starting at `start`: `@Copy_2026-01-01T03:00:00`.
+pub fn instance_id(activity: &str, start: Millis) -> String {
+    format!("@{activity}_{}", format_dp_time(start))
 }
 
 #[cfg(test)]
@@ -212,7 +212,7 @@ mod tests {
         let first = s.first_start(0);
         let p2 = s.period(first, 2).unwrap();
         assert_eq!((p2.end - p2.start, s.period(first, 3)), (HOUR_MS, None), "a period starting at the end is out");
-        assert_eq!(instance_id("Copy", &p2), "@Copy_2026-01-01T02:00:00");
+        assert_eq!(instance_id("Copy", p2.start), "@Copy_2026-01-01T02:00:00");
         assert_eq!((Kind::Cron.due(&p2), Kind::Timeseries.due(&p2)), (p2.start, p2.end));
     }
 
