@@ -52,6 +52,8 @@ fn harness() {
     let sim_wall = start.elapsed().as_secs_f64();
     let report = Report::new("fleet", &scenario, &out);
     let wall = start.elapsed().as_secs_f64();
+    // A run that breaks an invariant measures nothing worth comparing.
+    assert!(report.passed(), "{}{}", report.summary_text(), report.violations_text());
     let finished = report.summary.statuses.iter().find(|(s, _)| s == "FINISHED").map_or(0, |(_, n)| *n);
     println!(
         "RESULT wall={wall:.3} sim_wall={sim_wall:.3} rss={:.1} requests={} steps={} sim_ms={} finished={finished} tasks={}",

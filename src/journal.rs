@@ -257,3 +257,11 @@ pub struct Event {
     /// Why, in words.
     pub cause: Cow<'static, str>,
 }
+
+impl Event {
+    /// The instance the event concerns, as (pipeline id, instance id): instance ids are unique
+    /// only within their pipeline.
+    pub fn instance(&self) -> Option<(&str, &str)> {
+        Some((self.pipeline_id.as_deref().unwrap_or_default(), self.object_id.as_deref()?))
+    }
+}

@@ -78,3 +78,39 @@ fn a_fault_that_hits_another_runner_than_it_names_is_caught() {
     let v = report.violations.iter().find(|v| v.invariant == "fault_target").expect("caught");
     assert!(v.message.contains("naming runner-b") && v.message.contains("from runner-a"), "{}", v.message);
 }
+
+/// Two copies of a pipeline activated in the same second: their instances have the same id
+/// (`@Copy_2026-01-01T00:00:00`), as instance ids are unique only within a pipeline.
+fn twin_pipelines() -> Scenario {
+    dpsim::scenario::parse(
+        r#"{"description": "two pipelines whose instances share an id", "seed": 1, "duration": "30m",
+            "pipelines": [{"name": "p", "copies": 2, "definition": {"objects": [
+                {"id": "Default", "name": "Default", "scheduleType": "ondemand", "workerGroup": "wg"},
+                {"id": "Copy", "name": "Copy", "type": "ShellCommandActivity", "command": "copy.sh", "myWorkTime": "10 minutes"}]}}],
+            "runners": [{"name": "worker", "count": 2, "worker_group": "wg"}]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn instances_of_two_pipelines_that_share_an_id_are_two_tasks() {
+    let scenario = twin_pipelines();
+    let mut out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
+    let ids: Vec<&str> = out.instances.iter().map(|i| i.instance_id.as_str()).collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], ids[1], "the case needs instance ids that coincide");
+    let report = Report::new("test", &scenario, &out);
+    assert!(report.violations.is_empty(), "{}", report.violations_text());
+    // Both work at once, each on its own pipeline's instance, under its own label.
+    let log = report.log_text();
+    assert!(log.contains("Copy[1]@1") && log.contains("Copy[2]@1"), "{log}");
+
+    // Both leases moved onto one pipeline's instance: now one task has two owners.
+    let first = out.instances[0].pipeline_id.clone();
+    for e in out.journal.iter_mut().filter(|e| matches!(e.kind, dpsim::journal::EventKind::Assigned { .. })) {
+        e.pipeline_id = Some(first.as_str().into());
+    }
+    let report = Report::new("test", &scenario, &out);
+    let v = report.violations.iter().find(|v| v.invariant == "single_owner").expect("caught");
+    assert!(v.message.contains("while t"), "{}", v.message);
+}

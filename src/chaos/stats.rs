@@ -27,10 +27,11 @@ impl RunStats {
     /// Collects the figures of a run.
     pub fn of(out: &Trace, report: &Report) -> RunStats {
         let mut s = RunStats::default();
-        let mut expired_at: std::collections::BTreeMap<String, u64> = Default::default();
+        // By (pipeline id, instance id): instance ids are unique only within their pipeline.
+        let mut expired_at: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
         let mut canceled: std::collections::BTreeMap<u64, (String, u64)> = Default::default();
         for e in &out.journal {
-            let object = e.object_id.as_deref().unwrap_or_default().to_string();
+            let object = e.instance().unwrap_or_default();
             match &e.kind {
                 EventKind::Expired { deadline: Deadline::Ack | Deadline::Progress } => {
                     expired_at.insert(object, e.at);

@@ -150,10 +150,12 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn flag(&mut self, invariant: &'static str, at: Millis, object: &str, runner: Option<&str>, message: String) {
+    /// Records a violation about the model's instance `i`.
+    fn flag(&mut self, invariant: &'static str, at: Millis, i: usize, runner: Option<&str>, message: String) {
         let at = rel(at);
-        let task = Some(self.input.analysis.label(object));
-        let trail = self.input.trail_of_instance(object, at);
+        let inst = &self.model.insts[i];
+        let task = Some(self.input.analysis.label(&inst.pipeline, &inst.id));
+        let trail = self.input.trail_of_instance((&inst.pipeline, &inst.id), at);
         self.out.push(Violation { invariant, at, task, runner: runner.map(str::to_string), message, trail });
     }
 
@@ -188,7 +190,7 @@ impl<'a> Walk<'a> {
             (Operation::ReportTaskProgress, outcome) => {
                 let Some(seq) = c.task_id.as_deref().map(task_seq) else { return };
                 let Some(lease) = self.model.leases.get(&seq) else { return };
-                let object = self.model.insts[lease.inst].id.clone();
+                let inst = lease.inst;
                 match outcome {
                     CallOutcome::Report { canceled: false } => match lease.over.clone() {
                         Some((when, why)) => {
@@ -196,7 +198,7 @@ impl<'a> Walk<'a> {
                                 "ReportTaskProgress on t{seq} was answered canceled=false, but the lease was over since {} ({why}): every later report answers canceled=true",
                                 stamp(rel(when))
                             );
-                            self.flag("history", at, &object, c.runner.as_deref(), message);
+                            self.flag("history", at, inst, c.runner.as_deref(), message);
                         }
                         None => self.model.renew(seq),
                     },
@@ -208,7 +210,7 @@ impl<'a> Walk<'a> {
             (Operation::SetTaskStatus, outcome) => {
                 let Some(seq) = c.task_id.as_deref().map(task_seq) else { return };
                 let Some(lease) = self.model.leases.get(&seq) else { return };
-                let object = self.model.insts[lease.inst].id.clone();
+                let inst = lease.inst;
                 let status = c.status.clone().unwrap_or_default();
                 match outcome {
                     CallOutcome::Accepted => match lease.over.clone() {
@@ -217,7 +219,7 @@ impl<'a> Walk<'a> {
                                 "SetTaskStatus {status} on t{seq} was accepted, but the lease was over since {} ({why}): only the live lease sets a status",
                                 stamp(rel(when))
                             );
-                            self.flag("history", at, &object, c.runner.as_deref(), message);
+                            self.flag("history", at, inst, c.runner.as_deref(), message);
                         }
                         None => self.model.task_status(seq, &status),
                     },
@@ -253,12 +255,12 @@ impl<'a> Walk<'a> {
                 "t{seq} was handed to a poll for worker group {:?}; its tasks go to {group:?}",
                 c.worker_group.as_deref().unwrap_or_default()
             );
-            self.flag("history", at, object, runner, message);
+            self.flag("history", at, i, runner, message);
         }
         if !self.model.may_hand_out(i) {
             let why = self.model.why_not_ready(i);
             let message = format!("t{seq} was handed out, but {why}: a task is handed out only when ready");
-            self.flag("history", at, object, runner, message);
+            self.flag("history", at, i, runner, message);
         }
         let expected = self.model.hand_out(i, seq);
         if let (Some(n), Some(expected)) = (number, expected)
@@ -269,7 +271,7 @@ impl<'a> Walk<'a> {
                 "t{seq} was handed out as attempt {n}; the rules give attempt {expected} ({} failure(s) since it was created or rerun, maximumRetries {}; a missed acknowledgement is no failure)",
                 inst.failures, inst.rules.maximum_retries
             );
-            self.flag("history", at, object, runner, message);
+            self.flag("history", at, i, runner, message);
         }
     }
 
@@ -281,7 +283,7 @@ impl<'a> Walk<'a> {
             if lease.over.is_some() {
                 continue;
             }
-            let object = self.model.insts[lease.inst].id.clone();
+            let inst = lease.inst;
             let answer = match c.outcome {
                 CallOutcome::Report { .. } => "canceled=true".to_string(),
                 _ => "TaskNotFoundException".to_string(),
@@ -291,7 +293,7 @@ impl<'a> Walk<'a> {
                 c.operation,
                 stamp(rel(lease.deadline))
             );
-            self.flag("history", c.answered_at, &object, c.runner.as_deref(), message);
+            self.flag("history", c.answered_at, inst, c.runner.as_deref(), message);
             self.model.end_lease(seq, "the service said so");
         }
         let mut found = Vec::new();
@@ -318,8 +320,7 @@ impl<'a> Walk<'a> {
                 inst.id,
                 stamp(rel(inst.ready_since.unwrap_or(t))),
             );
-            let object = inst.id.clone();
-            self.flag("liveness", t, &object, runner.as_deref(), message);
+            self.flag("liveness", t, i, runner.as_deref(), message);
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::time::{Millis, format_duration};
 use crate::trace::ObservationKind;
 use crate::trace::component_of;
 
-use super::{Input, Violation};
+use super::{Input, Instance, Violation};
 
 /// An invariant check.
 pub type Check = fn(&Input) -> Vec<Violation>;
@@ -40,14 +40,14 @@ fn violation(
     input: &Input,
     invariant: &'static str,
     at: Millis,
-    object: Option<&str>,
+    object: Option<Instance>,
     seq: Option<u64>,
     runner: Option<&str>,
     message: String,
 ) -> Violation {
     let task = match (seq, object) {
         (Some(seq), _) => Some(input.analysis.task_label(seq)),
-        (None, Some(o)) => Some(input.analysis.label(o)),
+        (None, Some((pipeline, o))) => Some(input.analysis.label(pipeline, o)),
         _ => None,
     };
     let trail = match (object, runner) {
@@ -60,9 +60,9 @@ fn violation(
 
 /// At most one live lease per task at any instant.
 fn single_owner(input: &Input) -> Vec<Violation> {
-    let mut by_instance: BTreeMap<&str, Vec<&crate::ownership::analysis::Lease>> = BTreeMap::new();
+    let mut by_instance: BTreeMap<Instance, Vec<&crate::ownership::analysis::Lease>> = BTreeMap::new();
     for l in input.analysis.leases.values() {
-        by_instance.entry(&l.object_id).or_default().push(l);
+        by_instance.entry((&l.pipeline_id, &l.object_id)).or_default().push(l);
     }
     let mut out = Vec::new();
     for (object, leases) in by_instance {
@@ -105,7 +105,7 @@ fn no_early_handout(input: &Input) -> Vec<Violation> {
                         input,
                         "no_early_handout",
                         rel(e.at),
-                        e.object_id.as_deref(),
+                        e.instance(),
                         Some(seq),
                         e.runner.as_deref(),
                         format!("lease t{seq} expired {how} its deadline {}", stamp(rel(due))),
@@ -121,14 +121,14 @@ fn no_early_handout(input: &Input) -> Vec<Violation> {
 /// After a task becomes ready, the first eligible poll gets it: no held poll is skipped and
 /// none answers empty while a task of its worker group waits.
 fn no_starvation(input: &Input) -> Vec<Violation> {
-    let group_of =
-        |object: &str| input.activities.get(component_of(object)).map(|a| a.worker_group.clone()).unwrap_or_default();
+    let group_of = |(pipeline, object): Instance| input.worker_group(pipeline, component_of(object));
     let mut held: BTreeMap<String, BTreeSet<u64>> = BTreeMap::new();
     let mut poll_group: BTreeMap<u64, String> = BTreeMap::new();
-    let mut ready: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
+    // Worker group -> the instances of it that are ready, as (pipeline id, instance id).
+    let mut ready: BTreeMap<String, BTreeSet<(&str, &str)>> = BTreeMap::new();
     let mut out = Vec::new();
     for e in &input.out.journal {
-        let object = e.object_id.as_deref().unwrap_or_default();
+        let instance = e.instance().unwrap_or_default();
         match &e.kind {
             EventKind::PollParked { poll, worker_group } => {
                 held.entry(worker_group.clone()).or_default().insert(*poll);
@@ -137,7 +137,7 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
             EventKind::PollTimedOut { poll, .. } | EventKind::PollAbandoned { poll } => {
                 let group = poll_group.remove(poll).unwrap_or_default();
                 held.entry(group.clone()).or_default().remove(poll);
-                let waiting = ready.get(&group).and_then(|r| r.keys().next());
+                let waiting = ready.get(&group).and_then(|r| r.first()).copied();
                 if let (EventKind::PollTimedOut { shutdown: false, .. }, Some(w)) = (&e.kind, waiting) {
                     out.push(violation(
                         input,
@@ -146,20 +146,20 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
                         Some(w),
                         None,
                         e.runner.as_deref(),
-                        format!("poll {poll} of {group:?} answered empty while {} was ready", input.analysis.label(w)),
+                        format!(
+                            "poll {poll} of {group:?} answered empty while {} was ready",
+                            input.analysis.label(w.0, w.1)
+                        ),
                     ));
                 }
             }
             EventKind::Ready => {
-                ready
-                    .entry(group_of(object))
-                    .or_default()
-                    .insert(object.to_string(), e.pipeline_id.as_deref().map(str::to_string));
+                ready.entry(group_of(instance)).or_default().insert(instance);
             }
             EventKind::Assigned { poll, .. } => {
-                let group = group_of(object);
+                let group = group_of(instance);
                 if let Some(r) = ready.get_mut(&group) {
-                    r.remove(object);
+                    r.remove(&instance);
                 }
                 let waiting = held.entry(group.clone()).or_default();
                 let oldest = waiting.first().copied();
@@ -176,7 +176,7 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
                         input,
                         "no_starvation",
                         rel(e.at),
-                        Some(object),
+                        Some(instance),
                         e.task,
                         e.runner.as_deref(),
                         format!("task handed to a later poll while held poll {q} of {group:?} waited"),
@@ -189,19 +189,21 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
             | EventKind::MarkedFinished
             | EventKind::RetryScheduled { .. }
             | EventKind::Expired { deadline: Deadline::Attempt } => {
-                if let Some(r) = ready.get_mut(&group_of(object)) {
-                    r.remove(object);
+                if let Some(r) = ready.get_mut(&group_of(instance)) {
+                    r.remove(&instance);
                 }
             }
             EventKind::Paused => {
+                // A paused component: its instances in that pipeline wait.
+                let (pipeline, component) = instance;
                 for r in ready.values_mut() {
-                    r.retain(|o, _| component_of(o) != object);
+                    r.retain(|&(p, o)| p != pipeline || component_of(o) != component);
                 }
             }
             EventKind::Deactivated { .. } | EventKind::Deleted => {
-                let pipeline = e.pipeline_id.as_deref().map(str::to_string);
+                let pipeline = e.pipeline_id.as_deref().unwrap_or_default();
                 for r in ready.values_mut() {
-                    r.retain(|_, p| *p != pipeline);
+                    r.retain(|&(p, _)| p != pipeline);
                 }
             }
             _ => {}
@@ -216,12 +218,12 @@ fn no_lost_task(input: &Input) -> Vec<Violation> {
         .out
         .lost
         .iter()
-        .map(|(object, why)| {
+        .map(|(pipeline, object, why)| {
             violation(
                 input,
                 "no_lost_task",
                 input.out.end_ms,
-                Some(object),
+                Some((pipeline, object)),
                 None,
                 None,
                 format!("lost at the end: {why}"),
@@ -253,7 +255,7 @@ fn cancel_learned(input: &Input) -> Vec<Violation> {
                         input,
                         "cancel_learned",
                         rel(e.at),
-                        e.object_id.as_deref(),
+                        e.instance(),
                         Some(seq),
                         Some(&owner),
                         format!(
@@ -283,7 +285,7 @@ fn stale_no_change(input: &Input) -> Vec<Violation> {
                         input,
                         "stale_no_change",
                         rel(e.at),
-                        e.object_id.as_deref(),
+                        e.instance(),
                         Some(seq),
                         e.runner.as_deref(),
                         format!("t{seq} ended at {} and then {}", stamp(rel(at)), e.kind.name()),
@@ -298,7 +300,7 @@ fn stale_no_change(input: &Input) -> Vec<Violation> {
                         input,
                         "stale_no_change",
                         rel(e.at),
-                        e.object_id.as_deref(),
+                        e.instance(),
                         Some(seq),
                         e.runner.as_deref(),
                         format!("t{seq} ended at {} and was then {} by a stale call", stamp(rel(at)), e.kind.name()),
@@ -313,27 +315,28 @@ fn stale_no_change(input: &Input) -> Vec<Violation> {
 
 /// Attempts never exceed maximumRetries + 1 (counted since the last RERUN).
 fn attempts_bound(input: &Input) -> Vec<Violation> {
-    let mut base: BTreeMap<String, u32> = BTreeMap::new();
-    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    let mut base: BTreeMap<Instance, u32> = BTreeMap::new();
+    let mut seen: BTreeMap<Instance, u32> = BTreeMap::new();
     let mut out = Vec::new();
     for e in &input.out.journal {
-        let object = e.object_id.as_deref().unwrap_or_default();
+        let Some(instance) = e.instance() else { continue };
         match &e.kind {
             EventKind::Rerun => {
-                let highest = seen.get(object).copied().unwrap_or(0);
-                base.insert(object.to_string(), highest);
+                let highest = seen.get(&instance).copied().unwrap_or(0);
+                base.insert(instance, highest);
             }
             EventKind::Assigned { .. } => {
                 let n = attempt_number(e.attempt_id.as_deref().unwrap_or_default());
-                seen.insert(object.to_string(), n);
-                let since = n - base.get(object).copied().unwrap_or(0).min(n);
-                let allowed = input.activities.get(component_of(object)).map_or(u32::MAX, |a| a.maximum_retries + 1);
+                seen.insert(instance, n);
+                let since = n - base.get(&instance).copied().unwrap_or(0).min(n);
+                let allowed =
+                    input.rules(instance.0, component_of(instance.1)).map_or(u32::MAX, |a| a.maximum_retries + 1);
                 if since > allowed {
                     out.push(violation(
                         input,
                         "attempts_bound",
                         rel(e.at),
-                        Some(object),
+                        Some(instance),
                         e.task,
                         e.runner.as_deref(),
                         format!("attempt {since} handed out; maximumRetries allows {allowed}"),
@@ -381,8 +384,8 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
         if disturbed {
             continue;
         }
-        let object = input.analysis.leases.get(&w.seq).map(|l| l.object_id.clone());
-        let taken = input.analysis.leases.get(&w.seq).map(|l| match &l.end {
+        let lease = input.analysis.leases.get(&w.seq);
+        let taken = lease.map(|l| match &l.end {
             LeaseEnd::Taken(how) => how.clone(),
             _ => String::new(),
         });
@@ -390,7 +393,7 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
             input,
             "zombie_bound",
             w.to,
-            object.as_deref(),
+            lease.map(|l| (l.pipeline_id.as_str(), l.object_id.as_str())),
             Some(w.seq),
             Some(&w.runner),
             format!(

@@ -17,12 +17,14 @@ use serde::Serialize;
 use crate::ownership::analysis::Analysis;
 use crate::ownership::log::Line;
 use crate::scenario::Scenario;
-use crate::scenario::definition_file::to_pipeline_objects;
 use crate::service::definition::validate;
 use crate::time::Millis;
 use crate::trace::Trace;
 
 pub use invariants::ALL;
+
+/// An instance, named as instance ids are unique: (pipeline id, instance id).
+pub type Instance<'a> = (&'a str, &'a str);
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -60,8 +62,8 @@ pub struct Input<'a> {
     pub analysis: &'a Analysis,
     /// The ownership log.
     pub log: &'a [Line],
-    /// Rules by activity id.
-    pub activities: BTreeMap<String, ActivityRules>,
+    /// Rules by (pipeline id, activity id), from the last definition each pipeline was given.
+    pub activities: BTreeMap<(String, String), ActivityRules>,
     /// The history checker's verdicts, worked out once for the invariants that read them.
     referee: std::sync::OnceLock<Vec<Violation>>,
 }
@@ -70,23 +72,41 @@ impl<'a> Input<'a> {
     /// Gathers the inputs of the checks.
     pub fn new(scenario: &'a Scenario, out: &'a Trace, analysis: &'a Analysis, log: &'a [Line]) -> Input<'a> {
         let settings = crate::scenario::settings(scenario, out.seed);
+        // From what the clients put, pipeline by pipeline: two pipelines may give one activity
+        // id different rules.
         let mut activities = BTreeMap::new();
-        for p in &scenario.pipelines {
-            let Ok(objects) = to_pipeline_objects(&p.definition) else { continue };
-            if let (Some(def), _) = validate(&objects, &settings) {
-                for (id, a) in &def.activities {
-                    let rules =
-                        ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries };
-                    activities.entry(id.clone()).or_insert(rules);
-                }
+        let mut puts: Vec<&crate::trace::Call> = out
+            .calls
+            .iter()
+            .filter(|c| c.operation == crate::protocol::Operation::PutPipelineDefinition)
+            .filter(|c| matches!(c.outcome, crate::trace::CallOutcome::Accepted))
+            .collect();
+        puts.sort_by_key(|c| c.answered_at);
+        for c in puts {
+            let (Some(pipeline), Some(objects)) = (c.pipeline_id.as_deref(), c.definition.as_deref()) else { continue };
+            let (Some(def), _) = validate(objects, &settings) else { continue };
+            activities.retain(|(p, _): &(String, String), _| p != pipeline);
+            for (id, a) in &def.activities {
+                let rules = ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries };
+                activities.insert((pipeline.to_string(), id.clone()), rules);
             }
         }
         Input { scenario, out, analysis, log, activities, referee: std::sync::OnceLock::new() }
     }
 
-    /// The log lines about a lease's task (any lease of the same instance) up to `at`.
-    pub fn trail_of_instance(&self, object_id: &str, at: Millis) -> Vec<Line> {
-        let label = self.analysis.label(object_id);
+    /// The rules of an activity of a pipeline, if a definition of it was put.
+    pub fn rules(&self, pipeline: &str, activity: &str) -> Option<&ActivityRules> {
+        self.activities.get(&(pipeline.to_string(), activity.to_string()))
+    }
+
+    /// The worker group of an activity of a pipeline (empty when unknown).
+    pub fn worker_group(&self, pipeline: &str, activity: &str) -> String {
+        self.rules(pipeline, activity).map(|a| a.worker_group.clone()).unwrap_or_default()
+    }
+
+    /// The log lines about an instance of a pipeline (any lease of it) up to `at`.
+    pub fn trail_of_instance(&self, instance: Instance, at: Millis) -> Vec<Line> {
+        let label = self.analysis.label(instance.0, instance.1);
         self.log
             .iter()
             .filter(|l| l.at <= at && (l.object == label || l.object.starts_with(&format!("{label}@"))))

@@ -16,7 +16,7 @@ use crate::service::schedule::Scheduled;
 use crate::time::{Millis, format_dp_time, parse_dp_time, whole_second};
 use crate::trace::{Call, CallOutcome, component_of, rel};
 
-use super::{Input, Violation};
+use super::{Input, Instance, Violation};
 
 /// Calls in the order the service decided them (stable for ties).
 fn in_order<'a>(input: &Input<'a>) -> Vec<&'a Call> {
@@ -30,14 +30,14 @@ fn instance_of(attempt_id: &str) -> &str {
     attempt_id.rsplit_once("_Attempt=").map_or(attempt_id, |(i, _)| i)
 }
 
-fn violation(input: &Input, invariant: &'static str, c: &Call, object: &str, message: String) -> Violation {
+fn violation(input: &Input, invariant: &'static str, c: &Call, instance: Instance, message: String) -> Violation {
     Violation {
         invariant,
         at: rel(c.answered_at),
-        task: Some(input.analysis.label(object)),
+        task: Some(input.analysis.label(instance.0, instance.1)),
         runner: c.runner.clone(),
         message,
-        trail: input.trail_of_instance(object, rel(c.answered_at)),
+        trail: input.trail_of_instance(instance, rel(c.answered_at)),
     }
 }
 
@@ -84,7 +84,7 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                         input,
                         "one_instance_per_period",
                         c,
-                        instance,
+                        (pipeline, instance),
                         format!(
                             "{instance} was handed out, but it is no period of schedule {} (every {} from {})",
                             sch.schedule.id,
@@ -100,7 +100,7 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                         input,
                         "one_instance_per_period",
                         c,
-                        instance,
+                        (pipeline, instance),
                         format!(
                             "the period {} of {activity} was handed out as two instances: {other} and {instance}",
                             format_dp_time(period.start)
@@ -166,7 +166,7 @@ fn finish<'c>(
             input,
             "finishes_once",
             c,
-            instance,
+            (pipeline, instance),
             format!(
                 "{instance} was accepted as FINISHED again, though it finished at {} and was not rerun",
                 crate::ownership::log::stamp(rel(before))

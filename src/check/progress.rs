@@ -107,7 +107,7 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
             Violation {
                 invariant: "liveness",
                 at: rel(bound),
-                task: Some(input.analysis.label(&inst.id)),
+                task: Some(input.analysis.label(&inst.pipeline, &inst.id)),
                 runner: None,
                 message: format!(
                     "work gets done: {} is still {} at the end ({} open task(s)), though the faults ended at {}, the last task came at {} and the rules bound the work left by {}",
@@ -118,7 +118,7 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
                     stamp(rel(released)),
                     format_duration(bound - released)
                 ),
-                trail: input.trail_of_instance(&inst.id, rel(bound)),
+                trail: input.trail_of_instance((&inst.pipeline, &inst.id), rel(bound)),
             }
         })
         .collect()

@@ -1,8 +1,9 @@
 //! From a run's journal and observations to ownership facts: leases, work intervals, zombies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::journal::{Event, EventKind};
+use crate::service::InstanceSummary;
 use crate::time::Millis;
 use crate::trace::ObservationKind;
 use crate::trace::Trace;
@@ -69,8 +70,9 @@ pub struct Analysis {
     pub leases: BTreeMap<u64, Lease>,
     /// Work intervals in start order.
     pub work: Vec<Work>,
-    /// Display label of each instance id (`Copy`, `Copy[2]`).
-    pub labels: BTreeMap<String, String>,
+    /// Display label of each instance, by (pipeline id, instance id) (`Copy`, `Copy[2]`):
+    /// instance ids are unique only within their pipeline.
+    pub labels: BTreeMap<(String, String), String>,
     /// Scenario name of each pipeline id.
     pub pipeline_names: BTreeMap<String, String>,
     /// (zombie ms, frozen ms) by (runner, lease), for lookups while rendering.
@@ -186,15 +188,18 @@ impl Analysis {
         self.frozen.get(runner).map_or(&[], Vec::as_slice)
     }
 
-    /// Label of an instance id.
-    pub fn label(&self, object_id: &str) -> String {
-        self.labels.get(object_id).cloned().unwrap_or_else(|| object_id.to_string())
+    /// Label of an instance of a pipeline.
+    pub fn label(&self, pipeline_id: &str, object_id: &str) -> String {
+        self.labels
+            .get(&(pipeline_id.to_string(), object_id.to_string()))
+            .cloned()
+            .unwrap_or_else(|| object_id.to_string())
     }
 
     /// Label of a lease's task and attempt: `Copy@1`.
     pub fn task_label(&self, seq: u64) -> String {
         match self.leases.get(&seq) {
-            Some(l) => format!("{}@{}", self.label(&l.object_id), attempt_number(&l.attempt_id)),
+            Some(l) => format!("{}@{}", self.label(&l.pipeline_id, &l.object_id), attempt_number(&l.attempt_id)),
             None => format!("t{seq}"),
         }
     }
@@ -219,25 +224,42 @@ pub fn attempt_number(attempt_id: &str) -> u32 {
 }
 
 /// Short, unique, stable names for instances.
-fn labels(out: &Trace) -> BTreeMap<String, String> {
-    let mut per_component: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+fn labels(out: &Trace) -> BTreeMap<(String, String), String> {
+    let key = |i: &InstanceSummary| (i.pipeline_id.clone(), i.instance_id.clone());
+    let mut per_component: BTreeMap<&str, Vec<&InstanceSummary>> = BTreeMap::new();
     for i in &out.instances {
-        per_component.entry(&i.component).or_default().push(&i.instance_id);
+        per_component.entry(&i.component).or_default().push(i);
     }
     let mut labels = BTreeMap::new();
     for (component, instances) in per_component {
-        for (n, instance) in instances.iter().enumerate() {
+        for (n, i) in instances.iter().enumerate() {
             let label = if instances.len() == 1 { component.to_string() } else { format!("{component}[{}]", n + 1) };
-            labels.insert(instance.to_string(), label);
+            labels.insert(key(i), label);
         }
     }
-    // An instance of a schedule's period is named by its period: `Copy[2026-01-01T03:00]`.
-    for i in &out.instances {
-        if let Some(start) = i.period_start {
-            let time = crate::time::format_dp_time(start);
+    // An instance of a schedule's period is named by its period: `Copy[2026-01-01T03:00]`;
+    // where pipelines share an activity id and a period, by its pipeline's name too
+    // (`hourly#2/Copy[2026-01-01T03:00]`), so that no two instances share a label.
+    let mut pipelines_of: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    let periods: Vec<(&InstanceSummary, String)> = out
+        .instances
+        .iter()
+        .filter_map(|i| {
+            let time = crate::time::format_dp_time(i.period_start?);
             let minute = time.strip_suffix(":00").unwrap_or(&time);
-            labels.insert(i.instance_id.clone(), format!("{}[{minute}]", i.component));
-        }
+            let label = format!("{}[{minute}]", i.component);
+            pipelines_of.entry(label.clone()).or_default().insert(&i.pipeline_id);
+            Some((i, label))
+        })
+        .collect();
+    for (i, label) in periods {
+        let label = if pipelines_of[&label].len() > 1 {
+            let pipeline = out.pipeline_names.get(&i.pipeline_id).unwrap_or(&i.pipeline_id);
+            format!("{pipeline}/{label}")
+        } else {
+            label
+        };
+        labels.insert(key(i), label);
     }
     labels
 }

@@ -72,9 +72,10 @@ pub fn stamp(ms: Millis) -> String {
 }
 
 fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
+    let pipeline = e.pipeline_id.as_deref().unwrap_or_default();
     let object = match (&e.object_id, &e.attempt_id) {
-        (Some(o), Some(att)) => format!("{}@{}", a.label(o), attempt_number(att)),
-        (Some(o), None) => a.label(o),
+        (Some(o), Some(att)) => format!("{}@{}", a.label(pipeline, o), attempt_number(att)),
+        (Some(o), None) => a.label(pipeline, o),
         (None, _) => "-".into(),
     };
     let (what, detail, anomaly): (&str, String, bool) = match &e.kind {

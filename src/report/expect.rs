@@ -47,8 +47,11 @@ fn check_one(x: &Expectation, out: &Trace, a: &Analysis, lines: &[Line]) -> Verd
             let mut found = Vec::new();
             let mut ok = false;
             for l in a.leases.values().filter(|l| of_task(task, &l.component)) {
-                let previous =
-                    a.leases.values().rfind(|p| p.object_id == l.object_id && p.seq < l.seq).map(|p| p.runner.as_str());
+                let previous = a
+                    .leases
+                    .values()
+                    .rfind(|p| p.object_id == l.object_id && p.pipeline_id == l.pipeline_id && p.seq < l.seq)
+                    .map(|p| p.runner.as_str());
                 let Some(prev) = previous else { continue };
                 if prev == l.runner {
                     continue;
@@ -133,23 +136,26 @@ fn check_one(x: &Expectation, out: &Trace, a: &Analysis, lines: &[Line]) -> Verd
         Expectation::CaughtUp { task, due_by, by } => {
             let by_ms = by.ms();
             let due_ms = due_by.map_or(by_ms, |d| d.ms());
-            let component: std::collections::BTreeMap<&str, &str> =
-                out.instances.iter().map(|i| (i.instance_id.as_str(), i.component.as_str())).collect();
+            let component: std::collections::BTreeMap<(&str, &str), &str> = out
+                .instances
+                .iter()
+                .map(|i| ((i.pipeline_id.as_str(), i.instance_id.as_str()), i.component.as_str()))
+                .collect();
             let of = |e: &crate::journal::Event| {
-                e.object_id.as_deref().and_then(|o| component.get(o)).is_some_and(|c| of_task(task, c))
+                e.instance().and_then(|i| component.get(&i)).is_some_and(|c| of_task(task, c))
             };
             let rel = |e: &crate::journal::Event| crate::trace::rel(e.at);
-            let due: Vec<&str> = out
+            let due: Vec<(&str, &str)> = out
                 .journal
                 .iter()
                 .filter(|e| matches!(e.kind, crate::journal::EventKind::Scheduled { .. }) && of(e) && rel(e) <= due_ms)
-                .filter_map(|e| e.object_id.as_deref())
+                .filter_map(|e| e.instance())
                 .collect();
-            let finished: std::collections::BTreeMap<&str, u64> = out
+            let finished: std::collections::BTreeMap<(&str, &str), u64> = out
                 .journal
                 .iter()
                 .filter(|e| matches!(e.kind, crate::journal::EventKind::Finished) && of(e) && rel(e) <= by_ms)
-                .filter_map(|e| e.object_id.as_deref().map(|o| (o, rel(e))))
+                .filter_map(|e| e.instance().map(|i| (i, rel(e))))
                 .collect();
             let done = due.iter().filter(|o| finished.contains_key(*o)).count();
             let last = due.iter().filter_map(|o| finished.get(o)).max();

@@ -42,10 +42,13 @@ fn tick_step(end: Millis) -> Millis {
 pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
     let end = out.end_ms.max(1);
     let x = |t: Millis| LABEL + (t.min(end) as f64 / end as f64) * (WIDTH - LABEL - 20.0);
-    let instances: Vec<&str> = out.instances.iter().map(|i| i.instance_id.as_str()).collect();
+    // (pipeline id, instance id): instance ids are unique only within their pipeline.
+    let instances: Vec<(&str, &str)> =
+        out.instances.iter().map(|i| (i.pipeline_id.as_str(), i.instance_id.as_str())).collect();
     let per_lane = instances.len().div_ceil(MAX_LANES).max(1);
     let lanes = instances.len().div_ceil(per_lane);
-    let lane_of: BTreeMap<&str, usize> = instances.iter().enumerate().map(|(i, id)| (*id, i / per_lane)).collect();
+    let lane_of: BTreeMap<(&str, &str), usize> =
+        instances.iter().enumerate().map(|(i, id)| (*id, i / per_lane)).collect();
     let runners: Vec<&str> = out.runners.iter().map(|r| r.name.as_str()).collect();
     let runner_colour: BTreeMap<&str, String> =
         runners.iter().enumerate().map(|(i, r)| (*r, colour(i, runners.len()))).collect();
@@ -104,11 +107,12 @@ pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
     for lane in 0..lanes {
         let y = TOP + lane as f64 * LANE;
         let label = if per_lane == 1 {
-            a.label(instances[lane])
+            a.label(instances[lane].0, instances[lane].1)
         } else {
             let first = lane * per_lane;
             let last = ((lane + 1) * per_lane).min(instances.len()) - 1;
-            format!("{}..{}", a.label(instances[first]), a.label(instances[last]))
+            let (first, last) = (instances[first], instances[last]);
+            format!("{}..{}", a.label(first.0, first.1), a.label(last.0, last.1))
         };
         let _ = writeln!(s, r##"<text x="8" y="{:.1}">{}</text>"##, y + 12.5, esc(&label));
         let _ = writeln!(
@@ -122,7 +126,7 @@ pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
     let opacity = if per_lane > 1 { 0.35 } else { 0.9 };
     // Lease bars (upper part of the lane) and their end markers.
     for l in a.leases.values() {
-        let Some(&lane) = lane_of.get(l.object_id.as_str()) else { continue };
+        let Some(&lane) = lane_of.get(&(l.pipeline_id.as_str(), l.object_id.as_str())) else { continue };
         let y = TOP + lane as f64 * LANE + 2.0;
         let (x0, x1) = (x(l.assigned_at), x(l.ended_at.unwrap_or(end)));
         let fill = runner_colour.get(l.runner.as_str()).cloned().unwrap_or_else(|| "#888".into());
@@ -147,8 +151,11 @@ pub fn svg(out: &Trace, a: &Analysis, title: &str) -> String {
         }
     }
     // Deadlines as ticks.
-    let lease_lane: BTreeMap<u64, usize> =
-        a.leases.values().filter_map(|l| lane_of.get(l.object_id.as_str()).map(|lane| (l.seq, *lane))).collect();
+    let lease_lane: BTreeMap<u64, usize> = a
+        .leases
+        .values()
+        .filter_map(|l| lane_of.get(&(l.pipeline_id.as_str(), l.object_id.as_str())).map(|lane| (l.seq, *lane)))
+        .collect();
     let mut last_deadline: BTreeMap<u64, Millis> = BTreeMap::new();
     for e in &out.journal {
         match (&e.kind, e.task) {

@@ -276,7 +276,7 @@ impl Service {
     /// Instances the service has lost track of: not over, yet neither leased, queued, waiting
     /// for a retry or a dependency, nor held back by a pause or deactivation. Always empty
     /// unless a rule is broken; the `no_lost_task` invariant reads it at the end of a run.
-    pub fn lost_instances(&self) -> Vec<(String, String)> {
+    pub fn lost_instances(&self) -> Vec<(String, String, String)> {
         let mut lost = Vec::new();
         for (i, inst) in self.s.instances.iter().enumerate() {
             let leased = inst.current_attempt.is_some_and(|a| self.s.attempts[a].lease.is_some());
@@ -287,7 +287,7 @@ impl Service {
                 }
                 _ => continue,
             };
-            lost.push((inst.id.to_string(), why.to_string()));
+            lost.push((self.s.pipelines[inst.pipeline].id.to_string(), inst.id.to_string(), why.to_string()));
         }
         lost
     }

@@ -60,9 +60,9 @@ pub struct Trace {
     pub steps: u64,
     /// HTTP requests the service's edge received.
     pub requests: u64,
-    /// Instances the service lost track of at the end (instance id, why); see
+    /// Instances the service lost track of at the end (pipeline id, instance id, why); see
     /// `Service::lost_instances`.
-    pub lost: Vec<(String, String)>,
+    pub lost: Vec<(String, String, String)>,
 }
 
 /// Something a runner did or learned, or something the harness did to the world.
