@@ -14,7 +14,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::child;
+use common::{alternate, best, child, ratio_range};
 use dpsim::report::Report;
 use dpsim::scenario::parse;
 use dpsim::sim::Stepping;
@@ -27,6 +27,8 @@ const RUNNERS: u64 = 20;
 const HOUR_MS: u64 = 3_600_000;
 /// Runs per side; the fastest is reported (the sides are short, so noise would dominate).
 const REPEATS: usize = 20;
+/// Processes per side, alternating; the best of each side is compared.
+const ROUNDS: usize = 5;
 
 fn sparse_scenario(stepping: Stepping) -> dpsim::scenario::Scenario {
     let text = json!({
@@ -229,19 +231,20 @@ fn main() {
         }
         return;
     }
-    let skipping = child("skip-idle", None);
+    let runs = alternate(ROUNDS, &[("skip-idle", None), ("baseline", None)]);
+    let (skipping, base) = (best(&runs[0], "wall"), best(&runs[1], "wall"));
     let fixed = child("fixed-tick", None);
-    let base = child("baseline", None);
     println!(
-        "sparse: {RUNNERS} runners on 4 machines, {RUNNERS} ten-minute tasks, 1 simulated hour (best of {REPEATS})"
+        "sparse: {RUNNERS} runners on 4 machines, {RUNNERS} ten-minute tasks, 1 simulated hour (best of {REPEATS} runs in each process; harness and baseline {ROUNDS} processes each, alternating)"
     );
     for (name, r) in [("harness, skip-idle", &skipping), ("harness, fixed-tick", &fixed), ("tokio baseline", &base)] {
         let sim =
             r.get("sim_wall").map(|s| format!("  ({s:.3} s simulating in {} steps)", r["steps"])).unwrap_or_default();
         println!("{name:<20} {:>8.3} s  {:>6} requests{sim}", r["wall"], r["requests"]);
     }
+    let (low, high) = ratio_range(&runs[0], &runs[1], "wall");
     println!(
-        "harness (skip-idle) / paused-clock tokio baseline: {:.2}x; fixed-tick / skip-idle: {:.1}x",
+        "harness (skip-idle) / paused-clock tokio baseline: {:.2}x (process by process {low:.2}x..{high:.2}x); fixed-tick / skip-idle: {:.1}x",
         skipping["wall"] / base["wall"],
         fixed["wall"] / skipping["wall"]
     );

@@ -37,3 +37,27 @@ pub fn child(mode: &str, arg: Option<u64>) -> BTreeMap<String, f64> {
         .map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0.0)))
         .collect()
 }
+
+/// Runs the sides of a comparison in turn, `rounds` times (each run a fresh child process), and
+/// returns each side's runs. Alternating spreads slow spells of a shared machine over both
+/// sides instead of letting one side's single process catch them.
+pub fn alternate(rounds: usize, sides: &[(&str, Option<u64>)]) -> Vec<Vec<BTreeMap<String, f64>>> {
+    let mut runs = vec![Vec::new(); sides.len()];
+    for _ in 0..rounds {
+        for (side, (mode, arg)) in sides.iter().enumerate() {
+            runs[side].push(child(mode, *arg));
+        }
+    }
+    runs
+}
+
+/// The run with the least `key` (the least disturbed).
+pub fn best(runs: &[BTreeMap<String, f64>], key: &str) -> BTreeMap<String, f64> {
+    runs.iter().min_by(|a, b| a[key].total_cmp(&b[key])).cloned().expect("at least one run")
+}
+
+/// The lowest and highest ratio of `key` between the runs of two sides in the same round.
+pub fn ratio_range(a: &[BTreeMap<String, f64>], b: &[BTreeMap<String, f64>], key: &str) -> (f64, f64) {
+    let ratios: Vec<f64> = a.iter().zip(b).map(|(x, y)| x[key] / y[key]).collect();
+    (ratios.iter().copied().fold(f64::MAX, f64::min), ratios.iter().copied().fold(f64::MIN, f64::max))
+}

@@ -66,6 +66,9 @@ pub struct Input<'a> {
     pub activities: BTreeMap<(String, String), ActivityRules>,
     /// The history checker's verdicts, worked out once for the invariants that read them.
     referee: std::sync::OnceLock<Vec<Violation>>,
+    /// The calls in the order they were answered, sorted once for the checks that walk them.
+    /// (Indices, so that `Input` stays covariant in its lifetime.)
+    answered: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl<'a> Input<'a> {
@@ -91,7 +94,20 @@ impl<'a> Input<'a> {
                 activities.insert((pipeline.to_string(), id.clone()), rules);
             }
         }
-        Input { scenario, out, analysis, log, activities, referee: std::sync::OnceLock::new() }
+        let (referee, answered) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
+        Input { scenario, out, analysis, log, activities, referee, answered }
+    }
+
+    /// The calls in the order they were answered (stable for calls answered together).
+    pub fn calls_in_order(&self) -> impl Iterator<Item = &'a crate::trace::Call> + '_ {
+        let calls = &self.out.calls;
+        let order = self.answered.get_or_init(|| {
+            let mut order: Vec<usize> = (0..calls.len()).collect();
+            order.sort_by_key(|&i| calls[i].answered_at);
+            order
+        });
+        let out: &'a Trace = self.out;
+        order.iter().map(move |&i| &out.calls[i])
     }
 
     /// The rules of an activity of a pipeline, if a definition of it was put.

@@ -18,13 +18,6 @@ use crate::trace::{Call, CallOutcome, component_of, rel};
 
 use super::{Input, Instance, Violation};
 
-/// Calls in the order the service decided them (stable for ties).
-fn in_order<'a>(input: &Input<'a>) -> Vec<&'a Call> {
-    let mut calls: Vec<&Call> = input.out.calls.iter().collect();
-    calls.sort_by_key(|c| c.answered_at);
-    calls
-}
-
 /// The instance an attempt id belongs to (`@Copy_2026-01-01T03:00:00_Attempt=2`).
 fn instance_of(attempt_id: &str) -> &str {
     attempt_id.rsplit_once("_Attempt=").map_or(attempt_id, |(i, _)| i)
@@ -51,7 +44,7 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
     // (pipeline, activity, period start) -> the instance id handed out for it.
     let mut seen: BTreeMap<(&str, String, Millis), String> = BTreeMap::new();
     let mut out = Vec::new();
-    for c in in_order(input) {
+    for c in input.calls_in_order() {
         let pipeline = c.pipeline_id.as_deref().unwrap_or_default();
         match (&c.operation, &c.outcome) {
             (Operation::PutPipelineDefinition, CallOutcome::Accepted) if !activated.contains_key(pipeline) => {
@@ -124,7 +117,7 @@ pub fn finishes_once(input: &Input) -> Vec<Violation> {
     // (pipeline, instance) -> when it finished, until a RERUN.
     let mut finished: BTreeMap<(&str, &str), Millis> = BTreeMap::new();
     let mut out = Vec::new();
-    for c in in_order(input) {
+    for c in input.calls_in_order() {
         match (&c.operation, &c.outcome) {
             (Operation::PollForTask, CallOutcome::Handout { task_id, pipeline_id, attempt_id }) => {
                 instance_of_task.insert(task_id.as_str(), (pipeline_id.as_str(), instance_of(attempt_id.as_str())));

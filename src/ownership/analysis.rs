@@ -70,9 +70,9 @@ pub struct Analysis {
     pub leases: BTreeMap<u64, Lease>,
     /// Work intervals in start order.
     pub work: Vec<Work>,
-    /// Display label of each instance, by (pipeline id, instance id) (`Copy`, `Copy[2]`):
+    /// Display label of each instance (`Copy`, `Copy[2]`), by pipeline id, then instance id:
     /// instance ids are unique only within their pipeline.
-    pub labels: BTreeMap<(String, String), String>,
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
     /// Scenario name of each pipeline id.
     pub pipeline_names: BTreeMap<String, String>,
     /// (zombie ms, frozen ms) by (runner, lease), for lookups while rendering.
@@ -190,10 +190,7 @@ impl Analysis {
 
     /// Label of an instance of a pipeline.
     pub fn label(&self, pipeline_id: &str, object_id: &str) -> String {
-        self.labels
-            .get(&(pipeline_id.to_string(), object_id.to_string()))
-            .cloned()
-            .unwrap_or_else(|| object_id.to_string())
+        self.labels.get(pipeline_id).and_then(|l| l.get(object_id)).cloned().unwrap_or_else(|| object_id.to_string())
     }
 
     /// Label of a lease's task and attempt: `Copy@1`.
@@ -224,17 +221,19 @@ pub fn attempt_number(attempt_id: &str) -> u32 {
 }
 
 /// Short, unique, stable names for instances.
-fn labels(out: &Trace) -> BTreeMap<(String, String), String> {
-    let key = |i: &InstanceSummary| (i.pipeline_id.clone(), i.instance_id.clone());
+fn labels(out: &Trace) -> BTreeMap<String, BTreeMap<String, String>> {
     let mut per_component: BTreeMap<&str, Vec<&InstanceSummary>> = BTreeMap::new();
     for i in &out.instances {
         per_component.entry(&i.component).or_default().push(i);
     }
-    let mut labels = BTreeMap::new();
+    let mut labels: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut set = |i: &InstanceSummary, label: String| {
+        labels.entry(i.pipeline_id.clone()).or_default().insert(i.instance_id.clone(), label);
+    };
     for (component, instances) in per_component {
         for (n, i) in instances.iter().enumerate() {
             let label = if instances.len() == 1 { component.to_string() } else { format!("{component}[{}]", n + 1) };
-            labels.insert(key(i), label);
+            set(i, label);
         }
     }
     // An instance of a schedule's period is named by its period: `Copy[2026-01-01T03:00]`;
@@ -259,7 +258,7 @@ fn labels(out: &Trace) -> BTreeMap<(String, String), String> {
         } else {
             label
         };
-        labels.insert(key(i), label);
+        set(i, label);
     }
     labels
 }

@@ -72,12 +72,6 @@ pub fn stamp(ms: Millis) -> String {
 }
 
 fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
-    let pipeline = e.pipeline_id.as_deref().unwrap_or_default();
-    let object = match (&e.object_id, &e.attempt_id) {
-        (Some(o), Some(att)) => format!("{}@{}", a.label(pipeline, o), attempt_number(att)),
-        (Some(o), None) => a.label(pipeline, o),
-        (None, _) => "-".into(),
-    };
     let (what, detail, anomaly): (&str, String, bool) = match &e.kind {
         EventKind::Assigned { reassigned, ack_deadline, .. } => (
             if *reassigned { "reassigned" } else { "assigned" },
@@ -123,11 +117,17 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
         | EventKind::PollTimedOut { .. }
         | EventKind::PollAbandoned { .. } => return None,
     };
+    // Labelled only now: most events (polls, heartbeats) make no line.
+    let pipeline = e.pipeline_id.as_deref().unwrap_or_default();
     let object = if matches!(e.kind, EventKind::Activated { .. } | EventKind::Deactivated { .. } | EventKind::Deleted) {
         let id = e.pipeline_id.as_deref().unwrap_or("-");
         a.pipeline_names.get(id).cloned().unwrap_or_else(|| id.to_string())
     } else {
-        object
+        match (&e.object_id, &e.attempt_id) {
+            (Some(o), Some(att)) => format!("{}@{}", a.label(pipeline, o), attempt_number(att)),
+            (Some(o), None) => a.label(pipeline, o),
+            (None, _) => "-".into(),
+        }
     };
     Some(Line {
         at: rel(e.at),
