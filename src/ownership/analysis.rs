@@ -75,6 +75,8 @@ pub struct Analysis {
     pub labels: BTreeMap<String, BTreeMap<String, String>>,
     /// Scenario name of each pipeline id.
     pub pipeline_names: BTreeMap<String, String>,
+    /// Each lease's task label (`Copy@1`), worked out once: every line about the lease shows it.
+    task_labels: BTreeMap<u64, String>,
     /// (zombie ms, frozen ms) by (runner, lease), for lookups while rendering.
     zombie_index: BTreeMap<(String, u64), (u64, u64)>,
     /// Each runner's frozen intervals (since the start), for telling work from belief.
@@ -119,6 +121,11 @@ impl Analysis {
             a.push_work(runner, seq, from, end);
         }
         a.work.sort_by(|x, y| (x.from, &x.runner, x.seq).cmp(&(y.from, &y.runner, y.seq)));
+        a.task_labels = a
+            .leases
+            .values()
+            .map(|l| (l.seq, format!("{}@{}", a.label(&l.pipeline_id, &l.object_id), attempt_number(&l.attempt_id))))
+            .collect();
         a.zombie_index = a
             .work
             .iter()
@@ -195,10 +202,7 @@ impl Analysis {
 
     /// Label of a lease's task and attempt: `Copy@1`.
     pub fn task_label(&self, seq: u64) -> String {
-        match self.leases.get(&seq) {
-            Some(l) => format!("{}@{}", self.label(&l.pipeline_id, &l.object_id), attempt_number(&l.attempt_id)),
-            None => format!("t{seq}"),
-        }
+        self.task_labels.get(&seq).cloned().unwrap_or_else(|| format!("t{seq}"))
     }
 
     /// The zombie work of a runner on a lease, and the time it was frozen believing it still

@@ -124,6 +124,14 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
         a.pipeline_names.get(id).cloned().unwrap_or_else(|| id.to_string())
     } else {
         match (&e.object_id, &e.attempt_id) {
+            // The lease's label, worked out once, when the event is about the lease's attempt.
+            (Some(_), Some(att))
+                if e.task
+                    .and_then(|t| a.leases.get(&t))
+                    .is_some_and(|l| l.attempt_id == **att && l.pipeline_id == pipeline) =>
+            {
+                a.task_label(e.task.unwrap_or_default())
+            }
             (Some(o), Some(att)) => format!("{}@{}", a.label(pipeline, o), attempt_number(att)),
             (Some(o), None) => a.label(pipeline, o),
             (None, _) => "-".into(),
