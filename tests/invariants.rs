@@ -114,3 +114,24 @@ fn instances_of_two_pipelines_that_share_an_id_are_two_tasks() {
     let v = report.violations.iter().find(|v| v.invariant == "single_owner").expect("caught");
     assert!(v.message.contains("while t"), "{}", v.message);
 }
+
+#[test]
+fn periods_of_two_pipelines_on_one_schedule_are_named_by_their_pipelines() {
+    let scenario = dpsim::scenario::parse(
+        r#"{"description": "two copies of an hourly pipeline", "seed": 1, "duration": "90m",
+            "pipelines": [{"name": "hourly", "copies": 2, "definition": {"objects": [
+                {"id": "Default", "name": "Default", "scheduleType": "cron", "workerGroup": "wg", "schedule": {"ref": "Hourly"}},
+                {"id": "Hourly", "name": "Hourly", "type": "Schedule", "period": "1 hours", "startAt": "FIRST_ACTIVATION_DATE_TIME"},
+                {"id": "Copy", "name": "Copy", "type": "ShellCommandActivity", "command": "copy.sh", "myWorkTime": "10 minutes"}]}}],
+            "runners": [{"name": "worker", "count": 2, "worker_group": "wg"}]}"#,
+    )
+    .unwrap();
+    let report = run(&scenario);
+    assert!(report.violations.is_empty(), "{}", report.violations_text());
+    let log = report.log_text();
+    for label in
+        ["hourly-1/Copy[2026-01-01T00:00]@1", "hourly-2/Copy[2026-01-01T00:00]@1", "hourly-2/Copy[2026-01-01T01:00]@1"]
+    {
+        assert!(log.contains(label), "{label} missing from\n{log}");
+    }
+}

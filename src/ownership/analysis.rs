@@ -242,7 +242,7 @@ fn labels(out: &Trace) -> BTreeMap<String, BTreeMap<String, String>> {
     }
     // An instance of a schedule's period is named by its period: `Copy[2026-01-01T03:00]`;
     // where pipelines share an activity id and a period, by its pipeline's name too
-    // (`hourly#2/Copy[2026-01-01T03:00]`), so that no two instances share a label.
+    // (`hourly-2/Copy[2026-01-01T03:00]`), so that no two instances share a label.
     let mut pipelines_of: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     let periods: Vec<(&InstanceSummary, String)> = out
         .instances
