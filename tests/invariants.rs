@@ -135,3 +135,25 @@ fn periods_of_two_pipelines_on_one_schedule_are_named_by_their_pipelines() {
         assert!(log.contains(label), "{label} missing from\n{log}");
     }
 }
+
+#[test]
+fn a_forged_task_id_names_no_lease() {
+    // A client (under `serve`, any client) reports on `<seq>.forged` while lease <seq> is live;
+    // the service rightly answers TaskNotFoundException. That says nothing about lease <seq>.
+    let scenario = delayed_report();
+    let mut out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
+    let live = out
+        .calls
+        .iter()
+        .find(|c| matches!(c.outcome, dpsim::trace::CallOutcome::Report { canceled: false }))
+        .expect("an accepted report")
+        .clone();
+    let seq = dpsim::trace::task_seq(live.task_id.as_deref().unwrap());
+    let mut forged = live.clone();
+    forged.task_id = Some(format!("{seq}.forged"));
+    forged.outcome = dpsim::trace::CallOutcome::Error { code: dpsim::protocol::ErrorCode::TaskNotFoundException };
+    let at = out.calls.iter().position(|c| c == &live).unwrap();
+    out.calls.insert(at + 1, forged);
+    let report = Report::new("test", &scenario, &out);
+    assert!(report.violations.is_empty(), "{}", report.violations_text());
+}

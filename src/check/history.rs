@@ -28,7 +28,7 @@ use std::collections::BTreeMap;
 use crate::ownership::log::stamp;
 use crate::protocol::{ErrorCode, Operation};
 use crate::time::Millis;
-use crate::trace::{Call, CallOutcome, rel, task_seq};
+use crate::trace::{Call, CallOutcome, HandedOut, rel, task_seq};
 
 use super::referee::Model;
 use super::{Input, Violation};
@@ -90,6 +90,8 @@ struct Walk<'a> {
     /// When the run's faults ended (None: they never do), and the open instances then.
     faults_end: Option<Millis>,
     open_at_faults_end: Option<super::progress::OpenAt>,
+    /// The taskIds handed out: a call naming any other id is about no lease.
+    handed_out: HandedOut<'a>,
 }
 
 impl<'a> Walk<'a> {
@@ -103,6 +105,7 @@ impl<'a> Walk<'a> {
             out: Vec::new(),
             faults_end: None,
             open_at_faults_end: None,
+            handed_out: HandedOut::of(&input.out.calls),
         }
     }
 
@@ -188,7 +191,7 @@ impl<'a> Walk<'a> {
             }
             (Operation::PollForTask, _) => self.stop_waiting(c, index),
             (Operation::ReportTaskProgress, outcome) => {
-                let Some(seq) = c.task_id.as_deref().map(task_seq) else { return };
+                let Some(seq) = c.task_id.as_deref().and_then(|t| self.handed_out.lease(t)) else { return };
                 let Some(lease) = self.model.leases.get(&seq) else { return };
                 let inst = lease.inst;
                 match outcome {
@@ -208,7 +211,7 @@ impl<'a> Walk<'a> {
                 }
             }
             (Operation::SetTaskStatus, outcome) => {
-                let Some(seq) = c.task_id.as_deref().map(task_seq) else { return };
+                let Some(seq) = c.task_id.as_deref().and_then(|t| self.handed_out.lease(t)) else { return };
                 let Some(lease) = self.model.leases.get(&seq) else { return };
                 let inst = lease.inst;
                 let status = c.status.clone().unwrap_or_default();

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::protocol::{ErrorCode, Operation};
 
-use super::{CallOutcome, Observation, ObservationKind, Trace, task_seq};
+use super::{CallOutcome, HandedOut, Observation, ObservationKind, Trace, task_seq};
 
 /// Adds inferred work observations for every delivered handout whose runner reported none.
 pub fn infer_work(trace: &mut Trace) {
@@ -37,8 +37,9 @@ pub fn infer_work(trace: &mut Trace) {
         .collect();
     // Calls about each lease, by the runner that made them, in order.
     let mut about: BTreeMap<(&str, u64), Vec<usize>> = BTreeMap::new();
+    let handed_out = HandedOut::of(&trace.calls);
     for (i, c) in trace.calls.iter().enumerate() {
-        let Some(seq) = c.task_id.as_deref().map(task_seq) else { continue };
+        let Some(seq) = c.task_id.as_deref().and_then(|t| handed_out.lease(t)) else { continue };
         if let Some(r) = c.runner.as_deref().or_else(|| holder.get(&seq).copied()) {
             about.entry((r, seq)).or_default().push(i);
         }

@@ -272,6 +272,33 @@ pub struct Call {
     pub delivered: bool,
 }
 
+/// The taskIds the service handed out, by lease number: a taskId names a lease only if it is
+/// the one handed out. `task_seq` alone would take a forged `5.forged` (or another service's
+/// id) for lease 5.
+#[derive(Clone, Debug, Default)]
+pub struct HandedOut<'a>(BTreeMap<u64, &'a str>);
+
+impl<'a> HandedOut<'a> {
+    /// The handouts among `calls`.
+    pub fn of(calls: &'a [Call]) -> HandedOut<'a> {
+        HandedOut(
+            calls
+                .iter()
+                .filter_map(|c| match &c.outcome {
+                    CallOutcome::Handout { task_id, .. } => Some((task_seq(task_id), task_id.as_str())),
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// The lease a taskId names, if the service handed that taskId out.
+    pub fn lease(&self, task_id: &str) -> Option<u64> {
+        let seq = task_seq(task_id);
+        (self.0.get(&seq) == Some(&task_id)).then_some(seq)
+    }
+}
+
 impl Call {
     /// The lease the call is about: the one it names, or the one it was handed.
     pub fn lease(&self) -> Option<u64> {
