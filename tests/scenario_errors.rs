@@ -104,3 +104,25 @@ fn schedule_settings_and_definitions_out_of_range_are_refused_with_their_path() 
     assert!(e.contains("at pipelines[0].definition") && e.contains("minimum scheduling interval"), "{e}");
     assert!(parse(&scheduled.replace("5 minutes", "15 minutes")).is_ok());
 }
+
+#[test]
+fn copies_that_would_take_another_pipelines_name_are_refused() {
+    // `p`'s two copies are created as `p-1` and `p-2`: a pipeline named `p-1` would be the same
+    // pipeline (the name is also the uniqueId).
+    let objects = r#"{"objects": [{"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg"}]}"#;
+    let text = format!(
+        r#"{{"duration": "1h",
+            "pipelines": [{{"name": "p", "copies": 2, "definition": {objects}}}, {{"name": "p-1", "definition": {objects}}}],
+            "runners": [{{"name": "a", "worker_group": "wg"}}]}}"#
+    );
+    let e = error(&text);
+    assert!(e.contains("at pipelines[1].name") && e.contains("\"p-1\""), "{e}");
+}
+
+#[test]
+fn a_machine_or_runner_named_like_the_service_or_operator_is_refused() {
+    let e = error(&GOOD.replace(r#""worker_group": "wg"}]"#, r#""worker_group": "wg", "machine": "service"}]"#));
+    assert!(e.contains("at runners[0].machine") && e.contains("\"service\""), "{e}");
+    let e = error(&GOOD.replace(r#""name": "a""#, r#""name": "operator""#));
+    assert!(e.contains("at runners[0].name") && e.contains("\"operator\""), "{e}");
+}

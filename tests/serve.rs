@@ -472,3 +472,30 @@ async fn a_scheduled_pipeline_makes_its_periods_as_the_manual_clock_advances() {
 async fn instances(server: &Server, pipeline: &str) -> Value {
     aws(server, "QueryObjects", json!({"pipelineId": pipeline, "sphere": "INSTANCE"})).await.json()["ids"].clone()
 }
+
+/// The `@pipelineState` DescribePipelines gives a pipeline.
+async fn state(server: &Server, id: &str) -> String {
+    let answer = aws(server, "DescribePipelines", json!({"pipelineIds": [id]})).await.json();
+    let fields = answer["pipelineDescriptionList"][0]["fields"].as_array().cloned().unwrap_or_default();
+    let field = fields.iter().find(|f| f["key"] == "@pipelineState").expect("a state");
+    field["stringValue"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn an_event_naming_a_pipeline_hits_that_pipeline_only() {
+    let server = manual();
+    let mut ids = Vec::new();
+    for name in ["etl", "etl-2"] {
+        let created = aws(&server, "CreatePipeline", json!({"name": name, "uniqueId": name})).await.json();
+        let id = created["pipelineId"].as_str().unwrap().to_string();
+        let objects = json!([{"id": "Copy", "name": "Copy", "fields": [
+            {"key": "type", "stringValue": "ShellCommandActivity"}, {"key": "workerGroup", "stringValue": "wg-1"}]}]);
+        aws(&server, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": objects})).await;
+        assert_eq!(aws(&server, "ActivatePipeline", json!({"pipelineId": id})).await.status, 200);
+        ids.push(id);
+    }
+    let reply = admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "deactivate", "pipeline": "etl"}"#)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(state(&server, &ids[0]).await, "INACTIVE");
+    assert_eq!(state(&server, &ids[1]).await, "SCHEDULED", "etl-2 is another pipeline, not a copy of etl");
+}

@@ -166,8 +166,10 @@ pub fn faults_end(input: &Input) -> Option<Millis> {
             Action::Terminate { .. } | Action::Delete { .. } => return None,
             Action::Deactivate { pipeline, .. } => set(format!("pipeline {pipeline}"), true),
             Action::Activate { pipeline } => set(format!("pipeline {pipeline}"), false),
-            Action::PauseActivity { task, .. } => set(format!("activity {task}"), true),
-            Action::ResumeActivity { task, .. } => set(format!("activity {task}"), false),
+            // Per pipeline as named (none: all): a resume elsewhere leaves this pause on, and a
+            // pause and resume named differently leave the run unjudged rather than misjudged.
+            Action::PauseActivity { task, pipeline } => set(format!("activity {pipeline:?} {task}"), true),
+            Action::ResumeActivity { task, pipeline } => set(format!("activity {pipeline:?} {task}"), false),
             _ => {}
         }
     }

@@ -257,7 +257,12 @@ fn labels(out: &Trace) -> BTreeMap<String, BTreeMap<String, String>> {
         .collect();
     for (i, label) in periods {
         let label = if pipelines_of[&label].len() > 1 {
-            let pipeline = out.pipeline_names.get(&i.pipeline_id).unwrap_or(&i.pipeline_id);
+            // Its name, unless another pipeline has it too (AWS allows that): then its id.
+            let pipeline = out
+                .pipeline_names
+                .get(&i.pipeline_id)
+                .filter(|n| out.pipeline_names.values().filter(|m| m == n).count() == 1)
+                .unwrap_or(&i.pipeline_id);
             format!("{pipeline}/{label}")
         } else {
             label

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::protocol::Operation;
 
 /// The service's host name and port inside the simulation.
-pub const SERVICE: (&str, u16) = ("service", 80);
+pub const SERVICE: (&str, u16) = (crate::scenario::world_plan::SERVICE_HOST, 80);
 
 /// The header naming the runner that sends a request inside the simulation.
 pub const RUNNER_HEADER: &str = "x-dpsim-runner";

@@ -1,7 +1,7 @@
 //! Loading a scenario: strict parsing with the JSON path, line and column of any error, then
 //! the checks that need the whole file (names that must exist, values that must make sense).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 
@@ -154,6 +154,8 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
     }
     let settings = settings(s, s.seed);
     let mut pipeline_names = BTreeSet::new();
+    // Copies are created by name (as their uniqueId too): no two may share one.
+    let mut created: BTreeMap<String, &str> = BTreeMap::new();
     let mut activities = BTreeSet::new();
     for (i, p) in s.pipelines.iter().enumerate() {
         let at = format!("pipelines[{i}]");
@@ -162,6 +164,14 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
         }
         if p.copies == 0 || p.activations == 0 {
             return Err(err(at, "copies and activations must be at least 1"));
+        }
+        for name in p.copy_names() {
+            if let Some(other) = created.insert(name.clone(), p.name.as_str()) {
+                return Err(err(
+                    format!("{at}.name"),
+                    format!("pipelines {other:?} and {:?} would both create a pipeline named {name:?}", p.name),
+                ));
+            }
         }
         let objects =
             to_pipeline_objects(&p.definition).map_err(|(j, m)| err(format!("{at}.definition.objects[{j}]"), m))?;
@@ -210,11 +220,28 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
             return Err(err(format!("{at}.behaviour.work_factor"), "must be a positive number"));
         }
         for name in super::world_plan::runner_names(r) {
+            if super::world_plan::RESERVED_HOSTS.contains(&name.as_str()) {
+                return Err(err(
+                    format!("{at}.name"),
+                    format!("{name:?} names the simulated service or operator in the log; name the runner otherwise"),
+                ));
+            }
             if !runner_names.insert(name.clone()) {
                 return Err(err(format!("{at}.name"), format!("runner name {name:?} is used twice")));
             }
         }
-        machines.extend(super::world_plan::machine_names(r));
+        for machine in super::world_plan::machine_names(r) {
+            // The simulated network's own hosts.
+            if super::world_plan::RESERVED_HOSTS.contains(&machine.as_str()) {
+                return Err(err(
+                    format!("{at}.machine"),
+                    format!(
+                        "{machine:?} is the simulated service's or operator's own host; name the machine otherwise"
+                    ),
+                ));
+            }
+            machines.insert(machine);
+        }
     }
     if runner_names.len() > 100_000 {
         return Err(err("runners", "at most 100,000 runners"));

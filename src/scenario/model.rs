@@ -188,6 +188,18 @@ pub struct PipelineSpec {
     pub activate_at: Dur,
 }
 
+impl PipelineSpec {
+    /// The names its copies are created with (also their `uniqueId`s): the name itself, or
+    /// `<name>-1`, `<name>-2`, ... when there is more than one.
+    pub fn copy_names(&self) -> Vec<String> {
+        if self.copies == 1 {
+            vec![self.name.clone()]
+        } else {
+            (1..=self.copies).map(|copy| format!("{}-{copy}", self.name)).collect()
+        }
+    }
+}
+
 /// A pipeline definition file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

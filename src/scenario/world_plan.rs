@@ -5,6 +5,13 @@
 
 use super::model::{RunnerSpec, Scenario, Target};
 
+/// The simulated service's host.
+pub const SERVICE_HOST: &str = "service";
+/// The operator's host (it creates, defines and activates the pipelines).
+pub const OPERATOR_HOST: &str = "operator";
+/// Host names no runner's machine may take.
+pub const RESERVED_HOSTS: [&str; 2] = [SERVICE_HOST, OPERATOR_HOST];
+
 /// Most machines a fleet gets when it does not say.
 pub const DEFAULT_FLEET_MACHINES: u32 = 10;
 

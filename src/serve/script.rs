@@ -20,23 +20,17 @@ async fn call(server: &Server, op: Operation, body: Value) -> Result<Value, Serv
     Ok(serde_json::to_value(response).unwrap_or(Value::Null))
 }
 
-/// The ids of the pipelines a scenario name stands for: those created with that name, or
-/// `<name>-<n>` (a scenario's copies); every pipeline when no name is given.
+/// The ids of the pipelines a name stands for: those created with that name, or with one of
+/// its copies' names when the scenario has copies of a pipeline by that name; every pipeline
+/// when no name is given.
 fn pipelines_named(server: &Server, name: Option<&str>) -> Vec<String> {
     let names = server.host().with_core(|c| c.pipeline_names());
-    names
-        .into_iter()
-        .filter(|(_, n)| match name {
-            None => true,
-            Some(want) => {
-                n == want
-                    || n.strip_prefix(want)
-                        .and_then(|rest| rest.strip_prefix('-'))
-                        .is_some_and(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
-            }
-        })
-        .map(|(id, _)| id)
-        .collect()
+    let wanted: Option<Vec<String>> =
+        name.map(|want| match server.scenario.pipelines.iter().find(|p| p.name == want) {
+            Some(p) => p.copy_names(),
+            None => vec![want.to_string()],
+        });
+    names.into_iter().filter(|(_, n)| wanted.as_ref().is_none_or(|w| w.contains(n))).map(|(id, _)| id).collect()
 }
 
 /// Every instance id of an activity in a pipeline, following QueryObjects' pages.
@@ -133,8 +127,7 @@ pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
     let mut steps: Vec<(Millis, usize, Step)> = Vec::new();
     for p in &scenario.pipelines {
         let objects = to_pipeline_objects(&p.definition).map_err(|(_, m)| m)?;
-        for copy in 1..=p.copies {
-            let name = if p.copies == 1 { p.name.clone() } else { format!("{}-{copy}", p.name) };
+        for name in p.copy_names() {
             let created = call(&server, Operation::CreatePipeline, json!({"name": name, "uniqueId": name}))
                 .await
                 .map_err(|e| format!("CreatePipeline {name}: {}", e.message))?;

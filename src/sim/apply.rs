@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::scenario::model::{Action, Direction};
-use crate::scenario::world_plan::{resolve_machine, runners_hit};
+use crate::scenario::world_plan::{SERVICE_HOST, resolve_machine, runners_hit};
 use crate::time::Millis;
 use crate::trace::ObservationKind;
 
@@ -43,20 +43,20 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
                     // connect fails at once. Holding them instead keeps every packet from
                     // arriving, so connects and calls time out, as in a real partition; the
                     // repair leaves them undelivered.
-                    sim.hold(m.as_str(), "service");
+                    sim.hold(m.as_str(), SERVICE_HOST);
                     world.silent.insert(m.clone());
                     "both ways, silent: packets dropped, calls time out"
                 }
                 (Direction::Both, true) => {
-                    sim.partition(m.as_str(), "service");
+                    sim.partition(m.as_str(), SERVICE_HOST);
                     "both ways, refused: connects fail at once"
                 }
                 (Direction::ToService, _) => {
-                    sim.partition_oneway(m.as_str(), "service");
+                    sim.partition_oneway(m.as_str(), SERVICE_HOST);
                     "messages to the service lost; new connects refused at once"
                 }
                 (Direction::FromService, _) => {
-                    sim.partition_oneway("service", m.as_str());
+                    sim.partition_oneway(SERVICE_HOST, m.as_str());
                     "messages from the service lost"
                 }
             };
@@ -66,27 +66,27 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             let m = machine(m);
             if !world.silent.remove(&m) {
                 // Messages a `hold` kept are delivered: a repaired link carries what waited on it.
-                sim.release(m.as_str(), "service");
+                sim.release(m.as_str(), SERVICE_HOST);
             }
-            sim.repair(m.as_str(), "service");
+            sim.repair(m.as_str(), SERVICE_HOST);
             format!("repair {m}")
         }
         Action::Hold { machine: m } => {
             let m = machine(m);
-            sim.hold(m.as_str(), "service");
+            sim.hold(m.as_str(), SERVICE_HOST);
             format!("hold {m}")
         }
         Action::Release { machine: m } => {
             let m = machine(m);
-            sim.release(m.as_str(), "service");
+            sim.release(m.as_str(), SERVICE_HOST);
             format!("release {m}")
         }
         Action::Latency { machine: m, latency } => {
             let m = machine(m);
             // The new latency is the link's floor; the scenario's jitter still adds to it.
             let floor = Duration::from_millis(latency.ms());
-            sim.set_link_latency(m.as_str(), "service", floor);
-            sim.set_link_max_message_latency(m.as_str(), "service", floor + Duration::from_millis(jitter_ms));
+            sim.set_link_latency(m.as_str(), SERVICE_HOST, floor);
+            sim.set_link_max_message_latency(m.as_str(), SERVICE_HOST, floor + Duration::from_millis(jitter_ms));
             format!("latency {m} {latency}")
         }
         Action::CrashMachine { machine: m } => {
@@ -121,11 +121,11 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             format!("restart machine {m}")
         }
         Action::CrashService => {
-            sim.crash("service");
+            sim.crash(SERVICE_HOST);
             "crash service".into()
         }
         Action::RestartService => {
-            sim.bounce("service");
+            sim.bounce(SERVICE_HOST);
             "restart service".into()
         }
         Action::Message(f) => {

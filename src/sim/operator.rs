@@ -117,8 +117,7 @@ pub async fn run(
     let mut definitions = Vec::new();
     for p in &pipelines {
         let objects = to_pipeline_objects(&p.definition).map_err(|(_, m)| m)?;
-        for copy in 1..=p.copies {
-            let copy_name = if p.copies == 1 { p.name.clone() } else { format!("{}-{copy}", p.name) };
+        for copy_name in p.copy_names() {
             let created =
                 call(&mut client, Operation::CreatePipeline, &json!({"name": copy_name, "uniqueId": copy_name}))
                     .await

@@ -17,7 +17,7 @@ use crate::runner::process::supervise;
 use crate::runner::programs::{BUILTIN, Programs};
 use crate::scenario::model::Scenario;
 use crate::scenario::settings;
-use crate::scenario::world_plan::{self, PlannedRunner};
+use crate::scenario::world_plan::{self, OPERATOR_HOST, PlannedRunner, SERVICE_HOST};
 use crate::wire::{Host, HostConfig};
 
 use super::SimError;
@@ -89,7 +89,7 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
     {
         let ctx = EdgeCtx { host: host.clone(), faults: faults.clone(), recorder: recorder.clone(), origin: EPOCH_MS };
         let edge = Edge { ctx, requests: requests.clone() };
-        sim.host("service", move || {
+        sim.host(SERVICE_HOST, move || {
             let edge = edge.clone();
             async move {
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", crate::runner::client::SERVICE.1)).await?;
@@ -110,7 +110,7 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
     let setup_done = Arc::new(AtomicBool::new(false));
     let (commands, command_rx) = mpsc::unbounded_channel();
     sim.client(
-        "operator",
+        OPERATOR_HOST,
         operator::run(
             scenario.pipelines.clone(),
             scenario.operator.concurrency,
