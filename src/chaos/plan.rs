@@ -386,10 +386,17 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     let mut s = base.clone();
     s.seed = seed;
     s.description = format!("chaos seed {seed} over: {}", base.description);
+    let taken: std::collections::BTreeSet<String> =
+        s.runners.iter().filter(|r| r.count == 1).map(|r| r.name.clone()).collect();
     for r in s.runners.iter_mut().filter(|r| r.count > 1) {
         r.count = plan.runners.clamp(1, r.count);
         if r.machine.is_none() {
             r.machines = Some(plan.machines.clamp(1, r.count));
+        }
+        // A fleet of one is named like a single runner; where one already has that name, the
+        // fleet's one runner keeps the name it had in the fleet.
+        if r.count == 1 && taken.contains(&r.name) {
+            r.name = format!("{}-1", r.name);
         }
     }
     // Work grows with the fleet, so that a small fleet is not simply overloaded: the base's
@@ -492,4 +499,32 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
         s.events.extend(events);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fleet_shrunk_to_one_keeps_its_runner_apart_from_a_single_runner_of_its_name() {
+        let base = crate::scenario::parse(
+            r#"{"duration": "10m",
+                "pipelines": [{"name": "p", "definition": {"objects": [
+                    {"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg"}]}}],
+                "runners": [{"name": "w", "count": 3, "worker_group": "wg"}, {"name": "w", "worker_group": "wg"}]}"#,
+        )
+        .expect("w-1..w-3 and w are four names");
+        let plan = ChaosPlan {
+            runners: 1,
+            machines: 1,
+            activations: 1,
+            rules: None,
+            odd: None,
+            kinds: Vec::new(),
+            faults: Vec::new(),
+        };
+        let s = apply(&base, 1, &plan);
+        let names: Vec<String> = world_plan::plan(&s).into_iter().map(|r| r.name).collect();
+        assert_eq!(names, ["w-1", "w"]);
+    }
 }
