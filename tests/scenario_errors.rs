@@ -126,3 +126,16 @@ fn a_machine_or_runner_named_like_the_service_or_operator_is_refused() {
     let e = error(&GOOD.replace(r#""name": "a""#, r#""name": "operator""#));
     assert!(e.contains("at runners[0].name") && e.contains("\"operator\""), "{e}");
 }
+
+#[test]
+fn an_event_for_an_activity_of_another_pipeline_is_refused() {
+    let text = r#"{"duration": "1h",
+        "pipelines": [
+            {"name": "p", "definition": {"objects": [{"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg"}]}},
+            {"name": "q", "definition": {"objects": [{"id": "Load", "type": "ShellCommandActivity", "workerGroup": "wg"}]}}],
+        "runners": [{"name": "a", "worker_group": "wg"}],
+        "events": [{"at": "1m", "do": {"kind": "cancel", "task": "Copy", "pipeline": "q"}}]}"#;
+    let e = error(text);
+    assert!(e.contains("at events[0].do.task") && e.contains("pipeline \"q\" has no activity \"Copy\""), "{e}");
+    assert!(parse(&text.replace(r#""pipeline": "q""#, r#""pipeline": "p""#)).is_ok());
+}

@@ -156,7 +156,8 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
     let mut pipeline_names = BTreeSet::new();
     // Copies are created by name (as their uniqueId too): no two may share one.
     let mut created: BTreeMap<String, &str> = BTreeMap::new();
-    let mut activities = BTreeSet::new();
+    // Activity id -> the pipelines that define it.
+    let mut activities: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
     for (i, p) in s.pipelines.iter().enumerate() {
         let at = format!("pipelines[{i}]");
         if !pipeline_names.insert(p.name.as_str()) {
@@ -185,7 +186,7 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
             ));
         };
         for (id, a) in &definition.activities {
-            activities.insert(id.clone());
+            activities.entry(id.clone()).or_default().insert(p.name.as_str());
             if let Some(f) = a.fields.iter().find(|f| f.key() == "myWorkTime") {
                 let text = f.string_value.as_deref().unwrap_or_default();
                 if let Err(e) = super::duration::parse_duration(text) {
@@ -272,10 +273,20 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
         }
     };
     let known_task = |path: String, task: &str| {
-        if task == "*" || activities.contains(task) {
+        if task == "*" || activities.contains_key(task) {
             Ok(())
         } else {
             Err(err(path, format!("no activity has id {task:?}")))
+        }
+    };
+    // An activity of the pipeline named, when one is named: elsewhere it would change nothing.
+    let task_of = |path: String, task: &str, pipeline: Option<&str>| {
+        known_task(path.clone(), task)?;
+        match pipeline {
+            Some(p) if task != "*" && !activities.get(task).is_some_and(|in_| in_.contains(p)) => {
+                Err(err(path, format!("pipeline {p:?} has no activity {task:?}")))
+            }
+            _ => Ok(()),
         }
     };
     let known_pipeline = |path: String, name: &str| {
@@ -309,10 +320,10 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
             Action::SlowWork { factor, .. } if !(factor.is_finite() && *factor > 0.0) => {
                 return Err(err(format!("{path}.factor"), "must be a positive number"));
             }
-            Action::Cancel { task, .. }
-            | Action::Rerun { task, .. }
-            | Action::PauseActivity { task, .. }
-            | Action::ResumeActivity { task, .. } => known_task(format!("{path}.task"), task)?,
+            Action::Cancel { task, pipeline }
+            | Action::Rerun { task, pipeline }
+            | Action::PauseActivity { task, pipeline }
+            | Action::ResumeActivity { task, pipeline } => task_of(format!("{path}.task"), task, pipeline.as_deref())?,
             Action::Message(m) => {
                 if let Some(t) = &m.task {
                     known_task(format!("{path}.task"), t)?;
