@@ -463,10 +463,22 @@ async fn a_scheduled_pipeline_makes_its_periods_as_the_manual_clock_advances() {
     assert_eq!(instances(&server, &id).await, json!([]));
     admin(&server, "POST", "/_dpsim/clock/advance", Some(r#"{"to": "2026-01-01T02:00:00Z"}"#)).await;
     assert_eq!(instances(&server, &id).await, json!(["@Copy_2026-01-01T00:00:00", "@Copy_2026-01-01T01:00:00"]));
-    assert!(poll(&server, "runner-a").await.is_some(), "the oldest period's task is handed out");
+    let first = poll(&server, "runner-a").await.expect("the oldest period's task is handed out");
     let text = log(&server).await;
     let line = text.lines().find(|l| l.contains("Copy[2026-01-01T00:00] ") && l.contains("scheduled"));
     assert!(line.is_some_and(|l| l.starts_with("+01:00:00.000")), "{text}");
+    // A definition put while the pipeline is active waits for the next activation: the periods
+    // still come with the worker group the activation adopted, and the checks judge them so.
+    let moved = serde_json::to_string(&objects).unwrap().replace("wg-1", "wg-2");
+    let moved: Value = serde_json::from_str(&moved).unwrap();
+    aws(&server, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": moved})).await;
+    let finish = |task: String| aws(&server, "SetTaskStatus", json!({"taskId": task, "taskStatus": "FINISHED"}));
+    assert_eq!(finish(first).await.status, 200);
+    assert_eq!(finish(poll(&server, "runner-a").await.expect("the 01:00 period")).await.status, 200);
+    admin(&server, "POST", "/_dpsim/clock/advance", Some(r#"{"to": "2026-01-01T03:00:00Z"}"#)).await;
+    assert!(poll(&server, "runner-a").await.is_some(), "the 02:00 period goes to wg-1 still");
+    let report = admin(&server, "GET", "/_dpsim/report", None).await.json();
+    assert!(report["invariants"].as_array().unwrap().iter().all(|i| i["held"] == true), "{report}");
 }
 
 async fn instances(server: &Server, pipeline: &str) -> Value {

@@ -75,20 +75,34 @@ impl<'a> Input<'a> {
     /// Gathers the inputs of the checks.
     pub fn new(scenario: &'a Scenario, out: &'a Trace, analysis: &'a Analysis, log: &'a [Line]) -> Input<'a> {
         let settings = crate::scenario::settings(scenario, out.seed);
-        // From what the clients put, pipeline by pipeline: two pipelines may give one activity
-        // id different rules.
+        // From what the clients put, pipeline by pipeline (two pipelines may give one activity
+        // id different rules): the definition the pipeline's last activation adopted, as its
+        // instances have it (one put later waits for the next activation), else the last put.
+        let mut latest: BTreeMap<&str, &[crate::protocol::shapes::PipelineObject]> = BTreeMap::new();
+        let mut adopted: BTreeMap<&str, &[crate::protocol::shapes::PipelineObject]> = BTreeMap::new();
+        let mut calls: Vec<&crate::trace::Call> =
+            out.calls.iter().filter(|c| matches!(c.outcome, crate::trace::CallOutcome::Accepted)).collect();
+        calls.sort_by_key(|c| c.answered_at);
+        for c in calls {
+            let Some(pipeline) = c.pipeline_id.as_deref() else { continue };
+            match (c.operation, c.definition.as_deref()) {
+                (crate::protocol::Operation::PutPipelineDefinition, Some(objects)) => {
+                    latest.insert(pipeline, objects.as_slice());
+                }
+                (crate::protocol::Operation::ActivatePipeline, _) => {
+                    if let Some(objects) = latest.get(pipeline) {
+                        adopted.insert(pipeline, objects);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (pipeline, objects) in latest.iter() {
+            adopted.entry(pipeline).or_insert(objects);
+        }
         let mut activities = BTreeMap::new();
-        let mut puts: Vec<&crate::trace::Call> = out
-            .calls
-            .iter()
-            .filter(|c| c.operation == crate::protocol::Operation::PutPipelineDefinition)
-            .filter(|c| matches!(c.outcome, crate::trace::CallOutcome::Accepted))
-            .collect();
-        puts.sort_by_key(|c| c.answered_at);
-        for c in puts {
-            let (Some(pipeline), Some(objects)) = (c.pipeline_id.as_deref(), c.definition.as_deref()) else { continue };
+        for (pipeline, objects) in adopted {
             let (Some(def), _) = validate(objects, &settings) else { continue };
-            activities.retain(|(p, _): &(String, String), _| p != pipeline);
             for (id, a) in &def.activities {
                 let rules = ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries };
                 activities.insert((pipeline.to_string(), id.clone()), rules);

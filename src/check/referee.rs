@@ -88,6 +88,10 @@ enum PipeState {
 struct Pipe {
     /// The latest accepted definition, by activity id.
     definition: BTreeMap<String, Arc<Rules>>,
+    /// The definition its last activation adopted: schedules make their periods by it (a
+    /// definition put later waits for the next activation, as AWS's edits of an active
+    /// pipeline do).
+    active: BTreeMap<String, Arc<Rules>>,
     state: PipeState,
     activations: u32,
     instances: Vec<usize>,
@@ -265,6 +269,9 @@ impl Model {
         let continues = p.first_activation.is_some() && p.definition.values().any(|r| r.scheduled.is_some());
         p.state = PipeState::Active;
         let start = start.unwrap_or(now);
+        if continues || !resumable {
+            p.active = p.definition.clone();
+        }
         if resumable || continues {
             for i in p.instances.clone() {
                 self.refresh(i);
@@ -344,7 +351,7 @@ impl Model {
     fn periods(&mut self, pipeline: &str) {
         let p = pipe_in(&mut self.pipes, pipeline);
         let (PipeState::Active, Some(activated)) = (p.state, p.first_activation) else { return };
-        let definition = p.definition.clone();
+        let definition = p.active.clone();
         let mut created = Vec::new();
         let mut next: Option<Millis> = None;
         for (component, rules) in &definition {
@@ -743,6 +750,7 @@ impl Model {
 fn pipe_in<'m>(pipes: &'m mut BTreeMap<String, Pipe>, pipeline: &str) -> &'m mut Pipe {
     pipes.entry(pipeline.to_string()).or_insert_with(|| Pipe {
         definition: BTreeMap::new(),
+        active: BTreeMap::new(),
         state: PipeState::New,
         activations: 0,
         instances: Vec::new(),
