@@ -93,7 +93,9 @@ impl Host {
         }
     }
 
-    pub(crate) fn assign_ephemeral_port(&mut self) -> u16 {
+    /// dpsim patch: a host with every ephemeral port taken fails the bind or connect that
+    /// wanted one (as an OS says EADDRNOTAVAIL) instead of panicking the whole simulation.
+    pub(crate) fn assign_ephemeral_port(&mut self) -> std::io::Result<u16> {
         for _ in self.ephemeral_ports.clone() {
             let ret = self.next_ephemeral_port;
 
@@ -110,10 +112,13 @@ impl Host {
                 continue;
             }
 
-            return ret;
+            return Ok(ret);
         }
 
-        panic!("Host: '{}' ports exhausted", self.nodename)
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            format!("Host: '{}' ports exhausted", self.nodename),
+        ))
     }
 
     /// Receive the `envelope` from the network.
@@ -625,11 +630,29 @@ mod test {
         host.udp.bind((host.addr, 49162).into())?;
 
         for _ in 49152..49161 {
-            host.assign_ephemeral_port();
+            host.assign_ephemeral_port()?;
         }
 
-        assert_eq!(49152, host.assign_ephemeral_port());
+        assert_eq!(49152, host.assign_ephemeral_port()?);
 
+        Ok(())
+    }
+
+    /// dpsim patch: exhaustion is an error for the caller, not a panic.
+    #[test]
+    fn exhausted_ephemeral_ports_fail_the_caller() -> Result {
+        let mut host = Host::new(
+            "host",
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+            HostTimer::new(Duration::ZERO, Duration::ZERO),
+            49152..=49153,
+            1,
+            1,
+        );
+        host.udp.bind((host.addr, 49152).into())?;
+        host.udp.bind((host.addr, 49153).into())?;
+        let e = host.assign_ephemeral_port().expect_err("every port is taken");
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrNotAvailable);
         Ok(())
     }
 }

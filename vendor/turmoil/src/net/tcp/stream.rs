@@ -75,7 +75,7 @@ impl TcpStream {
 
             let (pair, rx, bidi) = {
                 let host = world.current_host_mut();
-                let mut local_addr = SocketAddr::new(host.addr, host.assign_ephemeral_port());
+                let mut local_addr = SocketAddr::new(host.addr, host.assign_ephemeral_port()?);
                 if dst.ip().is_loopback() {
                     local_addr.set_ip(dst.ip());
                 }
