@@ -41,6 +41,8 @@ struct Found {
     kind: DeadlineKind,
     seq: u64,
     component: String,
+    /// The scenario pipeline (by the name events use) whose instance the lease is of.
+    pipeline: Option<String>,
     runner: String,
     /// Which moment of this component and runner installs the competing call: the handout
     /// (ack deadlines) or the accepted report (progress deadlines), counted from 1.
@@ -58,6 +60,10 @@ fn deadlines(base: &Scenario, programs: &Programs) -> Result<Vec<Found>, String>
             continue;
         };
         let component = component_of(object).to_string();
+        // The copy's name (`p-2`) back to the scenario's pipeline (`p`).
+        let copy = e.pipeline_id.as_deref().and_then(|id| out.pipeline_names.get(id));
+        let pipeline =
+            copy.and_then(|c| base.pipelines.iter().find(|p| p.copy_names().contains(c))).map(|p| p.name.clone());
         let (kind, counter, at) = match &e.kind {
             EventKind::Assigned { ack_deadline, .. } => (DeadlineKind::AckDeadline, &mut handouts, *ack_deadline),
             // Every accepted report sets a progress deadline that the next report competes with.
@@ -68,7 +74,7 @@ fn deadlines(base: &Scenario, programs: &Programs) -> Result<Vec<Found>, String>
         };
         let n = counter.entry((component.clone(), runner.to_string())).or_default();
         *n += 1;
-        found.push(Found { kind, seq, component, runner: runner.into(), occurrence: *n, at });
+        found.push(Found { kind, seq, component, pipeline, runner: runner.into(), occurrence: *n, at });
     }
     found.truncate(MAX_DEADLINES);
     Ok(found)
@@ -118,7 +124,8 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         let mut s = base.clone();
         s.events.push(TimedEvent {
             at: At::Time(Dur(moment.saturating_sub(CANCEL_LEAD_MS))),
-            action: Action::Cancel { task: f.component.clone(), pipeline: None },
+            // The lease's own pipeline (all its copies: events name scenario pipelines).
+            action: Action::Cancel { task: f.component.clone(), pipeline: f.pipeline.clone() },
         });
         s.events.push(TimedEvent {
             at: At::Time(Dur(0)),
