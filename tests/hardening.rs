@@ -123,3 +123,76 @@ fn a_panicking_runner_fails_its_chaos_seed_not_the_sweep() {
         assert!(error.contains("panicked"), "seed {} reports the panic: {error:?}", o.seed);
     }
 }
+
+/// Hostile input, each refused or bounded (it crashed, hung or wrapped before).
+mod hostile {
+    use super::*;
+
+    /// A ladder of `layers` diamonds: each layer's two activities depend on both of the last.
+    fn ladder(layers: usize) -> String {
+        let mut objects = vec![
+            serde_json::json!({"id": "Default", "name": "Default", "scheduleType": "ondemand", "workerGroup": "wg"}),
+        ];
+        for k in 0..layers {
+            for s in ["a", "b"] {
+                let mut o =
+                    serde_json::json!({"id": format!("A{k}{s}"), "type": "ShellCommandActivity", "myWorkTime": "1m"});
+                if k > 0 {
+                    o["dependsOn"] =
+                        serde_json::json!([{"ref": format!("A{}a", k - 1)}, {"ref": format!("A{}b", k - 1)}]);
+                }
+                objects.push(o);
+            }
+        }
+        serde_json::json!({"duration": "3m", "pipelines": [{"name": "p", "definition": {"objects": objects}}],
+                           "runners": [{"name": "r", "worker_group": "wg"}]})
+        .to_string()
+    }
+
+    #[test]
+    fn the_work_gets_done_bound_walks_a_ladder_of_diamonds_once() {
+        // 2^40 paths: walked path by path, this never ended.
+        let report = run(parse(&ladder(40)).unwrap());
+        assert!(report.passed(), "{}", report.violations_text());
+    }
+
+    #[test]
+    fn counts_and_durations_beyond_any_run_are_refused_before_anything_is_built() {
+        let base = r#"{"duration": "1h", "pipelines": [{"name": "p", "copies": 1, "activations": 1, "definition": {"objects": [
+            {"id": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg"}]}}],
+            "runners": [{"name": "a", "count": 1, "worker_group": "wg"}]}"#;
+        for (from, to, path) in [
+            (r#""count": 1"#, r#""count": 4294967295"#, "runners"),
+            (r#""copies": 1"#, r#""copies": 4294967295"#, "pipelines"),
+            (r#""activations": 1"#, r#""activations": 4294967295"#, "pipelines"),
+            (r#""duration": "1h""#, r#""duration": "18446744073709551615ms""#, "duration"),
+            (
+                r#""duration": "1h""#,
+                r#""duration": "1h", "operator": {"concurrency": 4294967295}"#,
+                "operator.concurrency",
+            ),
+            (
+                r#""duration": "1h""#,
+                r#""duration": "1h", "network": {"latency": "18446744073709551615ms", "jitter": "1ms"}"#,
+                "network.latency",
+            ),
+        ] {
+            let e = parse(&base.replace(from, to)).expect_err(to).to_string();
+            assert!(e.contains(&format!("at {path}")), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_long_idle_stretch_takes_as_many_engine_steps_as_it_needs() {
+        // 50 days of 1 ms ticks with nothing to do: more ticks than one turmoil step takes.
+        let s = parse(r#"{"duration": "50d", "tick": "1ms", "pipelines": [], "runners": []}"#).unwrap();
+        let report = run(s);
+        assert_eq!(report.end_ms, 50 * 86_400_000);
+    }
+
+    #[test]
+    fn the_last_u64_is_no_seed() {
+        assert!(dpsim::cli::chaos::parse_seeds("18446744073709551615").is_err());
+        assert_eq!(dpsim::cli::chaos::parse_seeds("18446744073709551614"), Ok(18446744073709551614..u64::MAX));
+    }
+}

@@ -511,3 +511,35 @@ async fn an_event_naming_a_pipeline_hits_that_pipeline_only() {
     assert_eq!(state(&server, &ids[0]).await, "INACTIVE");
     assert_eq!(state(&server, &ids[1]).await, "SCHEDULED", "etl-2 is another pipeline, not a copy of etl");
 }
+
+#[tokio::test]
+async fn a_refused_request_costs_the_call_log_little_and_reports_add_at_most_fifty_fields() {
+    let server = manual();
+    // A 1 MB hostname (refused: at most 1,024 characters) and 50,000 object ids of a pipeline
+    // that does not exist (refused).
+    let poll = aws(&server, "PollForTask", json!({"workerGroup": "wg-1", "hostname": "h".repeat(1 << 20)})).await;
+    assert_eq!(poll.status, 400, "{}", poll.text());
+    let ids: Vec<String> = (0..50_000).map(|i| format!("@Copy_{i}")).collect();
+    let set =
+        aws(&server, "SetStatus", json!({"pipelineId": "df-none", "status": "TRY_CANCEL", "objectIds": ids})).await;
+    assert_eq!(set.status, 400, "{}", set.text());
+    let (_, calls, _, _) = server.edge.recorder.snapshot();
+    let poll = calls.iter().find(|c| c.operation == dpsim::protocol::Operation::PollForTask).expect("logged");
+    assert!(poll.runner.as_deref().is_some_and(|r| r.len() <= 1024), "a refused name is kept in part");
+    let set = calls.iter().find(|c| c.operation == dpsim::protocol::Operation::SetStatus).expect("logged");
+    assert!(set.object_ids.len() <= 100, "{} ids kept", set.object_ids.len());
+
+    // The lease holder reports 60 new keys, 20 at a time: the attempt keeps 50.
+    let id = pipeline(&server).await;
+    let answer = aws(&server, "PollForTask", json!({"workerGroup": "wg-1", "hostname": "mine"})).await.json();
+    let (task, attempt) = (answer["taskObject"]["taskId"].clone(), answer["taskObject"]["attemptId"].clone());
+    for round in 0..3 {
+        let fields: Vec<Value> = (0..20).map(|k| json!({"key": format!("k{round}_{k}"), "stringValue": "v"})).collect();
+        let r = aws(&server, "ReportTaskProgress", json!({"taskId": task, "fields": fields})).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let described = aws(&server, "DescribeObjects", json!({"pipelineId": id, "objectIds": [attempt]})).await.json();
+    let fields = described["pipelineObjects"][0]["fields"].as_array().cloned().unwrap_or_default();
+    let reported = fields.iter().filter(|f| f["key"].as_str().is_some_and(|k| k.starts_with('k'))).count();
+    assert_eq!(reported, 50, "{described}");
+}

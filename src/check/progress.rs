@@ -76,20 +76,23 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
         let failures = failures.get(&i).copied().unwrap_or(0);
         let (_, factor, slack) = sound.get(inst.rules.group.as_str())?;
         let work = (inst.rules.work_ms.unwrap_or(crate::runner::policy::DEFAULT_WORK_MS) as f64 * factor) as u64;
-        let attempt = slack + settings.ack_timeout_ms + work + inst.rules.progress_ms;
-        let left = u64::from(inst.rules.maximum_retries + 1).saturating_sub(u64::from(failures)).max(1);
-        Some(left.saturating_mul(attempt + inst.rules.retry_delay_ms))
+        let attempt =
+            slack.saturating_add(settings.ack_timeout_ms).saturating_add(work).saturating_add(inst.rules.progress_ms);
+        let left = (u64::from(inst.rules.maximum_retries) + 1).saturating_sub(u64::from(failures)).max(1);
+        Some(left.saturating_mul(attempt.saturating_add(inst.rules.retry_delay_ms)))
     };
     let mut total: BTreeMap<&str, u64> = BTreeMap::new();
     let mut chain = 0u64;
+    let mut chains = BTreeMap::new();
     for &i in &left {
         let group = model.insts[i].rules.group.as_str();
         if never_acks.contains(&group) {
             return Vec::new();
         }
         let Some(w) = worst(i) else { return Vec::new() };
-        *total.entry(group).or_default() += w;
-        chain = chain.max(chain_of(model, i, &worst));
+        let t = total.entry(group).or_default();
+        *t = t.saturating_add(w);
+        chain = chain.max(chain_of(model, i, &worst, &mut chains));
     }
     let spread: u64 = total.iter().map(|(g, w)| w / u64::from(sound[g].0.max(1))).sum();
     // Instances a schedule creates after the faults end are released later: greedy list
@@ -124,11 +127,17 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
         .collect()
 }
 
-/// The longest worst case along the chain of dependents that starts at `i`.
-fn chain_of(model: &Model, i: usize, worst: &dyn Fn(usize) -> Option<u64>) -> u64 {
+/// The longest worst case along the chain of dependents that starts at `i`, each instance's
+/// worked out once (`known`): paths through a ladder of diamonds double with every rung.
+fn chain_of(model: &Model, i: usize, worst: &dyn Fn(usize) -> Option<u64>, known: &mut BTreeMap<usize, u64>) -> u64 {
+    if let Some(&c) = known.get(&i) {
+        return c;
+    }
     let own = worst(i).unwrap_or(0);
-    let below = model.insts[i].dependents.iter().map(|&d| chain_of(model, d, worst)).max().unwrap_or(0);
-    own.saturating_add(below)
+    let below = model.insts[i].dependents.iter().map(|&d| chain_of(model, d, worst, known)).max().unwrap_or(0);
+    let c = own.saturating_add(below);
+    known.insert(i, c);
+    c
 }
 
 /// When the run's last fault ended, or None when some fault never ends.

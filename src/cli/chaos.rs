@@ -25,7 +25,8 @@ pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
             }
             Ok(a..b)
         }
-        None => text.parse::<u64>().map(|a| a..a + 1).map_err(|_| bad()),
+        // The last u64 is no seed: `A..A+1` must exist.
+        None => text.parse::<u64>().ok().and_then(|a| Some(a..a.checked_add(1)?)).ok_or_else(bad),
     }
 }
 

@@ -268,6 +268,22 @@ fn changes_leases(op: Operation) -> bool {
     )
 }
 
+/// Longest name, and most object ids, the log keeps of a refused request.
+const MAX_LOGGED_NAME: usize = 1024;
+const MAX_LOGGED_IDS: usize = 100;
+
+/// A name cut to [`MAX_LOGGED_NAME`] bytes (at a character boundary).
+fn clip(mut s: String) -> String {
+    if s.len() > MAX_LOGGED_NAME {
+        let mut end = MAX_LOGGED_NAME;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
 /// Records a task-runner call and its answer in the trace (control-plane calls are the
 /// operator's and are not recorded here).
 fn log_call(
@@ -319,6 +335,20 @@ fn log_call(
         Some(Ok(Response::ReportTaskProgress(out))) => CallOutcome::Report { canceled: out.canceled },
         Some(Ok(Response::ReportTaskRunnerHeartbeat(out))) => CallOutcome::Heartbeat { terminate: out.terminate },
         Some(Ok(_)) => CallOutcome::Accepted,
+    };
+    // A request the service refused was never validated: what it named is kept only in part,
+    // so that hostile bodies (10 MB names, a million object ids) cost the log little.
+    let (worker_group, runner, task_id, status, pipeline_id, object_ids) = if accepted {
+        (worker_group, runner, task_id, status, pipeline_id, object_ids)
+    } else {
+        (
+            worker_group.map(clip),
+            runner.map(clip),
+            task_id.map(clip),
+            status.map(clip),
+            pipeline_id.map(clip),
+            object_ids.into_iter().take(MAX_LOGGED_IDS).map(clip).collect(),
+        )
     };
     recorder.record_call(Call {
         at: times.arrived,

@@ -25,8 +25,21 @@ impl Dur {
     }
 }
 
-/// Parses a duration: a Data Pipeline period or concatenated short forms (`1h30m`, `250ms`).
+/// The longest duration a scenario may write: ten years, as for a definition's periods.
+/// Beyond it sums of deadlines could leave `u64`, and no run means it.
+pub const MAX_DURATION_MS: u64 = crate::service::definition::MAX_PERIOD_MS;
+
+/// Parses a duration: a Data Pipeline period or concatenated short forms (`1h30m`, `250ms`),
+/// at most [`MAX_DURATION_MS`].
 pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let ms = parse_any_duration(text)?;
+    if ms > MAX_DURATION_MS {
+        return Err(format!("duration {text:?} is longer than ten years"));
+    }
+    Ok(ms)
+}
+
+fn parse_any_duration(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     if trimmed == "0" {
         return Ok(0);

@@ -139,7 +139,31 @@ pub fn settings(scenario: &Scenario, seed: u64) -> Settings {
 }
 
 /// Checks what parsing alone cannot: names that must exist, sane values, valid definitions.
+/// Most runners a scenario may have.
+const MAX_RUNNERS: u64 = 100_000;
+/// Most pipelines (copies) and instances (copies x activations) the operator creates.
+const MAX_COPIES: u64 = 10_000;
+const MAX_ACTIVATIONS: u64 = 1_000_000;
+/// Most control-plane calls the operator keeps in flight.
+const MAX_CONCURRENCY: u32 = 1_024;
+
 fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
+    // Counts first: the checks below expand names from them.
+    let copies: u64 = s.pipelines.iter().map(|p| u64::from(p.copies)).sum();
+    if copies > MAX_COPIES {
+        return Err(err("pipelines", format!("at most {MAX_COPIES} pipelines in all (copies included)")));
+    }
+    let activations: u64 = s.pipelines.iter().map(|p| u64::from(p.copies) * u64::from(p.activations)).sum();
+    if activations > MAX_ACTIVATIONS {
+        return Err(err("pipelines", format!("at most {MAX_ACTIVATIONS} activations in all (copies x activations)")));
+    }
+    let runners: u64 = s.runners.iter().map(|r| u64::from(r.count)).sum();
+    if runners > MAX_RUNNERS {
+        return Err(err("runners", format!("at most {MAX_RUNNERS} runners")));
+    }
+    if !(1..=MAX_CONCURRENCY).contains(&s.operator.concurrency) {
+        return Err(err("operator.concurrency", format!("must be from 1 to {MAX_CONCURRENCY}")));
+    }
     if s.tick.ms() == 0 {
         return Err(err("tick", "must be longer than 0"));
     }
@@ -243,9 +267,6 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
             }
             machines.insert(machine);
         }
-    }
-    if runner_names.len() > 100_000 {
-        return Err(err("runners", "at most 100,000 runners"));
     }
     if machines.len() > 64 {
         return Err(err(

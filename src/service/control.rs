@@ -63,6 +63,7 @@ impl Service {
             next_period: BTreeMap::new(),
             period_timer: None,
             instances: Vec::new(),
+            open_scheduled: BTreeMap::new(),
             instance_ids: Default::default(),
             attempt_ids: Default::default(),
             activations: 0,
@@ -267,6 +268,7 @@ impl Service {
                     let p = &mut self.s.pipelines[key];
                     p.instance_ids.insert(id, i);
                     p.instances.push(i);
+                    p.open_scheduled.entry(activity.id.clone()).or_default().insert(i);
                     created.push(i);
                     let event = EventKind::Scheduled { start: period.start, end: period.end };
                     self.emit(event, Some(i), None, format!("schedule {}", sch.schedule.id).into());
@@ -412,6 +414,11 @@ impl Service {
             }
             "RERUN" => {
                 for i in instances {
+                    let inst = &self.s.instances[i];
+                    if inst.activity.scheduled.is_some() {
+                        let activity = inst.activity.id.clone();
+                        self.s.pipelines[inst.pipeline].open_scheduled.entry(activity).or_default().insert(i);
+                    }
                     let inst = &mut self.s.instances[i];
                     inst.status = InstanceStatus::WaitingForRunner;
                     inst.failures = 0;

@@ -518,12 +518,13 @@ impl Service {
         if inst.actual_start.is_some() {
             return false;
         }
-        let taken = self.s.pipelines[inst.pipeline]
-            .instances
-            .iter()
+        let siblings = self.s.pipelines[inst.pipeline].open_scheduled.get(&inst.activity.id);
+        let taken = siblings
+            .into_iter()
+            .flatten()
             .filter(|&&j| j != i)
             .map(|&j| &self.s.instances[j])
-            .filter(|j| j.activity.id == inst.activity.id && !j.status.is_terminal())
+            .filter(|j| !j.status.is_terminal())
             .filter(|j| j.actual_start.is_some() || j.queued)
             .count();
         taken >= sch.max_active as usize
@@ -533,17 +534,19 @@ impl Service {
     /// oldest first (one that started or ended may hold them back or let them go), and serves
     /// held polls any of them can answer.
     fn settle(&mut self) {
-        let waiting: Vec<InstanceKey> = self
-            .s
-            .pipelines
-            .iter()
-            .filter(|p| p.period_timer.is_some() || !p.next_period.is_empty())
-            .flat_map(|p| p.instances.iter().copied())
-            .filter(|&i| {
-                let inst = &self.s.instances[i];
-                inst.activity.scheduled.is_some() && inst.status == model::InstanceStatus::WaitingForRunner
-            })
-            .collect();
+        let instances = &self.s.instances;
+        let mut waiting: Vec<InstanceKey> = Vec::new();
+        for p in self.s.pipelines.iter_mut().filter(|p| !p.open_scheduled.is_empty()) {
+            let from = waiting.len();
+            for open in p.open_scheduled.values_mut() {
+                open.retain(|&i| !instances[i].status.is_terminal());
+                waiting
+                    .extend(open.iter().filter(|&&i| instances[i].status == model::InstanceStatus::WaitingForRunner));
+            }
+            p.open_scheduled.retain(|_, open| !open.is_empty());
+            // Pipeline by pipeline, each one's oldest first (keys grow with creation).
+            waiting[from..].sort_unstable();
+        }
         for i in waiting {
             self.refresh_ready(i);
         }

@@ -78,6 +78,10 @@ pub struct Pipeline {
     pub period_timer: Option<super::timers::TimerKey>,
     /// Instances in creation order.
     pub instances: Vec<InstanceKey>,
+    /// Per scheduled activity, its instances that may not be over (pruned of finished ones as
+    /// `settle` passes; a RERUN puts one back): what `maxActiveInstances` counts, without
+    /// walking a pipeline's whole history on every request.
+    pub open_scheduled: BTreeMap<String, BTreeSet<InstanceKey>>,
     /// Instances by id.
     pub instance_ids: BTreeMap<String, InstanceKey>,
     /// Attempts by id.

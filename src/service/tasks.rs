@@ -214,9 +214,13 @@ impl Service {
         self.s.tasks[(seq - 1) as usize].state = LeaseState::Live { acked: true, deadline, timer };
         let a = &mut self.s.attempts[attempt];
         a.report_progress_time = Some(now);
-        // `@` fields are the service's own: a runner's report never replaces them.
+        // `@` fields are the service's own: a runner's report never replaces them. An object
+        // holds at most 50 fields, so reports update those it has and add new ones only up to
+        // that (memory stays bounded however often a runner reports new keys).
         for f in r.fields.into_iter().filter(|f| !f.key().starts_with('@')) {
-            a.reported.insert(f.key().to_string(), f);
+            if a.reported.len() < crate::protocol::input::MAX_REPORTED_FIELDS || a.reported.contains_key(f.key()) {
+                a.reported.insert(f.key().to_string(), f);
+            }
         }
         // Static causes: the deadline is in the event, and renewals are the hottest path.
         let (kind, cause) = if acked {

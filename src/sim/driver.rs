@@ -154,7 +154,8 @@ fn idle_ticks(sim: &turmoil::Sim<'_>, now: u64, tick: u64, duration: u64, pendin
     let ticks_until = |at: u64| at.saturating_sub(now).div_ceil(tick);
     let events = pending.iter().filter_map(|p| p.at).map(ticks_until);
     let world = sim.idle_steps().unwrap_or(u64::MAX);
-    events.chain([ticks_until(duration), world]).min().unwrap_or(1).max(1)
+    // turmoil takes at most u32::MAX ticks in one step; a longer idle stretch takes more steps.
+    events.chain([ticks_until(duration), world, u64::from(u32::MAX)]).min().unwrap_or(1).max(1)
 }
 
 /// Follows the work of runners without belief hooks through their calls; true when a runner

@@ -65,9 +65,9 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
         .rng_seed(seed)
         .epoch(UNIX_EPOCH + Duration::from_millis(EPOCH_MS))
         .tick_duration(Duration::from_millis(tick))
-        .simulation_duration(Duration::from_millis(scenario.duration.ms() + tick * 4))
+        .simulation_duration(Duration::from_millis(scenario.duration.ms().saturating_add(tick.saturating_mul(4))))
         .min_message_latency(Duration::from_millis(latency))
-        .max_message_latency(Duration::from_millis(latency + jitter))
+        .max_message_latency(Duration::from_millis(latency.saturating_add(jitter)))
         .tcp_capacity(1 << 16);
     let mut sim = builder.build();
 
