@@ -170,8 +170,23 @@ fn init_tracing(verbose: u8, simulated: bool) {
     }
 }
 
+/// Output piped into `head` ends as any Unix tool's does: the process ends quietly when the
+/// reader goes away (Rust ignores SIGPIPE, so a print to a closed pipe panicked). `serve`
+/// keeps ignoring it: a closed peer is an error on its socket, not the end of the server.
+fn end_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing on the main thread, before any other thread exists; it only
+    // restores the default disposition of one signal.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve { .. }) {
+        end_quietly_on_closed_pipe();
+    }
     init_tracing(
         cli.verbose,
         matches!(cli.command, Command::Run { .. } | Command::Chaos { .. } | Command::Explore { .. }),

@@ -150,3 +150,27 @@ fn chaos_compare_runs_both_configurations_on_the_same_plans_and_writes_json_and_
     assert!(err.contains("--set runners.9.report_interval=1m"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn output_piped_into_a_reader_that_stops_ends_quietly() {
+    // As `dpsim run ... | head -3`: the reader goes away after a few bytes.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_dpsim"))
+        // The JSON report is about 100 KB: more than a pipe holds, so the writer meets the
+        // closed end.
+        .args([
+            "run",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/hourly-backfill-and-outage.json"),
+            "--format",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

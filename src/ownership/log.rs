@@ -71,6 +71,15 @@ pub fn stamp(ms: Millis) -> String {
     format!("+{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }
 
+/// `in etl`, for an event about a component of one of several pipelines (a component id alone
+/// does not say which).
+fn in_pipeline(a: &Analysis, e: &Event) -> String {
+    match e.pipeline_id.as_deref().and_then(|id| a.pipeline_names.get(id)) {
+        Some(name) if a.pipeline_names.len() > 1 => format!("in {name}"),
+        _ => String::new(),
+    }
+}
+
 fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
     let (what, detail, anomaly): (&str, String, bool) = match &e.kind {
         EventKind::Assigned { reassigned, ack_deadline, .. } => (
@@ -97,13 +106,13 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
         EventKind::Canceled { by } => ("canceled", format!("{}: {}", by.name(), e.cause), true),
         EventKind::MarkedFinished => ("marked finished", String::new(), true),
         EventKind::Rerun => ("rerun", String::new(), true),
-        EventKind::Paused => ("paused", String::new(), true),
+        EventKind::Paused => ("paused", in_pipeline(a, e), true),
         EventKind::Scheduled { start, end } => (
             "scheduled",
             format!("period {} .. {}", crate::time::format_dp_time(*start), crate::time::format_dp_time(*end)),
             false,
         ),
-        EventKind::Resumed => ("resumed", String::new(), true),
+        EventKind::Resumed => ("resumed", in_pipeline(a, e), true),
         EventKind::StaleCall { operation, answer } => ("stale call", format!("{operation} -> {answer}"), true),
         EventKind::ForgedCall { operation } => ("forged call", format!("{operation} -> TaskNotFoundException"), true),
         EventKind::Activated { instances } => ("activated", format!("{instances} instances; {}", e.cause), false),

@@ -60,6 +60,7 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
         }
         Action::Cancel { .. } | Action::Rerun { .. } | Action::PauseActivity { .. } | Action::ResumeActivity { .. } => {
             let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
+            let within = pipeline.map(|p| format!(" in {p}")).unwrap_or_default();
             let mut named = 0;
             for id in pipelines_named(server, pipeline) {
                 let instances = match change {
@@ -76,8 +77,8 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
                 }
             }
             match change {
-                StatusChange::Pause | StatusChange::Resume => format!("{} {task}", change.as_str()),
-                _ => format!("{} {task} ({named} instance(s))", change.as_str()),
+                StatusChange::Pause | StatusChange::Resume => format!("{} {task}{within}", change.as_str()),
+                _ => format!("{} {task}{within} ({named} instance(s))", change.as_str()),
             }
         }
         Action::Deactivate { pipeline, cancel_active } => {

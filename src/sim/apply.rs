@@ -162,7 +162,7 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
             let command = Command::SetStatus { change, task: task.to_string(), pipeline: pipeline.map(str::to_string) };
             let _ = world.commands.send(command);
-            format!("{} {task}", change.as_str())
+            format!("{} {task}{}", change.as_str(), pipeline.map(|p| format!(" in {p}")).unwrap_or_default())
         }
         Action::Deactivate { pipeline, cancel_active } => {
             let _ =
