@@ -64,15 +64,8 @@ pub fn html(c: &Comparison, title: &str) -> String {
     for m in &c.metrics {
         let _ = write!(out, "<tr><td>{}</td>", esc(m.name));
         for d in &m.configs {
-            let _ = write!(
-                out,
-                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
-                d.count,
-                value(m, d.p50),
-                value(m, d.p90),
-                value(m, d.p99),
-                value(m, d.max)
-            );
+            let [p50, p90, p99, max] = quantiles(m, d);
+            let _ = write!(out, "<td>{}</td><td>{p50}</td><td>{p90}</td><td>{p99}</td><td>{max}</td>", d.count);
         }
         for statistic in ["p50", "mean"] {
             match m.differences.iter().find(|d| d.statistic == statistic) {
@@ -211,6 +204,11 @@ fn nice_step(span: f64, duration: bool) -> f64 {
         (-2..8).flat_map(|e| [1.0, 2.0, 5.0].map(|k| k * 10f64.powi(e))).collect()
     };
     steps.into_iter().find(|s| span / s <= 8.0).unwrap_or(span / 4.0)
+}
+
+/// A distribution's p50, p90, p99 and max in the metric's unit, as both tables show them.
+pub fn quantiles(m: &Metric, d: &super::compare::Dist) -> [String; 4] {
+    [d.p50, d.p90, d.p99, d.max].map(|v| value(m, v))
 }
 
 /// A signed difference in the metric's unit.

@@ -62,13 +62,14 @@ pub struct Input<'a> {
     pub analysis: &'a Analysis,
     /// The ownership log.
     pub log: &'a [Line],
-    /// Rules by (pipeline id, activity id), from the last definition each pipeline was given.
-    pub activities: BTreeMap<(String, String), ActivityRules>,
+    /// Rules by pipeline id, then activity id (two pipelines may give one activity id different
+    /// rules), from the definition each pipeline's last activation adopted.
+    pub activities: BTreeMap<String, BTreeMap<String, ActivityRules>>,
     /// The history checker's verdicts, worked out once for the invariants that read them.
     referee: std::sync::OnceLock<Vec<Violation>>,
-    /// The calls in the order they were answered, sorted once for the checks that walk them.
-    /// (Indices, so that `Input` stays covariant in its lifetime.)
-    answered: std::sync::OnceLock<Vec<usize>>,
+    /// The indices of the calls in the order they were answered, sorted once for the checks
+    /// that walk them.
+    answered: Vec<usize>,
 }
 
 impl<'a> Input<'a> {
@@ -80,10 +81,9 @@ impl<'a> Input<'a> {
         // instances have it (one put later waits for the next activation), else the last put.
         let mut latest: BTreeMap<&str, &[crate::protocol::shapes::PipelineObject]> = BTreeMap::new();
         let mut adopted: BTreeMap<&str, &[crate::protocol::shapes::PipelineObject]> = BTreeMap::new();
-        let mut calls: Vec<&crate::trace::Call> =
-            out.calls.iter().filter(|c| matches!(c.outcome, crate::trace::CallOutcome::Accepted)).collect();
-        calls.sort_by_key(|c| c.answered_at);
-        for c in calls {
+        let answered = answered_order(out);
+        let in_order = answered.iter().map(|&i| &out.calls[i]);
+        for c in in_order.filter(|c| matches!(c.outcome, crate::trace::CallOutcome::Accepted)) {
             let Some(pipeline) = c.pipeline_id.as_deref() else { continue };
             match (c.operation, c.definition.as_deref()) {
                 (crate::protocol::Operation::PutPipelineDefinition, Some(objects)) => {
@@ -100,33 +100,26 @@ impl<'a> Input<'a> {
         for (pipeline, objects) in latest.iter() {
             adopted.entry(pipeline).or_insert(objects);
         }
-        let mut activities = BTreeMap::new();
+        let mut activities: BTreeMap<String, BTreeMap<String, ActivityRules>> = BTreeMap::new();
         for (pipeline, objects) in adopted {
             let (Some(def), _) = validate(objects, &settings) else { continue };
-            for (id, a) in &def.activities {
-                let rules = ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries };
-                activities.insert((pipeline.to_string(), id.clone()), rules);
-            }
+            let rules = def.activities.iter().map(|(id, a)| {
+                (id.clone(), ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries })
+            });
+            activities.insert(pipeline.to_string(), rules.collect());
         }
-        let (referee, answered) = (std::sync::OnceLock::new(), std::sync::OnceLock::new());
-        Input { scenario, out, analysis, log, activities, referee, answered }
+        Input { scenario, out, analysis, log, activities, referee: std::sync::OnceLock::new(), answered }
     }
 
     /// The calls in the order they were answered (stable for calls answered together).
     pub fn calls_in_order(&self) -> impl Iterator<Item = &'a crate::trace::Call> + '_ {
-        let calls = &self.out.calls;
-        let order = self.answered.get_or_init(|| {
-            let mut order: Vec<usize> = (0..calls.len()).collect();
-            order.sort_by_key(|&i| calls[i].answered_at);
-            order
-        });
         let out: &'a Trace = self.out;
-        order.iter().map(move |&i| &out.calls[i])
+        self.answered.iter().map(move |&i| &out.calls[i])
     }
 
     /// The rules of an activity of a pipeline, if a definition of it was put.
     pub fn rules(&self, pipeline: &str, activity: &str) -> Option<&ActivityRules> {
-        self.activities.get(&(pipeline.to_string(), activity.to_string()))
+        self.activities.get(pipeline)?.get(activity)
     }
 
     /// The worker group of an activity of a pipeline (empty when unknown).
@@ -149,6 +142,13 @@ impl<'a> Input<'a> {
         let lines: Vec<Line> = self.log.iter().filter(|l| l.at <= at && l.runner == runner).cloned().collect();
         lines[lines.len().saturating_sub(30)..].to_vec()
     }
+}
+
+/// The indices of a trace's calls in the order they were answered (stable for ties).
+fn answered_order(out: &Trace) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..out.calls.len()).collect();
+    order.sort_by_key(|&i| out.calls[i].answered_at);
+    order
 }
 
 /// Runs every invariant.

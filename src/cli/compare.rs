@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::chaos::compare::{Comparison, Config, compare};
-use crate::chaos::compare_page::{html, signed, value};
+use crate::chaos::compare_page::{html, quantiles, signed};
 use crate::cli::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
 use crate::runner::Programs;
 use crate::scenario::load_file;
@@ -118,15 +118,8 @@ pub fn text(c: &Comparison) -> String {
     for m in &c.metrics {
         let _ = writeln!(out, "{}:", m.name);
         for (name, d) in ["A", "B"].iter().zip(&m.configs) {
-            let _ = writeln!(
-                out,
-                "  {name}: n={} p50={} p90={} p99={} max={}",
-                d.count,
-                value(m, d.p50),
-                value(m, d.p90),
-                value(m, d.p99),
-                value(m, d.max)
-            );
+            let [p50, p90, p99, max] = quantiles(m, d);
+            let _ = writeln!(out, "  {name}: n={} p50={p50} p90={p90} p99={p99} max={max}", d.count);
         }
         for d in &m.differences {
             let _ = writeln!(

@@ -134,11 +134,7 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
     } else {
         match (&e.object_id, &e.attempt_id) {
             // The lease's label, worked out once, when the event is about the lease's attempt.
-            (Some(_), Some(att))
-                if e.task
-                    .and_then(|t| a.leases.get(&t))
-                    .is_some_and(|l| l.attempt_id == **att && l.pipeline_id == pipeline) =>
-            {
+            (Some(_), Some(att)) if e.task.and_then(|t| a.leases.get(&t)).is_some_and(|l| l.attempt_id == **att) => {
                 a.task_label(e.task.unwrap_or_default())
             }
             (Some(o), Some(att)) => format!("{}@{}", a.label(pipeline, o), attempt_number(att)),

@@ -300,7 +300,8 @@ impl<'a> HandedOut<'a> {
 }
 
 impl Call {
-    /// The lease the call is about: the one it names, or the one it was handed.
+    /// The lease number the call is about: the one its taskId names, or the one it was handed.
+    /// A forged taskId names a number too; [`HandedOut::lease`] tells whether it is real.
     pub fn lease(&self) -> Option<u64> {
         match (&self.task_id, &self.outcome) {
             (Some(id), _) | (None, CallOutcome::Handout { task_id: id, .. }) => Some(task_seq(id)),
