@@ -33,13 +33,6 @@
 
 #![warn(missing_docs)]
 
-// Without tokio_unstable, tokio's own RNG is not seeded from turmoil's and a panic in a host's
-// task does not fail the run: simulations would silently be less deterministic and less strict.
-#[cfg(not(tokio_unstable))]
-compile_error!(
-    "dpsim must be built with `--cfg tokio_unstable` (set in .cargo/config.toml; keep RUSTFLAGS from replacing it, e.g. RUSTFLAGS=\"--cfg tokio_unstable\")"
-);
-
 pub mod chaos;
 pub mod check;
 pub mod cli;

@@ -103,7 +103,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
             // The copy must not hold up the original's answer (a held PollForTask would).
             let copy_at = host.now().saturating_add(after.ms());
             let (ctx, parts, body) = (ctx.clone(), parts.clone(), body.clone());
-            tokio::spawn(async move {
+            crate::wire::spawn_detached(async move {
                 ctx.host.sleep_until(copy_at).await;
                 let arrived = ctx.host.now();
                 let (result, answered) = dispatch_timed(&ctx.host, &parts, &body).await;

@@ -98,7 +98,7 @@ impl ApiClient {
                 .map_err(|e| CallError::Network(format!("cannot connect ({})", e.kind())))?;
             let (sender, connection) =
                 http1::handshake(TokioIo::new(stream)).await.map_err(|e| CallError::Network(e.to_string()))?;
-            tokio::spawn(async move {
+            tokio::task::spawn_local(async move {
                 let _ = connection.await;
             });
             self.sender = Some(sender);
@@ -113,7 +113,7 @@ impl ApiClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<T, CallError> {
-        let result = tokio::time::timeout(timeout, self.call_inner(op, body)).await;
+        let result = crate::sim::timers::timeout(timeout, self.call_inner(op, body)).await;
         let result = result.unwrap_or(Err(CallError::Timeout));
         if !self.keep_alive || matches!(result, Err(CallError::Timeout | CallError::Network(_))) {
             // A timed-out HTTP/1 connection may still deliver the old answer: never reuse it.

@@ -110,7 +110,7 @@ impl RunnerEnv {
             if running >= target {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(target - running)).await;
+            crate::sim::timers::sleep(Duration::from_millis(target - running)).await;
         }
     }
 

@@ -5,7 +5,8 @@
 //!   virtual service (keeping one idle connection for reuse, dropping any that failed), honours
 //!   the connect and read timeouts the SDK asks for, and stamps the runner's name so the
 //!   service's edge knows who called;
-//! - **sleep**: tokio's sleep, which inside a turmoil host is simulated time;
+//! - **sleep**: [`SimSleep`], a tokio sleep (simulated time inside a turmoil host) that the
+//!   driver knows about, so that it can leap over the idle time before it;
 //! - **time**: a [`TimeSource`] reading simulated time, so SigV4 dates and clock-skew handling
 //!   use it;
 //! - **randomness**: invocation ids from a generator seeded per runner; retry jitter from
@@ -29,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_runtime::invocation_id::DefaultInvocationIdGenerator;
 use aws_sdk_datapipeline::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
-use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_async::rt::sleep::{AsyncSleep, Sleep};
 use aws_smithy_async::time::TimeSource;
 use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
 use aws_smithy_runtime_api::client::http::{
@@ -75,7 +76,7 @@ pub fn config(env: &RunnerEnv) -> aws_sdk_datapipeline::config::Builder {
             recorder: env.inner.recorder.clone(),
             control: env.control().clone(),
         })
-        .sleep_impl(TokioSleep::new())
+        .sleep_impl(SimSleep)
         .time_source(SimTimeSource)
         .timeout_config(timeouts)
         .retry_partition(partition)
@@ -161,7 +162,9 @@ impl SimConnector {
             Ok(sender)
         };
         match self.connect_timeout {
-            Some(limit) => tokio::time::timeout(limit, connect).await.unwrap_or(Err(Failure::Timeout("connect"))),
+            Some(limit) => {
+                crate::sim::timers::timeout(limit, connect).await.unwrap_or(Err(Failure::Timeout("connect")))
+            }
             None => connect.await,
         }
     }
@@ -184,7 +187,7 @@ impl SimConnector {
             Ok(http::Response::from_parts(parts, SdkBody::from(bytes)))
         };
         let response = match self.read_timeout {
-            Some(limit) => tokio::time::timeout(limit, exchange).await.unwrap_or(Err(Failure::Timeout("read"))),
+            Some(limit) => crate::sim::timers::timeout(limit, exchange).await.unwrap_or(Err(Failure::Timeout("read"))),
             None => exchange.await,
         }?;
         // Only a connection that answered is kept: a timed-out one may still deliver an old answer.
@@ -248,5 +251,16 @@ impl HttpConnector for SimConnector {
                 }
             }
         })
+    }
+}
+
+/// The SDK's sleep (retry back-off, attempt and operation timeouts): a timer the simulation
+/// knows, so idle time before it is leapt over instead of stepped through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SimSleep;
+
+impl AsyncSleep for SimSleep {
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Sleep::new(crate::sim::timers::sleep(duration))
     }
 }

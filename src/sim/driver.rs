@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use crate::journal::EventKind;
 use crate::protocol::Operation;
@@ -13,13 +14,65 @@ use crate::trace::{Call, CallOutcome, ObservationKind, Trace, task_seq};
 use super::anchors::{Pending, pending, resolve};
 use super::apply::{apply, disturbed};
 use super::clock::{EPOCH_MS, set_driver_now};
-use super::{Progress, SimError, world};
+use super::{Progress, SimError, timers, world};
 
 /// Runs a scenario with a seed and its runners' programs; returns what happened. Time moves
-/// as the scenario's `stepping` says.
-pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option<Progress>) -> Result<Trace, SimError> {
-    let stepping = scenario.stepping;
+/// as the scenario's `stepping` says; the result is the same either way.
+///
+/// With `skip_idle`, the driver leaps over stretches in which no timer it knows of falls due
+/// and no message is in flight. A host that set a timer the driver did not know about (a
+/// program's own `tokio::time::sleep`) or that runs tasks outside its `LocalSet` makes a leap
+/// unsound; the world says so, and the run is replayed from the start with fixed ticks, which
+/// is slower and gives exactly what a sound run gives.
+pub fn run(
+    scenario: &Scenario,
+    seed: u64,
+    programs: &Programs,
+    mut progress: Option<Progress>,
+) -> Result<Trace, SimError> {
+    let first = progress.as_mut().map(|p| &mut **p as &mut dyn FnMut(u64, u64));
+    match run_stepping(scenario, seed, programs, scenario.stepping, first) {
+        Err(Stop::Unsound) => {
+            tracing::debug!("an idle leap passed a timer the driver did not know; replaying with fixed ticks");
+            run_stepping(scenario, seed, programs, Stepping::FixedTick, progress).map_err(Stop::into_error)
+        }
+        other => other.map_err(Stop::into_error),
+    }
+}
+
+/// Why a run stopped before its end.
+enum Stop {
+    /// The simulation failed.
+    Failed(SimError),
+    /// An idle leap was not the same as single steps (see [`run`]).
+    Unsound,
+}
+
+impl Stop {
+    fn into_error(self) -> SimError {
+        match self {
+            Stop::Failed(e) => e,
+            Stop::Unsound => SimError("idle leap unsound with fixed ticks".to_string()),
+        }
+    }
+}
+
+impl From<SimError> for Stop {
+    fn from(e: SimError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+fn run_stepping(
+    scenario: &Scenario,
+    seed: u64,
+    programs: &Programs,
+    stepping: Stepping,
+    progress: Option<Progress>,
+) -> Result<Trace, Stop> {
+    let _timers = timers::install();
     let mut world = world::build(scenario, seed, programs)?;
+    let mut leapt = false;
     let mut pending = pending(&scenario.events);
     let mut journal = Vec::new();
     let mut observations = Vec::new();
@@ -74,11 +127,21 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
             }
             maybe_done = false;
         }
+        // tokio orders tasks spawned outside a host's LocalSet by counters that idle time moves:
+        // with any, leaps stop, and a run that already leapt is replayed with fixed ticks.
+        let spawned = stepping == Stepping::SkipIdle && world.sim.spawned_tasks() > 0;
+        if spawned && leapt {
+            return Err(Stop::Unsound);
+        }
         let ticks = match stepping {
-            Stepping::FixedTick => 1,
-            Stepping::SkipIdle => idle_ticks(&world.sim, now, tick, duration, &pending),
+            Stepping::SkipIdle if !spawned => idle_ticks(&world.sim, now, tick, duration, &pending),
+            _ => 1,
         };
-        world.sim.skip_idle(ticks).map_err(|e| SimError(format!("simulation failed at +{now} ms: {e}")))?;
+        let leap = world.sim.leap(ticks).map_err(|e| SimError(format!("simulation failed at +{now} ms: {e}")))?;
+        if !leap.sound {
+            return Err(Stop::Unsound);
+        }
+        leapt |= ticks > 1;
         steps += 1;
         let new_events = world.host.take_journal();
         maybe_done |= new_events.iter().any(|e| ends_instance(&e.kind));
@@ -148,12 +211,19 @@ pub fn run(scenario: &Scenario, seed: u64, programs: &Programs, progress: Option
     Ok(trace)
 }
 
-/// How many ticks from `now` pass with nothing happening: the world's idle steps, cut at the
-/// step that starts at or after the next scenario event and at the scenario's end (at least 1).
+/// How many ticks from `now` pass with nothing happening: the steps before the earliest known
+/// timer falls due and before a message in flight becomes deliverable (none while a host has a woken task), cut at the step that
+/// starts at or after the next scenario event and at the scenario's end (at least 1). A timer
+/// due exactly at a step's end fires at its end, as in a single step.
 fn idle_ticks(sim: &turmoil::Sim<'_>, now: u64, tick: u64, duration: u64, pending: &[Pending]) -> u64 {
     let ticks_until = |at: u64| at.saturating_sub(now).div_ceil(tick);
     let events = pending.iter().filter_map(|p| p.at).map(ticks_until);
-    let world = sim.idle_steps().unwrap_or(u64::MAX);
+    let timer = timers::earliest().map_or(u64::MAX, |at| {
+        let due = at.saturating_sub(Duration::from_millis(now));
+        u64::try_from(due.as_nanos() / Duration::from_millis(tick).as_nanos()).unwrap_or(u64::MAX)
+    });
+    let network = sim.idle_steps().unwrap_or(u64::MAX);
+    let world = timer.min(network);
     // turmoil takes at most u32::MAX ticks in one step; a longer idle stretch takes more steps.
     events.chain([ticks_until(duration), world, u64::from(u32::MAX)]).min().unwrap_or(1).max(1)
 }

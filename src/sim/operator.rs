@@ -80,7 +80,7 @@ async fn call(client: &mut ApiClient, op: Operation, body: &Value) -> Result<Val
     let bytes = crate::runner::client::body(body);
     loop {
         match client.call(op, bytes.clone(), CALL_TIMEOUT).await {
-            Err(e) if e.is_transient() => tokio::time::sleep(RETRY_WAIT).await,
+            Err(e) if e.is_transient() => crate::sim::timers::sleep(RETRY_WAIT).await,
             other => return other,
         }
     }
@@ -92,7 +92,7 @@ async fn parallel(workers: u32, jobs: Vec<(Operation, Value)>) {
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..workers.max(1) {
         let queue = queue.clone();
-        set.spawn(async move {
+        set.spawn_local(async move {
             let mut client = ApiClient::new();
             loop {
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
@@ -142,8 +142,8 @@ pub async fn run(
     let started = tokio::time::Instant::now();
     let mut activations = tokio::task::JoinSet::new();
     for (at, jobs) in by_start {
-        activations.spawn(async move {
-            tokio::time::sleep_until(started + Duration::from_millis(at)).await;
+        activations.spawn_local(async move {
+            super::timers::sleep_until(started + Duration::from_millis(at)).await;
             parallel(concurrency, jobs).await;
         });
     }

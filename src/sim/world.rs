@@ -93,14 +93,27 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
             let edge = edge.clone();
             async move {
                 let listener = turmoil::net::TcpListener::bind(("0.0.0.0", crate::runner::client::SERVICE.1)).await?;
-                tokio::spawn(edge.ctx.host.clone().run_deadlines());
+                let mut tasks = tokio::task::JoinSet::new();
+                tasks.spawn_local(edge.ctx.host.clone().run_deadlines());
                 loop {
-                    let (stream, _) = listener.accept().await?;
-                    let edge = edge.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |request| super::edge::handle(edge.clone(), request));
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-                    });
+                    tokio::select! {
+                        biased;
+                        accepted = listener.accept() => {
+                            let (stream, _) = accepted?;
+                            let edge = edge.clone();
+                            tasks.spawn_local(async move {
+                                let service = service_fn(move |request| super::edge::handle(edge.clone(), request));
+                                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                            });
+                        }
+                        Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                            if let Err(e) = done
+                                && e.is_panic()
+                            {
+                                return Err(format!("the service panicked: {}", panic_text(e)).into());
+                            }
+                        }
+                    }
                 }
             }
         });
@@ -152,11 +165,27 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
     }
     for machine in world_plan::machines(&plan) {
         let runners = by_machine.remove(&machine).unwrap_or_default();
+        let host_name = machine.clone();
         sim.host(machine.as_str(), move || {
             let runners = runners.clone();
+            let machine = host_name.clone();
             async move {
+                let mut processes = tokio::task::JoinSet::new();
                 for (program, env) in runners {
-                    tokio::task::spawn_local(supervise(program, env));
+                    let name = env.name().to_string();
+                    processes.spawn_local(async move {
+                        supervise(program, env).await;
+                        name
+                    });
+                }
+                // A program that panics fails the run, naming its runner (tokio would keep
+                // the panic in a join handle nobody reads).
+                while let Some(ended) = processes.join_next().await {
+                    if let Err(e) = ended
+                        && e.is_panic()
+                    {
+                        return Err(format!("a runner program on {machine} panicked: {}", panic_text(e)).into());
+                    }
                 }
                 std::future::pending::<()>().await;
                 Ok(())
@@ -177,4 +206,14 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
         jitter_ms: jitter,
         silent: Default::default(),
     })
+}
+
+/// The message of a task's panic, if it had one.
+fn panic_text(e: tokio::task::JoinError) -> String {
+    let payload = e.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_string())
 }

@@ -270,7 +270,7 @@ impl Host {
             if now >= at {
                 return;
             }
-            tokio::time::sleep(Duration::from_millis(at - now)).await;
+            crate::sim::timers::sleep(Duration::from_millis(at - now)).await;
         }
     }
 
@@ -303,7 +303,7 @@ impl Host {
                     tokio::select! {
                         biased;
                         _ = changed => {}
-                        _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
+                        _ = crate::sim::timers::sleep(Duration::from_millis(ms)) => {}
                     }
                 }
                 None => changed.await,

@@ -11,3 +11,16 @@ pub mod sigv4;
 
 pub use clock::{Clock, ManualClock};
 pub use host::{Host, HostConfig};
+
+/// Spawns a detached task beside the current one: on the host's `LocalSet` inside the
+/// simulation (every simulated host is a current-thread runtime with one, and tasks outside
+/// it would run in an order idle time can change), on the runtime in `serve`.
+pub fn spawn_detached<F>(future: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    match tokio::runtime::Handle::current().runtime_flavor() {
+        tokio::runtime::RuntimeFlavor::CurrentThread => drop(tokio::task::spawn_local(future)),
+        _ => drop(tokio::spawn(future)),
+    }
+}
