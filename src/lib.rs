@@ -7,6 +7,8 @@
 //!
 //! Module map:
 //! - [`simulation`]: the library's front door: a scenario plus runner programs, run to a report.
+//! - [`testing`]: what a user's `#[test]` calls: a run that fails with its log, timeline and
+//!   repro; chaos with shrinking; explore; the timeline page.
 //! - [`runner`]: the public runner API (environment, SDK client, belief hooks) and dpsim's
 //!   own virtual Task Runner, a program on that API.
 //! - [`time`]: simulated instants, Data Pipeline periods, AWS time formats.
@@ -50,6 +52,7 @@ pub mod service;
 pub mod sim;
 pub mod sim_time;
 pub mod simulation;
+pub mod testing;
 pub mod time;
 pub mod trace;
 pub mod wire;

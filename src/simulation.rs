@@ -122,6 +122,11 @@ impl Simulation {
         self
     }
 
+    /// The name the run goes by in its report (the scenario file's name by default).
+    pub fn run_name(&self) -> &str {
+        &self.name
+    }
+
     /// The scenario.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
