@@ -218,7 +218,7 @@ fn run_stepping(
 fn idle_ticks(sim: &turmoil::Sim<'_>, now: u64, tick: u64, duration: u64, pending: &[Pending]) -> u64 {
     let ticks_until = |at: u64| at.saturating_sub(now).div_ceil(tick);
     let events = pending.iter().filter_map(|p| p.at).map(ticks_until);
-    let timer = timers::earliest().map_or(u64::MAX, |at| {
+    let timer = timers::earliest_after(Duration::from_millis(now)).map_or(u64::MAX, |at| {
         let due = at.saturating_sub(Duration::from_millis(now));
         u64::try_from(due.as_nanos() / Duration::from_millis(tick).as_nanos()).unwrap_or(u64::MAX)
     });

@@ -58,10 +58,15 @@ pub fn install() -> Installed {
     Installed { run }
 }
 
-/// The earliest deadline of a known timer still pending (or fired and not yet seen by its
-/// task), in simulated time since the run's start.
-pub fn earliest() -> Option<Duration> {
-    REGISTER.with(|r| r.borrow().as_ref().and_then(|reg| reg.deadlines.first().map(|(at, _)| *at)))
+/// The earliest deadline after `now` of a known timer still pending, in simulated time since
+/// the run's start. A deadline at or before `now` has fired already: its task was woken (the
+/// world knows that) or is not being polled (a paused runner's), and holds nothing up.
+pub fn earliest_after(now: Duration) -> Option<Duration> {
+    REGISTER.with(|r| {
+        let r = r.borrow();
+        let reg = r.as_ref()?;
+        reg.deadlines.range((now, u64::MAX)..).map(|(at, _)| *at).find(|at| *at > now)
+    })
 }
 
 /// A tokio sleep whose deadline the register knows from its creation until it completes or
