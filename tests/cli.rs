@@ -174,3 +174,32 @@ fn output_piped_into_a_reader_that_stops_ends_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_chaos_sweep_gives_the_same_summary_with_one_worker_or_two() {
+    let dir = std::env::temp_dir().join(format!("dpsim-jobs-{}", std::process::id()));
+    let summary = |jobs: &str| -> serde_json::Value {
+        let out = dir.join(jobs).display().to_string();
+        dpsim(&[
+            "chaos",
+            "chaos/shared-machines.json",
+            "--seeds",
+            "0..6",
+            "--jobs",
+            jobs,
+            "--no-shrink",
+            "--out",
+            &out,
+        ]);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(jobs).join("summary.json")).unwrap()).unwrap();
+        let o = v.as_object_mut().unwrap();
+        // Wall times differ; failing seeds' files live in each sweep's own directory.
+        for key in ["wall_s", "seeds_per_s", "failures"] {
+            o.remove(key);
+        }
+        v
+    };
+    assert_eq!(summary("1"), summary("2"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
