@@ -12,6 +12,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::ops::Bound;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -65,7 +66,8 @@ pub fn earliest_after(now: Duration) -> Option<Duration> {
     REGISTER.with(|r| {
         let r = r.borrow();
         let reg = r.as_ref()?;
-        reg.deadlines.range((now, u64::MAX)..).map(|(at, _)| *at).find(|at| *at > now)
+        // Keys are (deadline, key): everything after (now, the largest key) is due after now.
+        reg.deadlines.range((Bound::Excluded((now, u64::MAX)), Bound::Unbounded)).next().map(|(at, _)| *at)
     })
 }
 

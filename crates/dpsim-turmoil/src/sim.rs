@@ -455,7 +455,7 @@ impl<'a> Sim<'a> {
     /// whether that was the same as `steps` calls to [`Sim::step`]: it is when no
     /// host's task was woken after the leap began and before its end and no host
     /// sent a message. The caller picks `steps` from what it knows (its own timers,
-    /// [`Sim::network_idle_steps`]); a timer it did not know about makes the leap
+    /// [`Sim::idle_steps`]); a timer it did not know about makes the leap
     /// unsound, and the answer says so, so that the caller can replay the run with
     /// single steps. Timers due exactly at the end fire at the end, as in a step.
     pub fn leap(&mut self, steps: u64) -> Result<Leap> {
