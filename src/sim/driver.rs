@@ -13,7 +13,7 @@ use crate::trace::{Call, CallOutcome, ObservationKind, Trace, task_seq};
 
 use super::anchors::{Pending, pending, resolve};
 use super::apply::{apply, disturbed};
-use super::clock::{EPOCH_MS, set_driver_now};
+use super::clock::{EPOCH_MS, set_driver_now, set_step, stray_reading};
 use super::{Progress, SimError, timers, world};
 
 /// Runs a scenario with a seed and its runners' programs; returns what happened. Time moves
@@ -137,9 +137,13 @@ fn run_stepping(
             Stepping::SkipIdle if !spawned => idle_ticks(&world.sim, now, tick, duration, &pending),
             _ => 1,
         };
+        set_step(EPOCH_MS + now, EPOCH_MS + now + ticks * tick);
         let leap = world.sim.leap(ticks).map_err(|e| SimError(format!("simulation failed at +{now} ms: {e}")))?;
         if !leap.sound {
             return Err(Stop::Unsound);
+        }
+        if let Some(stray) = stray_reading() {
+            return Err(Stop::Failed(SimError(stray.to_string())));
         }
         leapt |= ticks > 1;
         steps += 1;
@@ -180,6 +184,9 @@ fn run_stepping(
         if let Some(report) = progress.as_mut() {
             report(now, duration);
         }
+    }
+    if let Some(stray) = stray_reading() {
+        return Err(Stop::Failed(SimError(stray.to_string())));
     }
     observations.extend(world.recorder.take());
     journal.extend(world.host.take_journal());

@@ -21,7 +21,7 @@ use crate::scenario::world_plan::{self, OPERATOR_HOST, PlannedRunner, SERVICE_HO
 use crate::wire::{Host, HostConfig};
 
 use super::SimError;
-use super::clock::{EPOCH_MS, SimClock, set_driver_now};
+use super::clock::{self, EPOCH_MS, SimClock};
 use super::edge::Edge;
 use super::operator::{self, Command, Directory};
 use crate::faults::{EdgeCtx, FaultTable};
@@ -71,7 +71,7 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
         .tcp_capacity(1 << 16);
     let mut sim = builder.build();
 
-    set_driver_now(EPOCH_MS);
+    clock::begin_run();
     // A whole run executes on this thread: seeding fastrand's thread-local generator pins the
     // SDK's retry jitter (and anything else drawing from it) to the scenario seed.
     fastrand::seed(seed ^ 0x5eed_fa57);

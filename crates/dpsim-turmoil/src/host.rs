@@ -169,8 +169,17 @@ impl HostTimer {
         }
     }
 
+    /// dpsim patch: also ends the step, so that the host's clock read between
+    /// steps (by code that runs when a host is crashed or bounced, such as the
+    /// `Drop` of its tasks) is exactly its elapsed ticks. Upstream keeps the
+    /// step's start `Instant` and adds `Instant::now() - start`, which counts the
+    /// last step twice when the runtime's paused clock is read (the step's length
+    /// again, however long a leap it was) and reads the machine's real clock when
+    /// no runtime is entered (tokio's fallback), so that a crash's teardown saw
+    /// a time ahead of the world or one that depended on how fast the process ran.
     pub(crate) fn tick(&mut self, duration: Duration) {
-        self.elapsed += duration
+        self.elapsed += duration;
+        self.now = None;
     }
 
     /// Set a new `Instant` for each iteration of the simulation. `elapsed` is
@@ -186,7 +195,9 @@ impl HostTimer {
 
     /// Returns how long the host has been executing for in virtual time.
     pub(crate) fn elapsed(&self) -> Duration {
-        let run_duration = self.now.expect("host instant not set").elapsed();
+        // dpsim patch: between steps (`now` unset, see `tick`) the host's clock
+        // is its elapsed ticks.
+        let run_duration = self.now.map_or(Duration::ZERO, |now| now.elapsed());
         self.elapsed + run_duration
     }
 
