@@ -43,12 +43,12 @@ fn broken(bug: Bug, invariant: &str, first: u64) {
 
 #[test]
 fn a_service_that_extends_leases_on_late_reports_is_found_and_shrunk() {
-    broken(Bug::ExtendLeaseOnLateReport, "history", 48);
+    broken(Bug::ExtendLeaseOnLateReport, "history", 1);
 }
 
 #[test]
 fn a_service_that_ignores_try_cancel_is_found_and_shrunk() {
-    broken(Bug::IgnoreTryCancel, "history", 24);
+    broken(Bug::IgnoreTryCancel, "history", 6);
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn a_service_that_ignores_retry_delay_is_found_and_shrunk() {
 
 #[test]
 fn a_service_that_accepts_stale_statuses_is_found_and_shrunk() {
-    broken(Bug::AcceptStaleStatus, "history", 13);
+    broken(Bug::AcceptStaleStatus, "history", 16);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn a_service_that_allows_an_extra_retry_is_found_and_shrunk() {
 
 #[test]
 fn a_service_that_ignores_pause_is_found_and_shrunk() {
-    broken(Bug::IgnorePause, "history", 9);
+    broken(Bug::IgnorePause, "history", 16);
 }
 
 #[test]
@@ -88,7 +88,7 @@ fn a_service_that_skips_waiting_polls_is_found_and_shrunk() {
 
 #[test]
 fn a_service_that_counts_a_missed_ack_as_a_failure_is_found_and_shrunk() {
-    broken(Bug::AckExpiryFailsAttempt, "liveness", 64);
+    broken(Bug::AckExpiryFailsAttempt, "history", 149);
 }
 
 #[test]

@@ -34,6 +34,8 @@ pub struct SeedOutcome {
     pub violations: Vec<Violation>,
     /// A simulation error, if the run could not complete.
     pub error: Option<String>,
+    /// The coverage probes the run hit, with how often.
+    pub probes: BTreeMap<&'static str, u32>,
     /// Figures for the distributions.
     #[serde(skip)]
     pub stats: RunStats,
@@ -103,12 +105,20 @@ pub fn run_seed(base: &Scenario, seed: u64, programs: &Programs) -> (SeedOutcome
     let plan = plan_for(base, seed);
     let scenario = plan::apply(base, seed, &plan);
     let outcome = match violations_of(&scenario, programs) {
-        Ok((violations, stats)) => SeedOutcome { seed, faults: plan.effective().len(), violations, error: None, stats },
+        Ok((violations, stats)) => SeedOutcome {
+            seed,
+            faults: plan.effective().len(),
+            violations,
+            error: None,
+            probes: stats.probes.clone(),
+            stats,
+        },
         Err(e) => SeedOutcome {
             seed,
             faults: plan.effective().len(),
             violations: Vec::new(),
             error: Some(e),
+            probes: BTreeMap::new(),
             stats: RunStats::default(),
         },
     };

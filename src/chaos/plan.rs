@@ -5,13 +5,15 @@ use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 
 use crate::scenario::Dur;
-use crate::scenario::model::{Action, At, MessageEffect, MessageFault, Scenario, TimedEvent};
+use crate::scenario::model::{
+    Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, Scenario, TaskMoment, TimedEvent,
+};
 use crate::scenario::world_plan;
 
 /// Operations message faults may hit.
 const OPERATIONS: [&str; 4] = ["ReportTaskProgress", "PollForTask", "SetTaskStatus", "ReportTaskRunnerHeartbeat"];
 /// Fault kinds a plan draws from.
-const KINDS: usize = 12;
+const KINDS: usize = 16;
 /// Most faults in one plan.
 pub const MAX_FAULTS: usize = 8;
 
@@ -127,6 +129,76 @@ pub enum Fault {
         /// From when.
         at_s: u64,
     },
+    /// For a while, hold every progress report (retries included, so a runner's retry does
+    /// not renew the lease first) until a deadline of its own lease: one tick before it, at
+    /// it, or one tick after (the boundaries random delays almost never hit).
+    ReportAtDeadline {
+        /// The ack deadline (else the progress deadline).
+        ack: bool,
+        /// Where, against the deadline.
+        edge: Edge,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
+    },
+    /// A cancel racing an expiry: the acknowledgements of an activity's first handout are
+    /// lost until past its ack deadline, and a TRY_CANCEL of the activity is answered one tick
+    /// before that deadline, at it, or one tick after.
+    CancelAtDeadline {
+        /// Activity index.
+        task: usize,
+        /// Where the cancel's answer lands, against the deadline.
+        edge: Edge,
+    },
+    /// Deliver a share of one operation's requests twice, the copy some seconds later.
+    Duplicate {
+        /// Operation index.
+        op: usize,
+        /// How long after the original the copy arrives.
+        after_s: u64,
+        /// Percent of calls.
+        percent: u32,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
+    },
+    /// Answer a share of one operation's calls with an injected error.
+    Error {
+        /// Operation index.
+        op: usize,
+        /// ThrottlingException (else InternalServiceError).
+        throttle: bool,
+        /// Percent of calls.
+        percent: u32,
+        /// Start.
+        at_s: u64,
+        /// How long.
+        for_s: u64,
+    },
+}
+
+/// Where a deadline-placed fault lands: one tick before the deadline, at it, or one tick after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// One tick before.
+    Before,
+    /// At the deadline's millisecond.
+    At,
+    /// One tick after.
+    After,
+}
+
+impl Edge {
+    /// (before, after) offsets for a tick of `tick` ms.
+    fn offsets(self, tick: u64) -> (Dur, Dur) {
+        match self {
+            Edge::Before => (Dur(tick), Dur(0)),
+            Edge::At => (Dur(0), Dur(0)),
+            Edge::After => (Dur(0), Dur(tick)),
+        }
+    }
 }
 
 /// Activity rules a seed may set on every activity of the base (swarm over settings).
@@ -196,6 +268,10 @@ impl Fault {
             Fault::Deactivate { .. } => 9,
             Fault::Delete { .. } => 10,
             Fault::DropFrom { .. } => 11,
+            Fault::ReportAtDeadline { .. } => 12,
+            Fault::CancelAtDeadline { .. } => 13,
+            Fault::Duplicate { .. } => 14,
+            Fault::Error { .. } => 15,
         }
     }
 }
@@ -276,8 +352,19 @@ pub fn strategy(bounds: &Bounds) -> BoxedStrategy<ChaosPlan> {
         (0..horizon).prop_map(|at_s| Fault::Delete { at_s }),
         (0..b.runners.max(1) as usize, 0..OPERATIONS.len(), 1..4u32, 0..horizon)
             .prop_map(|(runner, op, count, at_s)| Fault::DropFrom { runner, op, count, at_s }),
+        (any::<bool>(), edge(), 0..horizon, 1..span).prop_map(|(ack, edge, at_s, for_s)| Fault::ReportAtDeadline {
+            ack,
+            edge,
+            at_s,
+            for_s
+        }),
+        (0..b.tasks, edge()).prop_map(|(task, edge)| Fault::CancelAtDeadline { task, edge }),
+        (0..OPERATIONS.len(), 1..300u64, 1..50u32, 0..horizon, 1..span)
+            .prop_map(|(op, after_s, percent, at_s, for_s)| Fault::Duplicate { op, after_s, percent, at_s, for_s }),
+        (0..OPERATIONS.len(), any::<bool>(), 1..50u32, 0..horizon, 1..span)
+            .prop_map(|(op, throttle, percent, at_s, for_s)| Fault::Error { op, throttle, percent, at_s, for_s }),
     ];
-    let rules = prop::option::of((0..=3u32, 2..=10u64, prop::option::of(30..=60u64), prop::option::of(5..=20u64)))
+    let rules = prop::option::of((0..=3u32, 2..=10u64, prop::option::of(3..=60u64), prop::option::of(5..=20u64)))
         .prop_map(|r| {
             r.map(|(maximum_retries, retry_delay_min, attempt_timeout_min, progress_timeout_min)| RulesDraw {
                 maximum_retries,
@@ -309,6 +396,10 @@ pub fn strategy(bounds: &Bounds) -> BoxedStrategy<ChaosPlan> {
         .boxed()
 }
 
+fn edge() -> impl Strategy<Value = Edge> {
+    prop_oneof![Just(Edge::Before), Just(Edge::At), Just(Edge::After)]
+}
+
 fn at(s: u64) -> At {
     At::Time(Dur(s * 1000))
 }
@@ -329,6 +420,48 @@ fn rate_fault(op: usize, percent: u32, for_s: u64, effect: MessageEffect) -> Act
         lasting: Some(Dur(for_s * 1000)),
         effect,
     })
+}
+
+/// The events of a cancel racing an expiry (see [`Fault::CancelAtDeadline`]). The operator's
+/// SetStatus is answered two ticks after its event (one step to send, one to be served), so
+/// the event comes two ticks earlier than where the answer must land.
+fn cancel_at_ack_deadline(task: &str, edge: Edge, tick: u64, ack_timeout: u64) -> Vec<TimedEvent> {
+    let moment = |anchor, before: u64| {
+        At::Anchor(Anchor {
+            anchor,
+            task: Some(task.to_string()),
+            runner: None,
+            occurrence: 1,
+            after: Dur(0),
+            before: Dur(before),
+        })
+    };
+    let lose_acks = MessageFault {
+        operation: Some("ReportTaskProgress".into()),
+        runner: None,
+        task: Some(task.to_string()),
+        occurrence: 1,
+        count: u32::MAX,
+        probability: None,
+        lasting: Some(Dur(ack_timeout + 10_000)),
+        effect: MessageEffect::DropRequest,
+    };
+    let lands = match edge {
+        Edge::Before => 3 * tick,
+        Edge::At => 2 * tick,
+        Edge::After => tick,
+    };
+    vec![
+        TimedEvent { at: moment(AnchorKind::Assigned, 0), action: Action::Message(lose_acks) },
+        TimedEvent {
+            at: moment(AnchorKind::AckDeadline, lands),
+            action: Action::Cancel { task: task.to_string(), pipeline: None },
+        },
+    ]
+}
+
+fn deadline_kind(ack: bool) -> DeadlineKind {
+    if ack { DeadlineKind::AckDeadline } else { DeadlineKind::ProgressDeadline }
 }
 
 /// Sets a plan's activity rules on the Default object and every activity of a definition.
@@ -419,6 +552,8 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     let has_runners = !runners.is_empty();
     let tasks = activity_ids(&s);
     let end = s.duration.ms() / 1000;
+    let tick = s.tick.ms().max(1);
+    let ack_timeout = crate::scenario::settings(&s, seed).ack_timeout_ms;
     for f in plan.effective() {
         // A base without runners can still take service, cancel and message faults.
         if !has_runners
@@ -495,6 +630,43 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
                 Some(p) => vec![event(*at_s, Action::Delete { pipeline: p.clone() })],
                 None => vec![],
             },
+            Fault::ReportAtDeadline { ack, edge, at_s, for_s } => {
+                // The held reports must outlive their own deadline, or the runner hangs up first
+                // and the request is dropped with its connection: runners wait for an answer
+                // longer than the lease's deadline is away (5m for an ack, 30m for progress).
+                let wait = Dur(if *ack { 5 } else { 30 } * 60_000);
+                for r in &mut s.runners {
+                    r.request_timeout = Dur(r.request_timeout.ms().max(wait.ms()));
+                }
+                let (before, after) = edge.offsets(tick);
+                let fault = MessageFault {
+                    operation: Some("ReportTaskProgress".into()),
+                    runner: None,
+                    task: None,
+                    occurrence: 1,
+                    count: u32::MAX,
+                    probability: None,
+                    lasting: Some(Dur(for_s * 1000)),
+                    effect: MessageEffect::Delay {
+                        by: None,
+                        until: Some(TaskMoment { deadline: deadline_kind(*ack), before, after }),
+                    },
+                };
+                vec![event(*at_s, Action::Message(fault))]
+            }
+            Fault::CancelAtDeadline { task, edge } => match tasks.get(task % tasks.len().max(1)) {
+                Some(t) => cancel_at_ack_deadline(t, *edge, tick, ack_timeout),
+                None => vec![],
+            },
+            Fault::Duplicate { op, after_s, percent, at_s, for_s } => {
+                let effect = MessageEffect::Duplicate { after: Dur(after_s * 1000) };
+                vec![event(*at_s, rate_fault(*op, *percent, *for_s, effect))]
+            }
+            Fault::Error { op, throttle, percent, at_s, for_s } => {
+                let code = if *throttle { "ThrottlingException" } else { "InternalServiceError" };
+                let effect = MessageEffect::Error { code: code.into() };
+                vec![event(*at_s, rate_fault(*op, *percent, *for_s, effect))]
+            }
         };
         s.events.extend(events);
     }

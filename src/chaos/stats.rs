@@ -21,12 +21,14 @@ pub struct RunStats {
     pub calls_per_task: Option<f64>,
     /// From the start to the last task's end (`None` when no task ended).
     pub makespan_ms: Option<u64>,
+    /// The coverage probes the run hit, with how often.
+    pub probes: std::collections::BTreeMap<&'static str, u32>,
 }
 
 impl RunStats {
     /// Collects the figures of a run.
     pub fn of(out: &Trace, report: &Report) -> RunStats {
-        let mut s = RunStats::default();
+        let mut s = RunStats { probes: report.probes.clone(), ..RunStats::default() };
         // By (pipeline id, instance id): instance ids are unique only within their pipeline.
         let mut expired_at: std::collections::BTreeMap<(&str, &str), u64> = Default::default();
         let mut canceled: std::collections::BTreeMap<u64, (String, u64)> = Default::default();

@@ -30,28 +30,41 @@ use crate::protocol::{ErrorCode, Operation};
 use crate::time::Millis;
 use crate::trace::{Call, CallOutcome, HandedOut, rel, task_seq};
 
-use super::referee::Model;
+use super::probes::{Hits, Probe};
+use super::referee::{LeaseEnd, Model};
 use super::{Input, Violation};
+
+/// What one walk of the history found: the verdicts, and the probes it hit.
+#[derive(Debug, Default)]
+pub(super) struct Judged {
+    verdicts: Vec<Violation>,
+    hits: Hits,
+}
 
 /// The safety verdicts (`history`).
 pub fn history(input: &Input) -> Vec<Violation> {
-    verdicts(input).iter().filter(|v| v.invariant == "history").cloned().collect()
+    judged(input).verdicts.iter().filter(|v| v.invariant == "history").cloned().collect()
 }
 
 /// The liveness verdicts (`liveness`).
 pub fn liveness(input: &Input) -> Vec<Violation> {
-    verdicts(input).iter().filter(|v| v.invariant == "liveness").cloned().collect()
+    judged(input).verdicts.iter().filter(|v| v.invariant == "liveness").cloned().collect()
 }
 
-/// Both invariants' verdicts, from one walk of the history made once per input.
-fn verdicts<'i>(input: &'i Input) -> &'i [Violation] {
+/// The probes the walk hit (rules put to the test, deadline boundaries, how leases ended).
+pub(super) fn walk_hits<'i>(input: &'i Input) -> &'i Hits {
+    &judged(input).hits
+}
+
+/// Both invariants' verdicts and the probes, from one walk of the history made once per input.
+fn judged<'i>(input: &'i Input) -> &'i Judged {
     input.referee.get_or_init(|| judge(input))
 }
 
-fn judge(input: &Input) -> Vec<Violation> {
+fn judge(input: &Input) -> Judged {
     if input.out.calls_dropped > 0 {
         // A history with a hole would make the model disagree where nothing was wrong.
-        return Vec::new();
+        return Judged::default();
     }
     let mut walk = Walk::new(input);
     walk.faults_end = super::progress::faults_end(input);
@@ -61,7 +74,9 @@ fn judge(input: &Input) -> Vec<Violation> {
         let open = walk.open_at_faults_end.take().unwrap_or_else(|| super::progress::open_now(&walk.model));
         out.extend(super::progress::judge(input, &walk.model, end, &open));
     }
-    out
+    let mut hits = std::mem::take(&mut walk.hits);
+    super::probes::model_hits(&walk.model, &mut hits);
+    Judged { verdicts: out, hits }
 }
 
 /// A point of the history: a call's answer, or the moment a poll started to wait.
@@ -92,6 +107,10 @@ struct Walk<'a> {
     open_at_faults_end: Option<super::progress::OpenAt>,
     /// The taskIds handed out: a call naming any other id is about no lease.
     handed_out: HandedOut<'a>,
+    /// The scenario's tick: the width of a deadline boundary.
+    tick: Millis,
+    /// The probes hit so far.
+    hits: Hits,
 }
 
 impl<'a> Walk<'a> {
@@ -106,6 +125,8 @@ impl<'a> Walk<'a> {
             faults_end: None,
             open_at_faults_end: None,
             handed_out: HandedOut::of(&input.out.calls),
+            tick: input.scenario.tick.ms().max(1),
+            hits: Hits::default(),
         }
     }
 
@@ -183,6 +204,9 @@ impl<'a> Walk<'a> {
             }
             (Operation::DeletePipeline, CallOutcome::Accepted) => self.model.delete(pipeline),
             (Operation::SetStatus, CallOutcome::Accepted) => {
+                if c.status.as_deref() == Some("TRY_CANCEL") {
+                    self.cancel_boundary(pipeline, &c.object_ids, at);
+                }
                 self.model.set_status_call(pipeline, c.status.as_deref().unwrap_or_default(), &c.object_ids);
             }
             (Operation::PollForTask, CallOutcome::Handout { task_id, pipeline_id, attempt_id }) => {
@@ -194,6 +218,8 @@ impl<'a> Walk<'a> {
                 let Some(seq) = c.task_id.as_deref().and_then(|t| self.handed_out.lease(t)) else { return };
                 let Some(lease) = self.model.leases.get(&seq) else { return };
                 let inst = lease.inst;
+                self.report_boundary(c, seq);
+                let Some(lease) = self.model.leases.get(&seq) else { return };
                 match outcome {
                     CallOutcome::Report { canceled: false } => match lease.over.clone() {
                         Some((when, why)) => {
@@ -203,7 +229,10 @@ impl<'a> Walk<'a> {
                             );
                             self.flag("history", at, inst, c.runner.as_deref(), message);
                         }
-                        None => self.model.renew(seq),
+                        None => {
+                            self.hits.hit(Probe::ReportLiveAccepted);
+                            self.model.renew(seq);
+                        }
                     },
                     CallOutcome::Report { canceled: true }
                     | CallOutcome::Error { code: ErrorCode::TaskNotFoundException } => self.said_over.push((seq, c)),
@@ -214,6 +243,9 @@ impl<'a> Walk<'a> {
                 let Some(seq) = c.task_id.as_deref().and_then(|t| self.handed_out.lease(t)) else { return };
                 let Some(lease) = self.model.leases.get(&seq) else { return };
                 let inst = lease.inst;
+                if c.duplicate && lease.over.is_some() {
+                    self.hits.hit(Probe::DuplicateAfterLeaseEnd);
+                }
                 let status = c.status.clone().unwrap_or_default();
                 match outcome {
                     CallOutcome::Accepted => match lease.over.clone() {
@@ -224,7 +256,10 @@ impl<'a> Walk<'a> {
                             );
                             self.flag("history", at, inst, c.runner.as_deref(), message);
                         }
-                        None => self.model.task_status(seq, &status),
+                        None => {
+                            self.hits.hit(Probe::StatusLiveAccepted);
+                            self.model.task_status(seq, &status);
+                        }
                     },
                     CallOutcome::Error { code: ErrorCode::TaskNotFoundException } => self.said_over.push((seq, c)),
                     _ => {}
@@ -260,12 +295,14 @@ impl<'a> Walk<'a> {
             );
             self.flag("history", at, i, runner, message);
         }
+        self.handout_boundary(c, i);
         if !self.model.may_hand_out(i) {
             let why = self.model.why_not_ready(i);
             let message = format!("t{seq} was handed out, but {why}: a task is handed out only when ready");
             self.flag("history", at, i, runner, message);
         }
         let expected = self.model.hand_out(i, seq);
+        self.hits.hit(if expected.is_some_and(|n| n > 1) { Probe::RetryAttemptJudged } else { Probe::HandoutJudged });
         if let (Some(n), Some(expected)) = (number, expected)
             && n != expected
         {
@@ -278,12 +315,77 @@ impl<'a> Walk<'a> {
         }
     }
 
+    /// The boundary probes of a report or status about lease `seq`, before it is judged: how
+    /// close to the lease's deadline it came, and whether it was a late duplicate.
+    fn report_boundary(&mut self, c: &Call, seq: u64) {
+        let Some(lease) = self.model.leases.get(&seq) else { return };
+        let (at, tick) = (c.answered_at, self.tick);
+        if c.duplicate && lease.over.is_some() {
+            self.hits.hit(Probe::DuplicateAfterLeaseEnd);
+        }
+        match &lease.over {
+            None if at < lease.deadline && at.saturating_add(tick) >= lease.deadline => {
+                self.hits.hit(Probe::ReportTickBeforeDeadline);
+            }
+            Some((ended, end)) if end.is_deadline() && at == *ended => {
+                self.hits.hit(Probe::ReportAtDeadline);
+                if *end == LeaseEnd::AckDeadline {
+                    self.hits.hit(Probe::AckAtDeadline);
+                }
+            }
+            Some((ended, end)) if end.is_deadline() && at > *ended && at - ended <= tick => {
+                self.hits.hit(Probe::ReportTickAfterDeadline);
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether a TRY_CANCEL came within one tick of a deadline of a named instance's lease.
+    fn cancel_boundary(&mut self, pipeline: &str, objects: &[String], at: Millis) {
+        for object in objects {
+            let Some(i) = self.model.instance(pipeline, object) else { continue };
+            let Some(lease) = self.model.insts[i].last_lease.and_then(|seq| self.model.leases.get(&seq)) else {
+                continue;
+            };
+            let near = match &lease.over {
+                None => lease.deadline.abs_diff(at) <= self.tick,
+                Some((ended, end)) => end.is_deadline() && at.saturating_sub(*ended) <= self.tick,
+            };
+            if near {
+                self.hits.hit(Probe::CancelRacesExpiry);
+            }
+        }
+    }
+
+    /// The boundary probes of a handout of instance `i`: a retry at the end of its retryDelay,
+    /// a waiting poll served the moment the task became ready, or the moment a lease passed
+    /// its deadline.
+    fn handout_boundary(&mut self, c: &Call, i: usize) {
+        let (at, tick) = (c.answered_at, self.tick);
+        let inst = &self.model.insts[i];
+        if inst.failures > 0 && inst.rules.retry_delay_ms > 0 && at >= inst.not_before && at - inst.not_before <= tick {
+            self.hits.hit(Probe::RetryAtRetryDelay);
+        }
+        let Some(served) = c.served_at.filter(|s| *s < at) else { return };
+        if inst.ready_since.is_some_and(|ready| ready >= served) {
+            self.hits.hit(Probe::WaitingPollServed);
+        }
+        let expired = inst.last_lease.and_then(|seq| self.model.leases.get(&seq)).and_then(|l| l.over.as_ref());
+        if expired.is_some_and(|(ended, end)| end.is_deadline() && *ended == at) {
+            self.hits.hit(Probe::HeldPollReleasedByDeadline);
+        }
+    }
+
     /// Judges what needed the whole millisecond: answers that said a lease was over, and
     /// polls left waiting beside a ready task.
     fn end_of_millisecond(&mut self, t: Millis) {
         for (seq, c) in std::mem::take(&mut self.said_over) {
             let Some(lease) = self.model.leases.get(&seq) else { continue };
             if lease.over.is_some() {
+                self.hits.hit(match c.operation {
+                    Operation::SetTaskStatus => Probe::StatusEndedRefused,
+                    _ => Probe::ReportEndedRefused,
+                });
                 continue;
             }
             let inst = lease.inst;
@@ -297,7 +399,7 @@ impl<'a> Walk<'a> {
                 stamp(rel(lease.deadline))
             );
             self.flag("history", c.answered_at, inst, c.runner.as_deref(), message);
-            self.model.end_lease(seq, "the service said so");
+            self.model.end_lease(seq, LeaseEnd::ServiceSaid);
         }
         let mut found = Vec::new();
         for (group, polls) in &mut self.waiting {

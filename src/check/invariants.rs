@@ -416,7 +416,7 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
 fn fault_target(input: &Input) -> Vec<Violation> {
     let mut out = Vec::new();
     for o in &input.out.observations {
-        let ObservationKind::MessageFault { what, operation, named: Some(named) } = &o.kind else { continue };
+        let ObservationKind::MessageFault { what, operation, named: Some(named), .. } = &o.kind else { continue };
         if o.runner.as_deref() == Some(named.as_str()) {
             continue;
         }

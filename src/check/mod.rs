@@ -7,6 +7,7 @@
 mod history;
 mod invariants;
 mod periods;
+pub mod probes;
 mod progress;
 mod referee;
 
@@ -65,8 +66,9 @@ pub struct Input<'a> {
     /// Rules by pipeline id, then activity id (two pipelines may give one activity id different
     /// rules), from the definition each pipeline's last activation adopted.
     pub activities: BTreeMap<String, BTreeMap<String, ActivityRules>>,
-    /// The history checker's verdicts, worked out once for the invariants that read them.
-    referee: std::sync::OnceLock<Vec<Violation>>,
+    /// The history checker's verdicts and the probes its walk hit, worked out once for the
+    /// invariants and the probes that read them.
+    referee: std::sync::OnceLock<history::Judged>,
     /// The indices of the calls in the order they were answered, sorted once for the checks
     /// that walk them.
     answered: Vec<usize>,

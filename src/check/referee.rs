@@ -136,11 +136,70 @@ pub struct Inst {
     attempt_gen: u64,
     /// Its live lease.
     pub lease: Option<u64>,
+    /// Its latest lease, live or not.
+    pub last_lease: Option<u64>,
     /// Whether it may be handed out now, and since when.
     pub ready_since: Option<Millis>,
     /// The last millisecond in which it was ready at some moment (events of one instant may
     /// have been decided in either order).
     ready_seen: Option<Millis>,
+}
+
+/// Why a lease ended, as the model saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseEnd {
+    /// Not acknowledged by its ack deadline.
+    AckDeadline,
+    /// No progress report by its progress deadline.
+    ProgressDeadline,
+    /// SetTaskStatus through it was accepted (the status it set).
+    StatusSet(String),
+    /// A TRY_CANCEL of its instance was answered.
+    TryCancel,
+    /// A MARK_FINISHED of its instance was answered.
+    MarkFinished,
+    /// Its pipeline was deactivated with cancelActive.
+    Deactivated,
+    /// Its pipeline was deleted.
+    Deleted,
+    /// An upstream instance will not finish (its id).
+    Cascade(String),
+    /// Its attempt's attemptTimeout passed.
+    AttemptTimeout,
+    /// A newer lease of its instance was handed out.
+    NewerLease,
+    /// Handed out in the millisecond its instance became terminal (the status it became).
+    SameMillisecond(Status),
+    /// The service said so, and the model had no reason of its own.
+    ServiceSaid,
+}
+
+impl std::fmt::Display for LeaseEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LeaseEnd::AckDeadline => f.write_str("its ack deadline passed"),
+            LeaseEnd::ProgressDeadline => f.write_str("its progress deadline passed"),
+            LeaseEnd::StatusSet(status) => write!(f, "its status was set {status}"),
+            LeaseEnd::TryCancel => f.write_str("TRY_CANCEL was answered"),
+            LeaseEnd::MarkFinished => f.write_str("MARK_FINISHED was answered"),
+            LeaseEnd::Deactivated => f.write_str("the pipeline was deactivated with cancelActive"),
+            LeaseEnd::Deleted => f.write_str("the pipeline was deleted"),
+            LeaseEnd::Cascade(upstream) => write!(f, "upstream {upstream} did not finish"),
+            LeaseEnd::AttemptTimeout => f.write_str("its attemptTimeout passed"),
+            LeaseEnd::NewerLease => f.write_str("a newer lease was handed out"),
+            LeaseEnd::SameMillisecond(status) => {
+                write!(f, "its instance became {} in the same millisecond", status.name())
+            }
+            LeaseEnd::ServiceSaid => f.write_str("the service said so"),
+        }
+    }
+}
+
+impl LeaseEnd {
+    /// True when a deadline ended it (ack or progress).
+    pub fn is_deadline(&self) -> bool {
+        matches!(self, LeaseEnd::AckDeadline | LeaseEnd::ProgressDeadline)
+    }
 }
 
 /// One lease.
@@ -152,7 +211,7 @@ pub struct Lease {
     /// Acknowledged by a first report.
     pub acked: bool,
     /// When and why it ended.
-    pub over: Option<(Millis, String)>,
+    pub over: Option<(Millis, LeaseEnd)>,
 }
 
 /// A deadline the model keeps.
@@ -339,6 +398,7 @@ impl Model {
             created: self.now,
             attempt_gen: 0,
             lease: None,
+            last_lease: None,
             ready_since: None,
             ready_seen: None,
         });
@@ -432,7 +492,7 @@ impl Model {
         p.state = PipeState::Inactive;
         for i in p.instances.clone() {
             if cancel_active {
-                self.cancel(i, "the pipeline was deactivated with cancelActive");
+                self.cancel(i, LeaseEnd::Deactivated);
             } else {
                 self.refresh(i);
             }
@@ -442,7 +502,7 @@ impl Model {
     /// An accepted DeletePipeline.
     pub fn delete(&mut self, pipeline: &str) {
         for i in self.pipe(pipeline).instances.clone() {
-            self.cancel(i, "the pipeline was deleted");
+            self.cancel(i, LeaseEnd::Deleted);
         }
         self.pipe(pipeline).state = PipeState::Deleted;
     }
@@ -470,9 +530,9 @@ impl Model {
                 for object in objects {
                     let Some(i) = self.instance(pipeline, object) else { continue };
                     match status {
-                        "TRY_CANCEL" => self.cancel(i, "TRY_CANCEL was answered"),
+                        "TRY_CANCEL" => self.cancel(i, LeaseEnd::TryCancel),
                         "MARK_FINISHED" if self.insts[i].status != Status::Finished => {
-                            self.stop(i, "MARK_FINISHED was answered");
+                            self.stop(i, LeaseEnd::MarkFinished);
                             self.finish(i, "MARK_FINISHED");
                         }
                         "RERUN" => self.rerun(i),
@@ -530,7 +590,7 @@ impl Model {
             // Handed out in the same millisecond as the change that ended the instance (the
             // checker allows either order): that change ended this lease too.
             let deadline = now.saturating_add(self.ack_timeout_ms);
-            let why = format!("its instance became {} in the same millisecond", status.name());
+            let why = LeaseEnd::SameMillisecond(status);
             self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: Some((now, why)) });
             return None;
         }
@@ -547,8 +607,9 @@ impl Model {
         let deadline = now.saturating_add(self.ack_timeout_ms);
         self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: None });
         self.timers.insert((deadline, Timer::Lease(seq)));
+        self.insts[i].last_lease = Some(seq);
         if let Some(old) = self.insts[i].lease.replace(seq) {
-            self.end_lease(old, "a newer lease was handed out");
+            self.end_lease(old, LeaseEnd::NewerLease);
         }
         self.insts[i].started = true;
         self.set_status(i, Status::Running, "handed out");
@@ -568,7 +629,7 @@ impl Model {
     /// An accepted SetTaskStatus on a live lease.
     pub fn task_status(&mut self, seq: u64, status: &str) {
         let Some(i) = self.leases.get(&seq).map(|l| l.inst) else { return };
-        self.end_lease(seq, &format!("its status was set {status}"));
+        self.end_lease(seq, LeaseEnd::StatusSet(status.to_string()));
         if self.insts[i].lease == Some(seq) {
             self.insts[i].lease = None;
         }
@@ -581,10 +642,10 @@ impl Model {
     }
 
     /// The service said the lease is over; the model agrees from now on.
-    pub fn end_lease(&mut self, seq: u64, why: &str) {
+    pub fn end_lease(&mut self, seq: u64, why: LeaseEnd) {
         let now = self.now;
         if let Some(lease) = self.leases.get_mut(&seq) {
-            lease.over.get_or_insert((now, why.to_string()));
+            lease.over.get_or_insert((now, why));
         }
     }
 
@@ -594,7 +655,7 @@ impl Model {
             return;
         }
         let (i, acked) = (lease.inst, lease.acked);
-        self.end_lease(seq, if acked { "its progress deadline passed" } else { "its ack deadline passed" });
+        self.end_lease(seq, if acked { LeaseEnd::ProgressDeadline } else { LeaseEnd::AckDeadline });
         if self.insts[i].lease == Some(seq) {
             self.insts[i].lease = None;
         }
@@ -613,7 +674,7 @@ impl Model {
             return;
         }
         if let Some(seq) = self.insts[i].lease.take() {
-            self.end_lease(seq, "its attemptTimeout passed");
+            self.end_lease(seq, LeaseEnd::AttemptTimeout);
         }
         self.close_attempt(i);
         self.failed(i, "attemptTimeout");
@@ -651,17 +712,18 @@ impl Model {
         }
     }
 
-    fn cancel(&mut self, i: usize, why: &str) {
+    fn cancel(&mut self, i: usize, why: LeaseEnd) {
         if self.insts[i].status.is_terminal() {
             return;
         }
+        let cause = why.to_string();
         self.stop(i, why);
-        self.set_status(i, Status::Canceled, why);
+        self.set_status(i, Status::Canceled, &cause);
         self.cascade(i);
     }
 
     /// Ends the instance's lease and attempt.
-    fn stop(&mut self, i: usize, why: &str) {
+    fn stop(&mut self, i: usize, why: LeaseEnd) {
         if let Some(seq) = self.insts[i].lease.take() {
             self.end_lease(seq, why);
         }
@@ -675,9 +737,10 @@ impl Model {
             if self.insts[d].status.is_terminal() {
                 continue;
             }
-            let why = format!("upstream {upstream} did not finish");
-            self.stop(d, &why);
-            self.set_status(d, Status::CascadeFailed, &why);
+            let why = LeaseEnd::Cascade(upstream.clone());
+            let cause = why.to_string();
+            self.stop(d, why);
+            self.set_status(d, Status::CascadeFailed, &cause);
             stack.extend(self.insts[d].dependents.iter().copied());
         }
     }

@@ -97,8 +97,11 @@ pub fn run(args: &ChaosArgs) -> u8 {
         let (_, scenario) = run_seed(&base, outcome.seed, &programs);
         let file = args.out.join(format!("seed-{}.json", outcome.seed));
         let _ = std::fs::write(&file, standalone(&scenario));
-        let mut entry = json!({"seed": outcome.seed, "scenario": file.display().to_string(), "invariants": outcome.violations.iter().map(|v| v.invariant).collect::<Vec<_>>()});
+        let mut entry = json!({"seed": outcome.seed, "scenario": file.display().to_string(), "invariants": outcome.violations.iter().map(|v| v.invariant).collect::<Vec<_>>(), "probes": outcome.probes.keys().collect::<Vec<_>>()});
         println!("seed {}: {}", outcome.seed, describe(outcome));
+        if !outcome.probes.is_empty() {
+            println!("  probes hit: {}", outcome.probes.keys().copied().collect::<Vec<_>>().join(", "));
+        }
         println!("  repro: cargo run --release -- run {}", file.display());
         if let (true, true, Some(first)) = (args.shrink, n < args.shrink_seeds, outcome.violations.first())
             && let Some(small) = shrink(&base, outcome.seed, first.invariant, args.shrink_runs, &programs)
@@ -170,6 +173,22 @@ pub struct Summary {
     pub seeds_per_s: f64,
     /// The raw figures, in seed order.
     pub samples: Samples,
+    /// Every coverage probe, with the number of seeds that hit it (0: never hit).
+    pub probes: BTreeMap<String, usize>,
+    /// The probes no seed hit: what this sweep never tested.
+    pub probes_never_hit: Vec<String>,
+    /// For each probe hit, the first seed that hit it: a run to replay to see it.
+    pub probe_first_seed: BTreeMap<String, u64>,
+}
+
+/// Every probe with the number of seeds that hit it, from per-probe counts that may name only
+/// some of them; and the probes never hit, in the order tables list probes.
+fn probe_table(counts: &BTreeMap<String, usize>) -> (BTreeMap<String, usize>, Vec<String>) {
+    let all = crate::check::probes::Probe::ALL.map(|p| p.name());
+    let table: BTreeMap<String, usize> =
+        all.iter().map(|n| (n.to_string(), counts.get(*n).copied().unwrap_or(0))).collect();
+    let never = all.iter().filter(|n| table[**n] == 0).map(|n| n.to_string()).collect();
+    (table, never)
 }
 
 /// Summarises outcomes.
@@ -186,6 +205,15 @@ pub fn summarise(outcomes: &[SeedOutcome], wall_s: f64) -> Summary {
     }
     let gather =
         |f: fn(&SeedOutcome) -> &Vec<u64>| outcomes.iter().flat_map(|o| f(o).iter().copied()).collect::<Vec<_>>();
+    let mut hit: BTreeMap<String, usize> = BTreeMap::new();
+    let mut probe_first_seed: BTreeMap<String, u64> = BTreeMap::new();
+    for o in outcomes {
+        for name in o.probes.keys() {
+            *hit.entry(name.to_string()).or_default() += 1;
+            probe_first_seed.entry(name.to_string()).or_insert(o.seed);
+        }
+    }
+    let (probes, probes_never_hit) = probe_table(&hit);
     let samples = Samples {
         reassignment_ms: gather(|o| &o.stats.reassignment_ms),
         zombie_ms: gather(|o| &o.stats.zombie_ms),
@@ -203,6 +231,9 @@ pub fn summarise(outcomes: &[SeedOutcome], wall_s: f64) -> Summary {
         wall_s,
         seeds_per_s: outcomes.len() as f64 / wall_s.max(1e-9),
         samples,
+        probes,
+        probes_never_hit,
+        probe_first_seed,
     }
 }
 
@@ -218,6 +249,10 @@ struct Shard {
     wall_s: f64,
     samples: Samples,
     failures: Vec<serde_json::Value>,
+    #[serde(default)]
+    probes: BTreeMap<String, usize>,
+    #[serde(default)]
+    probe_first_seed: BTreeMap<String, u64>,
 }
 
 /// Runs `dpsim chaos-merge`: merges the `summary.json` of sweeps over the same base (shards of
@@ -259,7 +294,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
     let mut samples = Samples::default();
     let mut per: BTreeMap<String, usize> = BTreeMap::new();
     let mut failures = Vec::new();
+    let mut hit: BTreeMap<String, usize> = BTreeMap::new();
+    let mut probe_first_seed: BTreeMap<String, u64> = BTreeMap::new();
     for s in &shards {
+        for (name, n) in &s.probes {
+            *hit.entry(name.clone()).or_default() += n;
+        }
+        for (name, seed) in &s.probe_first_seed {
+            let first = probe_first_seed.entry(name.clone()).or_insert(*seed);
+            *first = (*first).min(*seed);
+        }
         samples.reassignment_ms.extend(&s.samples.reassignment_ms);
         samples.zombie_ms.extend(&s.samples.zombie_ms);
         samples.cancel_propagation_ms.extend(&s.samples.cancel_propagation_ms);
@@ -271,6 +315,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
     failures.sort_by_key(|f| f["seed"].as_u64().unwrap_or(u64::MAX));
     let runs = shards.iter().map(|s| s.runs).sum::<usize>();
     let wall_s = shards.iter().map(|s| s.wall_s).fold(0.0, f64::max);
+    let (probes, probes_never_hit) = probe_table(&hit);
     let summary = Summary {
         seeds: ranges,
         runs,
@@ -283,6 +328,9 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
         wall_s,
         seeds_per_s: runs as f64 / wall_s.max(1e-9),
         samples,
+        probes,
+        probes_never_hit,
+        probe_first_seed,
     };
     println!("merged {} shard(s) over {}", shards.len(), first.base);
     print!("{}", summary_text(&summary));
@@ -314,6 +362,18 @@ fn summary_text(s: &Summary) -> String {
         ("cancel propagation", &s.cancel_propagation),
     ] {
         out += &format!("{name}: n={} p50={} p99={} max={}\n", x.count, d(x.p50_ms), d(x.p99_ms), d(x.max_ms));
+    }
+    let hit = s.probes.values().filter(|n| **n > 0).count();
+    out += &format!("probes hit: {hit} of {} (seeds that hit each):\n", s.probes.len());
+    let order = crate::check::probes::Probe::ALL.map(|p| p.name());
+    let rows: Vec<String> = order.iter().map(|n| format!("{n} {}", s.probes.get(*n).copied().unwrap_or(0))).collect();
+    for row in rows.chunks(3) {
+        out += &format!("  {}\n", row.iter().map(|r| format!("{r:<46}")).collect::<String>().trim_end());
+    }
+    if s.probes_never_hit.is_empty() {
+        out += "every probe was hit\n";
+    } else {
+        out += &format!("probes never hit: {}\n", s.probes_never_hit.join(", "));
     }
     out += &format!("{:.1} seeds/s ({:.1} s)\n", s.seeds_per_s, s.wall_s);
     out

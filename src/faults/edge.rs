@@ -53,7 +53,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     let Some((effect, nth, named)) = faults.take(&call, arrived) else {
         let (result, answered) = dispatch_timed(host, parts, body).await;
         let times = Times { arrived, served: Some(arrived), answered };
-        log_call(recorder, times, parts, op, body, Some(&result), true);
+        log_call(recorder, times, parts, op, body, Some(&result), Delivery::Heard);
         return Fate::Answer(result);
     };
     let op_name = op.map_or("?".to_string(), |o| o.to_string());
@@ -61,18 +61,23 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     let hit = stated_sender(parts, body).or(call.runner.clone());
     recorder.record(
         hit.as_deref(),
-        ObservationKind::MessageFault { what: format!("{} #{nth}", describe(&effect)), operation: op_name, named },
+        ObservationKind::MessageFault {
+            what: format!("{} #{nth}", describe(&effect)),
+            effect: effect.kind_name(),
+            operation: op_name,
+            named,
+        },
     );
     let (result, served, answered) = match effect {
         MessageEffect::DropRequest => {
             let times = Times { arrived, served: None, answered: arrived };
-            log_call(recorder, times, parts, op, body, None, false);
+            log_call(recorder, times, parts, op, body, None, Delivery::Lost);
             return Fate::Silence;
         }
         MessageEffect::DropResponse => {
             let (result, answered) = dispatch_timed(host, parts, body).await;
             let times = Times { arrived, served: Some(arrived), answered };
-            log_call(recorder, times, parts, op, body, Some(&result), false);
+            log_call(recorder, times, parts, op, body, Some(&result), Delivery::Lost);
             return Fate::Silence;
         }
         MessageEffect::Delay { by, until } => {
@@ -108,7 +113,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
                 let arrived = ctx.host.now();
                 let (result, answered) = dispatch_timed(&ctx.host, &parts, &body).await;
                 let times = Times { arrived, served: Some(arrived), answered };
-                log_call(&ctx.recorder, times, &parts, op, &body, Some(&result), false);
+                log_call(&ctx.recorder, times, &parts, op, &body, Some(&result), Delivery::Copy);
             });
             (first, Some(arrived), answered)
         }
@@ -117,7 +122,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
             (Err(ServiceError::new(code, format!("injected {code} by a message fault"))), None, arrived)
         }
     };
-    log_call(recorder, Times { arrived, served, answered }, parts, op, body, Some(&result), true);
+    log_call(recorder, Times { arrived, served, answered }, parts, op, body, Some(&result), Delivery::Heard);
     Fate::Answer(result)
 }
 
@@ -293,7 +298,7 @@ fn log_call(
     op: Option<Operation>,
     body: &[u8],
     result: Option<&Result<Response, ServiceError>>,
-    delivered: bool,
+    delivery: Delivery,
 ) {
     let Some(op) = op.filter(|o| o.is_runner_call() || changes_leases(*o)) else { return };
     // A body that is not even JSON of the right shape names nothing.
@@ -365,6 +370,18 @@ fn log_call(
         object_ids,
         cancel_active,
         outcome,
-        delivered,
+        delivered: delivery == Delivery::Heard,
+        duplicate: delivery == Delivery::Copy,
     });
+}
+
+/// Whether the caller heard a call's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// The caller got the answer.
+    Heard,
+    /// A fault kept the request or the answer from it.
+    Lost,
+    /// The copy a `duplicate` fault delivered: its answer goes nowhere.
+    Copy,
 }

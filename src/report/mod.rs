@@ -36,6 +36,8 @@ pub struct Report {
     pub violations: Vec<Violation>,
     /// Invariants the scenario expects to break.
     pub expected_violations: Vec<String>,
+    /// The coverage probes the run hit, by name, with how often ([`check::probes`]).
+    pub probes: std::collections::BTreeMap<&'static str, u32>,
     /// The ownership log.
     pub log: Vec<Line>,
     #[serde(skip)]
@@ -73,7 +75,9 @@ impl Report {
         let a = Analysis::of(out);
         let log = log::lines(out, &a);
         let expectations = expect::check(&scenario.expect, out, &a, &log);
-        let violations = check::check(&check::Input::new(scenario, out, &a, &log));
+        let input = check::Input::new(scenario, out, &a, &log);
+        let violations = check::check(&input);
+        let probes = check::probes::probes(&input).by_name();
         let mut statuses = std::collections::BTreeMap::new();
         for i in &out.instances {
             *statuses.entry(i.status.clone()).or_insert(0) += 1;
@@ -101,6 +105,7 @@ impl Report {
             expectations,
             violations,
             expected_violations: scenario.expect_violations.clone(),
+            probes,
             log,
             detail: scenario.log,
         }

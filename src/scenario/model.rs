@@ -543,6 +543,51 @@ impl Action {
 }
 
 impl Action {
+    /// The event's `kind`, as a scenario names it (`crash_service`, `message`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Action::Partition { .. } => "partition",
+            Action::Repair { .. } => "repair",
+            Action::Hold { .. } => "hold",
+            Action::Release { .. } => "release",
+            Action::Latency { .. } => "latency",
+            Action::CrashMachine { .. } => "crash_machine",
+            Action::RestartMachine { .. } => "restart_machine",
+            Action::CrashService => "crash_service",
+            Action::RestartService => "restart_service",
+            Action::Message(_) => "message",
+            Action::Pause { .. } => "pause",
+            Action::Resume { .. } => "resume",
+            Action::CrashRunner { .. } => "crash_runner",
+            Action::RestartRunner { .. } => "restart_runner",
+            Action::SlowWork { .. } => "slow_work",
+            Action::Cancel { .. } => "cancel",
+            Action::Rerun { .. } => "rerun",
+            Action::PauseActivity { .. } => "pause_activity",
+            Action::ResumeActivity { .. } => "resume_activity",
+            Action::Deactivate { .. } => "deactivate",
+            Action::Activate { .. } => "activate",
+            Action::Delete { .. } => "delete",
+            Action::Terminate { .. } => "terminate",
+        }
+    }
+}
+
+impl MessageEffect {
+    /// The effect's `type`, as a scenario names it (`drop_request`, `duplicate`, ...).
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            MessageEffect::DropRequest => "drop_request",
+            MessageEffect::DropResponse => "drop_response",
+            MessageEffect::Delay { .. } => "delay",
+            MessageEffect::Duplicate { .. } => "duplicate",
+            MessageEffect::Hold { .. } => "hold",
+            MessageEffect::Error { .. } => "error",
+        }
+    }
+}
+
+impl Action {
     /// The SetStatus an operator event sends, and the activity it names.
     pub fn set_status(&self) -> Option<(StatusChange, &str, Option<&str>)> {
         let (change, task, pipeline) = match self {

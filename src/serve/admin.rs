@@ -177,7 +177,11 @@ async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
         let id = server.edge.faults.install(fault.clone(), server.host().now());
         server.edge.recorder.record(
             None,
-            crate::trace::ObservationKind::Applied { what: crate::faults::describe_fault(fault), disturbs: Vec::new() },
+            crate::trace::ObservationKind::Applied {
+                what: crate::faults::describe_fault(fault),
+                disturbs: Vec::new(),
+                event: Some(action.kind_name()),
+            },
         );
         return json_answer(json!({ "id": id }));
     }

@@ -106,7 +106,11 @@ fn run_stepping(
                 let late = p.at.is_some_and(|at| at < now);
                 let what =
                     if late { format!("{what} (scheduled {}ms earlier)", now - p.at.unwrap_or(now)) } else { what };
-                world.recorder.record_at(EPOCH_MS + now, None, ObservationKind::Applied { what, disturbs });
+                world.recorder.record_at(
+                    EPOCH_MS + now,
+                    None,
+                    ObservationKind::Applied { what, disturbs, event: Some(p.action.kind_name()) },
+                );
             }
             maybe_done = true;
         }

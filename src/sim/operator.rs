@@ -230,6 +230,7 @@ async fn perform(client: &mut ApiClient, directory: &Directory, recorder: &Recor
             ObservationKind::Applied {
                 what: format!("{command:?} failed: {}", failures.join(", ")),
                 disturbs: Vec::new(),
+                event: None,
             },
         );
     }

@@ -115,6 +115,10 @@ pub enum ObservationKind {
     Applied {
         /// What, in words.
         what: String,
+        /// The scenario event's `kind` (`crash_service`, `cancel`, ...); none for a note about
+        /// an event (the operator's calls for it failed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        event: Option<&'static str>,
         /// The runners it cuts off, freezes or crashes; every runner when the service itself
         /// goes down. Checks use it to tell a runner that could not learn from one that would not.
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -124,6 +128,8 @@ pub enum ObservationKind {
     MessageFault {
         /// What was done to the call.
         what: String,
+        /// The effect's `type` (`drop_request`, `duplicate`, ...).
+        effect: &'static str,
         /// The operation.
         operation: String,
         /// The runner the fault names, if it names one; the observation's runner is the one
@@ -270,6 +276,9 @@ pub struct Call {
     pub outcome: CallOutcome,
     /// False when a fault kept the answer from the caller.
     pub delivered: bool,
+    /// True for the copy a `duplicate` fault delivered (the caller never hears its answer).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
 }
 
 /// The taskIds the service handed out, by lease number: a taskId names a lease only if it is
