@@ -99,7 +99,14 @@ impl Simulation {
             let shrunk = invariant
                 .as_deref()
                 .and_then(|inv| shrink(self.scenario(), o.seed, inv, SHRINK_RUNS, self.registered()));
-            ChaosFailure { seed: o.seed, invariant: invariant.or_else(|| o.error.clone()).unwrap_or_default(), shrunk }
+            ChaosFailure {
+                seed: o.seed,
+                invariant: invariant
+                    .or_else(|| o.error.clone())
+                    .or_else(|| o.harness_defect.clone())
+                    .unwrap_or_default(),
+                shrunk,
+            }
         });
         Ok(ChaosResult { outcomes, first_failure })
     }

@@ -34,6 +34,10 @@ pub struct SeedOutcome {
     pub violations: Vec<Violation>,
     /// A simulation error, if the run could not complete.
     pub error: Option<String>,
+    /// The run broke invariants that its replay did not (see [`confirm`]): a defect of the
+    /// harness or of a runner program that is not deterministic, never a protocol violation.
+    /// Its `violations` are then empty; this says what each run found.
+    pub harness_defect: Option<String>,
     /// The coverage probes the run hit, with how often.
     pub probes: BTreeMap<&'static str, u32>,
     /// Figures for the distributions.
@@ -44,7 +48,13 @@ pub struct SeedOutcome {
 impl SeedOutcome {
     /// True when the seed broke something.
     pub fn failed(&self) -> bool {
-        !self.violations.is_empty() || self.error.is_some()
+        !self.violations.is_empty() || self.error.is_some() || self.harness_defect.is_some()
+    }
+
+    /// Turns the seed's violations into a harness defect: a replay disagreed with them.
+    pub fn disown(&mut self, why: String) {
+        self.violations.clear();
+        self.harness_defect = Some(why);
     }
 }
 
@@ -100,16 +110,56 @@ pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Vi
     Ok((first.into_values().collect(), stats))
 }
 
-/// Runs one seed over a base.
+/// The scenario a seed runs: the base with the seed's plan applied.
+pub fn seed_scenario(base: &Scenario, seed: u64) -> Scenario {
+    plan::apply(base, seed, &plan_for(base, seed))
+}
+
+/// The invariants a list of violations names, for messages.
+pub fn invariant_names(violations: &[Violation]) -> String {
+    if violations.is_empty() {
+        return "nothing".into();
+    }
+    violations.iter().map(|v| v.invariant).collect::<Vec<_>>().join(", ")
+}
+
+/// Chaos's false-alarm guard: replays a run that broke invariants with fixed-tick stepping
+/// (no idle leap, so nothing the leaps could get wrong) and requires the same violations, at the
+/// same instants, with the same words. A disagreement is a defect of the harness (or a runner
+/// program that is not deterministic), never of the protocol under test: the error says so.
+pub fn confirm(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
+    let mut replay = scenario.clone();
+    replay.stepping = crate::sim::Stepping::FixedTick;
+    let same = |again: &[Violation]| {
+        again.len() == found.len()
+            && again.iter().zip(found).all(|(a, b)| (a.invariant, a.at, &a.message) == (b.invariant, b.at, &b.message))
+    };
+    match violations_of(&replay, programs) {
+        Ok((again, _)) if same(&again) => Ok(()),
+        Ok((again, _)) => Err(format!(
+            "harness defect: the run broke {} but its replay with fixed ticks broke {}: the simulation disagrees with itself (an idle leap that was not sound, a timer it did not know, or a runner program that is not deterministic), which says nothing about the protocol",
+            invariant_names(found),
+            invariant_names(&again)
+        )),
+        Err(e) => Err(format!(
+            "harness defect: the run broke {} but its replay with fixed ticks failed: {e}",
+            invariant_names(found)
+        )),
+    }
+}
+
+/// Runs one seed over a base; a seed that breaks invariants is confirmed by a replay
+/// ([`confirm`]) before it counts.
 pub fn run_seed(base: &Scenario, seed: u64, programs: &Programs) -> (SeedOutcome, Scenario) {
     let plan = plan_for(base, seed);
     let scenario = plan::apply(base, seed, &plan);
-    let outcome = match violations_of(&scenario, programs) {
+    let mut outcome = match violations_of(&scenario, programs) {
         Ok((violations, stats)) => SeedOutcome {
             seed,
             faults: plan.effective().len(),
             violations,
             error: None,
+            harness_defect: None,
             probes: stats.probes.clone(),
             stats,
         },
@@ -118,10 +168,16 @@ pub fn run_seed(base: &Scenario, seed: u64, programs: &Programs) -> (SeedOutcome
             faults: plan.effective().len(),
             violations: Vec::new(),
             error: Some(e),
+            harness_defect: None,
             probes: BTreeMap::new(),
             stats: RunStats::default(),
         },
     };
+    if !outcome.violations.is_empty()
+        && let Err(defect) = confirm(&scenario, programs, &outcome.violations)
+    {
+        outcome.disown(defect);
+    }
     (outcome, scenario)
 }
 

@@ -1,7 +1,7 @@
 //! `dpsim chaos`: sweep seeds over a base scenario, summarise, write failing seeds as
 //! standalone scenario files, shrink them, and print how to reproduce each.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::chaos::shrink::shrink;
 use crate::chaos::stats::Distribution;
-use crate::chaos::{SeedOutcome, run_seed, standalone, sweep};
+use crate::chaos::{SeedOutcome, seed_scenario, standalone, sweep};
 use crate::cli::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
 use crate::runner::Programs;
 use crate::scenario::load_file;
@@ -76,7 +76,7 @@ pub fn run(args: &ChaosArgs) -> u8 {
     });
     let start = std::time::Instant::now();
     let programs = Programs::default();
-    let outcomes = sweep(&base, args.seeds.clone(), args.jobs, &programs, &|| {
+    let mut outcomes = sweep(&base, args.seeds.clone(), args.jobs, &programs, &|| {
         if let Some(b) = &bar {
             b.inc(1);
         }
@@ -85,19 +85,39 @@ pub fn run(args: &ChaosArgs) -> u8 {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let summary = summarise(&outcomes, wall);
-    print!("{}", summary_text(&summary));
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         eprintln!("dpsim: cannot create {}: {e}", args.out.display());
         return EXIT_INVALID;
     }
+    // The false-alarm guard's second half: a seed that broke invariants (and held them under
+    // its fixed-tick replay) is run again by a fresh dpsim process, with nothing this process
+    // did before it; it must break the same invariants.
+    for outcome in outcomes.iter_mut().filter(|o| !o.violations.is_empty()) {
+        let file = args.out.join(format!("seed-{}.json", outcome.seed));
+        let _ = std::fs::write(&file, standalone(&seed_scenario(&base, outcome.seed)));
+        let found: BTreeSet<&str> = outcome.violations.iter().map(|v| v.invariant).collect();
+        match fresh_process(&file, &args.out.join(format!("seed-{}-fresh", outcome.seed))) {
+            Ok(again) if again.iter().map(String::as_str).eq(found.iter().copied()) => {}
+            Ok(again) => outcome.disown(format!(
+                "harness defect: the run broke {} but a fresh process running {} broke {}: the simulation depends on what ran before it in the process, which says nothing about the protocol",
+                found.iter().copied().collect::<Vec<_>>().join(", "),
+                file.display(),
+                if again.is_empty() { "nothing".to_string() } else { again.into_iter().collect::<Vec<_>>().join(", ") }
+            )),
+            Err(e) => eprintln!("dpsim: could not replay seed {} in a fresh process: {e}", outcome.seed),
+        }
+    }
+    let summary = summarise(&outcomes, wall);
+    print!("{}", summary_text(&summary));
     let failing: Vec<&SeedOutcome> = outcomes.iter().filter(|o| o.failed()).collect();
     let mut repros = Vec::new();
     for (n, outcome) in failing.iter().enumerate() {
-        let (_, scenario) = run_seed(&base, outcome.seed, &programs);
         let file = args.out.join(format!("seed-{}.json", outcome.seed));
-        let _ = std::fs::write(&file, standalone(&scenario));
+        let _ = std::fs::write(&file, standalone(&seed_scenario(&base, outcome.seed)));
         let mut entry = json!({"seed": outcome.seed, "scenario": file.display().to_string(), "invariants": outcome.violations.iter().map(|v| v.invariant).collect::<Vec<_>>(), "probes": outcome.probes.keys().collect::<Vec<_>>()});
+        if let Some(defect) = &outcome.harness_defect {
+            entry["harness_defect"] = json!(defect);
+        }
         println!("seed {}: {}", outcome.seed, describe(outcome));
         if !outcome.probes.is_empty() {
             println!("  probes hit: {}", outcome.probes.keys().copied().collect::<Vec<_>>().join(", "));
@@ -130,9 +150,42 @@ pub fn run(args: &ChaosArgs) -> u8 {
     if failing.is_empty() { 0 } else { EXIT_EXPECTATION_FAILED }
 }
 
+/// Runs `dpsim run FILE --format json` in a new process and returns the invariants its report
+/// says were broken beyond those the scenario expects (and `expectation` when one failed).
+fn fresh_process(file: &Path, out: &Path) -> Result<BTreeSet<String>, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let status = std::process::Command::new(exe)
+        .args(["run", &file.display().to_string(), "--format", "json", "--out", &out.display().to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    let text = std::fs::read_to_string(out.join("report.json"))
+        .map_err(|e| format!("{e} (dpsim run exited with {status})"))?;
+    let report: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let expected: BTreeSet<&str> =
+        report["expected_violations"].as_array().into_iter().flatten().filter_map(|v| v.as_str()).collect();
+    let mut broken: BTreeSet<String> = report["violations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["invariant"].as_str())
+        .filter(|i| !expected.contains(i))
+        .map(str::to_string)
+        .collect();
+    if report["expectations"].as_array().into_iter().flatten().any(|e| e["ok"] == false) {
+        broken.insert("expectation".into());
+    }
+    let _ = std::fs::remove_dir_all(out);
+    Ok(broken)
+}
+
 fn describe(o: &SeedOutcome) -> String {
     if let Some(e) = &o.error {
         return format!("simulation error: {e}");
+    }
+    if let Some(d) = &o.harness_defect {
+        return d.clone();
     }
     o.violations.iter().map(|v| format!("{} ({})", v.invariant, v.message)).collect::<Vec<_>>().join("; ")
 }
@@ -161,6 +214,9 @@ pub struct Summary {
     pub failures_per_invariant: BTreeMap<String, usize>,
     /// Simulation errors.
     pub errors: usize,
+    /// Seeds whose violations a replay did not confirm: defects of the harness, not of the
+    /// protocol (counted apart from every invariant).
+    pub harness_defects: usize,
     /// Lease expiry to next handout.
     pub reassignment_latency: Distribution,
     /// Zombie work intervals.
@@ -225,6 +281,7 @@ pub fn summarise(outcomes: &[SeedOutcome], wall_s: f64) -> Summary {
         failed_runs: outcomes.iter().filter(|o| o.failed()).count(),
         failures_per_invariant: per,
         errors: outcomes.iter().filter(|o| o.error.is_some()).count(),
+        harness_defects: outcomes.iter().filter(|o| o.harness_defect.is_some()).count(),
         reassignment_latency: Distribution::of(samples.reassignment_ms.clone()),
         zombie_duration: Distribution::of(samples.zombie_ms.clone()),
         cancel_propagation: Distribution::of(samples.cancel_propagation_ms.clone()),
@@ -246,6 +303,8 @@ struct Shard {
     failed_runs: usize,
     failures_per_invariant: BTreeMap<String, usize>,
     errors: usize,
+    #[serde(default)]
+    harness_defects: usize,
     wall_s: f64,
     samples: Samples,
     failures: Vec<serde_json::Value>,
@@ -322,6 +381,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
         failed_runs: shards.iter().map(|s| s.failed_runs).sum(),
         failures_per_invariant: per,
         errors: shards.iter().map(|s| s.errors).sum(),
+        harness_defects: shards.iter().map(|s| s.harness_defects).sum(),
         reassignment_latency: Distribution::of(samples.reassignment_ms.clone()),
         zombie_duration: Distribution::of(samples.zombie_ms.clone()),
         cancel_propagation: Distribution::of(samples.cancel_propagation_ms.clone()),
@@ -353,6 +413,12 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
 fn summary_text(s: &Summary) -> String {
     use crate::time::format_duration as d;
     let mut out = format!("runs: {}  failed: {}  errors: {}\n", s.runs, s.failed_runs, s.errors);
+    if s.harness_defects > 0 {
+        out += &format!(
+            "  harness defects (a replay disagreed; not protocol violations): {} seed(s)\n",
+            s.harness_defects
+        );
+    }
     for (inv, n) in &s.failures_per_invariant {
         out += &format!("  {inv}: {n} seed(s)\n");
     }
