@@ -274,6 +274,80 @@ fn boto3_auth_flow() {
     run_flow(pydeps, &server, "auth", &[credentials], &[]);
 }
 
+/// Signed calls at any instant of a manual clock (issue 20): botocore corrects no clock skew,
+/// so every call must pass at the default start (2026-01-01), after an hour's advance and after a
+/// jump to a week later, while a signature an hour off the machine's clock is still refused.
+#[test]
+fn boto3_signs_at_any_instant_of_the_manual_clock() {
+    let pydeps = pydeps();
+    let credentials = "AKIDDPSIMCLOCK:dpsim-clock-secret";
+    let server = Server::start(&["--auth", credentials, "--clock", "manual", "--admin-token", "clock-token"]);
+    run_flow(pydeps, &server, "signed-clock", &[credentials, "clock-token"], &[]);
+}
+
+/// The AWS SDK for JavaScript v3's Data Pipeline client, pinned like boto3.
+const JS_SDK_VERSION: &str = "3.1029.0";
+
+/// Installs the JS SDK's Data Pipeline client from the npm registry into
+/// `CARGO_TARGET_TMPDIR/jsdeps` unless that version is there already; returns its
+/// `node_modules`.
+fn jsdeps() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let target = tmp.join("jsdeps");
+    fs::create_dir_all(tmp).expect("create CARGO_TARGET_TMPDIR");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(tmp.join("jsdeps.lock"))
+        .expect("open the install lock");
+    lock.lock().expect("lock the install lock");
+    let manifest = target.join("node_modules/@aws-sdk/client-data-pipeline/package.json");
+    let installed = fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .is_some_and(|v| v["version"] == JS_SDK_VERSION);
+    if !installed {
+        fs::create_dir_all(&target).expect("create jsdeps");
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&target)
+            .arg(format!("@aws-sdk/client-data-pipeline@{JS_SDK_VERSION}"))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run npm (install Node.js 18 or later with npm to run the JS SDK test)");
+        assert!(
+            out.status.success(),
+            "npm install @aws-sdk/client-data-pipeline@{JS_SDK_VERSION} failed ({}); make the npm registry reachable\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    target.join("node_modules")
+}
+
+/// The same with the JS v3 SDK (issue 20), which corrects clock skew from `Date`: with one
+/// attempt per call, the first signed call after each advance must already pass.
+#[test]
+fn js_sdk_signs_at_any_instant_of_the_manual_clock() {
+    let node_modules = jsdeps();
+    let credentials = "AKIDDPSIMJS:dpsim-js-secret";
+    let server = Server::start(&["--auth", credentials, "--clock", "manual", "--admin-token", "js-token"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real_client/signed_clock.cjs");
+    let mut cmd = Command::new("node");
+    cmd.arg(&script)
+        .args([server.endpoint.as_str(), credentials, "js-token"])
+        .env("NODE_PATH", &node_modules)
+        .env("NODE_NO_WARNINGS", "1")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null());
+    let stdout = run_to_end(cmd, "signed_clock.cjs", &server);
+    assert!(stdout.lines().any(|l| l == "signed clock: OK"), "signed_clock.cjs did not finish\n{stdout}");
+    println!("{stdout}");
+}
+
 /// Runs a command to its end (or kills it after FLOW_TIMEOUT) and fails the test unless it
 /// succeeds; returns its stdout.
 fn run_to_end(mut cmd: Command, what: &str, server: &Server) -> String {

@@ -119,7 +119,22 @@ async fn the_manual_clock_stands_still_until_advanced_and_applies_every_deadline
     let stale = aws(&server, "ReportTaskProgress", json!({"taskId": t1})).await.json();
     assert_eq!(stale["canceled"], true);
     let response = aws(&server, "ListPipelines", json!({})).await;
-    assert_eq!(response.headers["date"], "Thu, 01 Jan 2026 00:02:00 GMT", "Date follows the manual clock");
+    assert_eq!(response.headers["x-dpsim-time"], "2026-01-01T00:02:00.000Z", "x-dpsim-time shows the manual clock");
+    assert!(
+        is_machine_date(response.headers["date"].to_str().unwrap()),
+        "Date shows the machine's time, which clients sign with"
+    );
+}
+
+/// Whether an HTTP date is the machine's time (this second or the one before, which the
+/// answer may have been stamped in): what `Date` shows under `serve`.
+fn is_machine_date(date: &str) -> bool {
+    let now = machine_ms();
+    [now, now.saturating_sub(1_000)].iter().any(|t| dpsim::time::format_http_date(*t) == date)
+}
+
+fn machine_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64
 }
 
 #[tokio::test]
@@ -298,7 +313,7 @@ fn signed(method: &str, path: &str, target: Option<&str>, body: &str, at_ms: u64
 }
 
 #[tokio::test]
-async fn under_auth_admin_routes_need_a_signature_or_the_token_and_signing_follows_the_date_header() {
+async fn under_auth_admin_routes_need_a_signature_or_the_token_and_signatures_are_judged_by_the_machine_clock() {
     let mut a = args(ClockMode::Manual);
     a.auth = Some(Credentials { access_key_id: AK.into(), secret_access_key: SECRET.into() });
     a.admin_token = Some("open-sesame".into());
@@ -312,17 +327,22 @@ async fn under_auth_admin_routes_need_a_signature_or_the_token_and_signing_follo
     let wrong = Request::get("/_dpsim/log").header("authorization", "Bearer guess").body(Body::empty()).unwrap();
     assert_eq!(send(&server, wrong).await.status, 403);
     assert_eq!(send(&server, advance().unwrap()).await.status, 200);
-    // Signed with the served credentials at the service's time: open.
-    let now = T0 + 3_600_000;
+    // Signed with the served credentials at the machine's time: open, whatever the manual
+    // clock reads (it was just moved an hour past 2026-01-01).
+    let now = machine_ms();
     assert_eq!(send(&server, signed("GET", "/_dpsim/faults", None, "", now)).await.status, 200);
-    // An AWS call signed at the time the Date header shows is accepted after the jump; one
-    // signed an hour off (the clock before the advance) is refused as skewed.
+    // An AWS call signed with the machine's clock is accepted after the jump, and Date shows
+    // the machine's time; one signed an hour off the machine's clock is refused as skewed, and
+    // so is one signed at the simulated time (a clock no client has).
     let hb = r#"{"taskrunnerId": "r1"}"#;
     let ok = send(&server, signed("POST", "/", Some("DataPipeline.ReportTaskRunnerHeartbeat"), hb, now)).await;
     assert_eq!(ok.status, 200, "{}", ok.text());
-    assert_eq!(ok.headers["date"], "Thu, 01 Jan 2026 01:00:00 GMT");
-    let skewed = send(&server, signed("POST", "/", Some("DataPipeline.ReportTaskRunnerHeartbeat"), hb, T0)).await;
-    assert_eq!(skewed.json()["__type"], "InvalidSignatureException");
+    assert!(is_machine_date(ok.headers["date"].to_str().unwrap()), "{:?}", ok.headers["date"]);
+    assert_eq!(ok.headers["x-dpsim-time"], "2026-01-01T01:00:00.000Z");
+    for off in [now - 3_600_000, T0 + 3_600_000] {
+        let skewed = send(&server, signed("POST", "/", Some("DataPipeline.ReportTaskRunnerHeartbeat"), hb, off)).await;
+        assert_eq!(skewed.json()["__type"], "InvalidSignatureException", "signed at {off}");
+    }
 }
 
 #[test]

@@ -113,6 +113,10 @@ fn clock_json(server: &Server) -> Value {
         "now": format_rfc3339(now),
         "since_start": crate::report::log::stamp(now.saturating_sub(server.edge.origin)),
         "clock": if server.clock.is_manual() { "manual" } else { "wall" },
+        // What `Date` shows and signatures are judged against: the machine's time.
+        "signing_time": format_rfc3339(
+            server.clock.signing_now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+        ),
     })
 }
 

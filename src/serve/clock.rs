@@ -67,4 +67,10 @@ impl Clock for ServeClock {
     fn is_manual(&self) -> bool {
         matches!(self, ServeClock::Manual(_))
     }
+
+    /// The machine's time: the clients sign with it whatever the service's clock reads (see
+    /// [`Clock::signing_now`]).
+    fn signing_now(&self) -> SystemTime {
+        SystemTime::now()
+    }
 }

@@ -12,8 +12,12 @@ pub trait Clock: Send + Sync + 'static {
     /// The service's current instant.
     fn now(&self) -> Millis;
 
-    /// The instant SigV4 request times are compared with: the service's own, the same the
-    /// `Date` header shows, so a client that corrects its clock skew from `Date` signs right.
+    /// The clients' clock: what the `Date` header shows and what SigV4 request times are
+    /// judged against. A client signs with its own clock (the machine's, corrected at most by
+    /// the skew it learns from `Date`), never with a simulated one, so `serve`'s clocks answer
+    /// the machine's time here however far the simulated clock was moved; a signature from an
+    /// hour ago is still refused. Inside the simulation the runners' clock is the simulated one,
+    /// which is the default.
     fn signing_now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_millis(self.now())
     }

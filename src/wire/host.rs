@@ -131,9 +131,14 @@ impl Host {
         self.inner.credentials.as_ref()
     }
 
-    /// The `Date` header for the service's current time.
+    /// The `Date` header: the clients' clock ([`Clock::signing_now`]), from which an SDK that
+    /// corrects clock skew learns how to sign.
     pub fn http_date(&self) -> String {
-        let now = self.now();
+        let now = self
+            .clock()
+            .signing_now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let second = now / crate::time::SECOND_MS;
         let mut state = self.lock();
         if state.date.0 != second {

@@ -13,6 +13,9 @@ use super::host::Host;
 use super::sigv4;
 use crate::time::Millis;
 
+/// The response header that carries the service's own (simulated) time, RFC 3339 with
+/// milliseconds: under `serve`, `Date` shows the machine's time that clients sign with.
+pub const SIMULATED_TIME_HEADER: &str = "x-dpsim-time";
 /// Largest body the service reads; AWS's own limits are far below it.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// The content type of every AWS JSON 1.1 body.
@@ -117,6 +120,10 @@ pub fn render(host: &Host, request_id: String, result: Result<ApiResponse, Servi
     }
     if let Ok(v) = HeaderValue::from_str(&host.http_date()) {
         headers.insert(header::DATE, v);
+    }
+    // The service's own (simulated) time, which `Date` no longer shows under `serve`.
+    if let Ok(v) = HeaderValue::from_str(&crate::time::format_rfc3339(host.now())) {
+        headers.insert(SIMULATED_TIME_HEADER, v);
     }
     if let Some(code) = error_type {
         headers.insert("x-amzn-errortype", HeaderValue::from_static(code));

@@ -27,6 +27,7 @@ import traceback
 import urllib.request
 
 import boto3
+import botocore.auth
 import botocore.config
 from botocore.exceptions import ClientError
 
@@ -101,8 +102,9 @@ def parse_rfc3339(text):
 class Admin:
     """The /_dpsim admin interface, spoken with plain urllib (it is not an AWS API)."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, token=None):
         self.endpoint = endpoint.rstrip("/")
+        self.token = token
         # A developer's HTTP_PROXY must not capture loopback admin calls.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -111,6 +113,8 @@ class Admin:
         req = urllib.request.Request(self.endpoint + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
+        if self.token is not None:
+            req.add_header("Authorization", f"Bearer {self.token}")
         with self.opener.open(req, timeout=30) as resp:
             check(resp.status == 200, f"{method} {path} answered HTTP {resp.status}")
             return json.loads(resp.read().decode())
@@ -122,6 +126,11 @@ class Admin:
 
     def advance(self, seconds):
         answer = self._call("POST", "/_dpsim/clock/advance", {"seconds": seconds})
+        check("now" in answer, f"clock advance answered {answer}, no 'now'")
+        return parse_rfc3339(answer["now"])
+
+    def advance_to(self, instant):
+        answer = self._call("POST", "/_dpsim/clock/advance", {"to": instant})
         check("now" in answer, f"clock advance answered {answer}, no 'now'")
         return parse_rfc3339(answer["now"])
 
@@ -433,8 +442,50 @@ def auth_flow(endpoint, access_key, secret):
     )
 
 
+def signed_clock_flow(endpoint, access_key, secret, token):
+    """Signed calls at any instant of a manual clock: botocore signs with the machine's clock and
+    corrects no skew, so serve must judge signatures by the machine's time, not its own."""
+    admin = Admin(endpoint, token)
+    client = make_client(endpoint, credentials=(access_key, secret))
+
+    def heartbeat(when):
+        answer = client.report_task_runner_heartbeat(taskrunnerId="runner-clock", workerGroup=WORKER_GROUP)
+        check(answer.get("terminate") is False, f"heartbeat {when} answered {body(answer)}")
+        simulated = answer["ResponseMetadata"]["HTTPHeaders"].get("x-dpsim-time")
+        check(simulated is not None, f"heartbeat {when}: no x-dpsim-time header")
+        return parse_rfc3339(simulated)
+
+    start = admin.now()
+    step(f"a signed heartbeat at the manual clock's start ({start.isoformat()}) succeeds")
+    check(heartbeat("at the start") == start, "x-dpsim-time shows the simulated clock")
+
+    step("after an advance of 3600 s, a signed heartbeat succeeds at once")
+    later = admin.advance(3600)
+    check(later - start == datetime.timedelta(hours=1), f"the clock reads {later}, want start + 1h")
+    check(heartbeat("after an hour") == later, "x-dpsim-time follows the advance")
+
+    week = start + datetime.timedelta(days=7)
+    step(f"after an advance to a week later ({week.isoformat()}), a signed heartbeat succeeds at once")
+    moved = admin.advance_to(week.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    check(moved == week, f"the clock reads {moved}, want {week}")
+    check(heartbeat("a week later") == week, "x-dpsim-time follows the advance")
+
+    step("a request signed an hour off the machine's clock is refused: freshness is still checked")
+    real = botocore.auth.get_current_datetime
+    botocore.auth.get_current_datetime = lambda *a, **k: real(*a, **k) - datetime.timedelta(hours=1)
+    try:
+        expect_error(
+            "InvalidSignatureException",
+            client.report_task_runner_heartbeat,
+            taskrunnerId="runner-clock",
+            workerGroup=WORKER_GROUP,
+        )
+    finally:
+        botocore.auth.get_current_datetime = real
+
+
 def main(argv):
-    usage = "usage: flow.py ENDPOINT_URL [main | auth ACCESS_KEY:SECRET]"
+    usage = "usage: flow.py ENDPOINT_URL [main | auth ACCESS_KEY:SECRET | signed-clock ACCESS_KEY:SECRET TOKEN]"
     if len(argv) < 2:
         print(usage, file=sys.stderr)
         return 2
@@ -447,6 +498,9 @@ def main(argv):
         elif mode == "auth" and len(argv) == 4 and ":" in argv[3]:
             access_key, secret = argv[3].split(":", 1)
             auth_flow(endpoint, access_key, secret)
+        elif mode == "signed-clock" and len(argv) == 5 and ":" in argv[3]:
+            access_key, secret = argv[3].split(":", 1)
+            signed_clock_flow(endpoint, access_key, secret, argv[4])
         else:
             print(usage, file=sys.stderr)
             return 2
