@@ -140,7 +140,17 @@ enum Command {
         /// Write log.txt and report.json here at shutdown.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// How long a runner may go on calling about a task after an answer told it the task is
+        /// gone (canceled: true, TaskNotFound, PipelineDeleted) before the report's zombie_bound
+        /// breaks, e.g. 30s (default 1m; overrides the scenario's zombie_bound).
+        #[arg(long, value_parser = parse_bound)]
+        zombie_bound: Option<u64>,
     },
+}
+
+/// `--zombie-bound`: a duration such as `30s` or `2m`.
+fn parse_bound(text: &str) -> Result<u64, String> {
+    dpsim::scenario::duration::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// `--start`: an RFC 3339 instant, or `now`.
@@ -231,7 +241,19 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
             ExitCode::SUCCESS
         }
-        Command::Serve { addr, auth, admin_token, poll_hold_ms, seed, rate_limits, clock, start, scenario, out } => {
+        Command::Serve {
+            addr,
+            auth,
+            admin_token,
+            poll_hold_ms,
+            seed,
+            rate_limits,
+            clock,
+            start,
+            scenario,
+            out,
+            zombie_bound,
+        } => {
             let args = dpsim::cli::serve::ServeArgs {
                 addr,
                 auth,
@@ -243,6 +265,7 @@ fn main() -> ExitCode {
                 start,
                 scenario,
                 out,
+                zombie_bound,
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,

@@ -285,6 +285,22 @@ fn boto3_signs_at_any_instant_of_the_manual_clock() {
     run_flow(pydeps, &server, "signed-clock", &[credentials, "clock-token"], &[]);
 }
 
+/// serve judges runners it sees only through their calls as strictly as the simulation (issue
+/// 20): a boto3 runner that ignores `canceled: true` fails the report's zombie_bound by name,
+/// while a correct one beside it is held to nothing.
+#[test]
+fn boto3_runner_that_ignores_canceled_fails_the_report() {
+    let pydeps = pydeps();
+    let server = Server::start(&["--clock", "manual", "--poll-hold-ms", "0"]);
+    run_flow(
+        pydeps,
+        &server,
+        "zombie",
+        &[],
+        &[("AWS_ACCESS_KEY_ID", "AKIDDPSIMFAKE"), ("AWS_SECRET_ACCESS_KEY", "dpsim-fake-secret")],
+    );
+}
+
 /// The AWS SDK for JavaScript v3's Data Pipeline client, pinned like boto3.
 const JS_SDK_VERSION: &str = "3.1029.0";
 

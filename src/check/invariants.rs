@@ -355,7 +355,10 @@ fn attempts_bound(input: &Input) -> Vec<Violation> {
 fn zombie_bound(input: &Input) -> Vec<Violation> {
     let mut out = Vec::new();
     for w in input.analysis.work.iter().filter(|w| w.zombie_ms > 0) {
-        let Some(planned) = input.out.runners.iter().find(|r| r.name == w.runner) else { continue };
+        let Some(planned) = input.out.runners.iter().find(|r| r.name == w.runner) else {
+            out.extend(told_yet_working(input, w));
+            continue;
+        };
         let spec = &input.scenario.runners[planned.spec];
         let bound = spec.report_interval.ms() + spec.request_timeout.ms();
         if w.zombie_ms <= bound {
@@ -407,6 +410,48 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
         ));
     }
     out
+}
+
+/// Default of [`crate::scenario::Scenario::zombie_bound`]: how long a runner known only through
+/// its calls may go on about a task after it was told the task is gone.
+pub const TOLD_ZOMBIE_BOUND_MS: Millis = 60_000;
+
+/// `zombie_bound` for a runner dpsim knows only through its calls (`serve`): its report interval
+/// is unknown, so the zombie work before it heard of the loss is not judged; the work it went on
+/// with after a delivered answer told it the task was gone (inferred from its later calls about
+/// the task) is, against the scenario's `zombie_bound` (default 1m).
+fn told_yet_working(input: &Input, w: &crate::ownership::analysis::Work) -> Option<Violation> {
+    let told = input.out.observations.iter().find_map(|o| match &o.kind {
+        ObservationKind::LearnsLost { task, how }
+            if *task == w.seq && o.runner.as_deref() == Some(w.runner.as_str()) =>
+        {
+            Some((rel(o.at), how.clone()))
+        }
+        _ => None,
+    })?;
+    let bound = input.scenario.zombie_bound.map_or(TOLD_ZOMBIE_BOUND_MS, |d| d.ms());
+    let after = w.to.saturating_sub(told.0);
+    if after <= bound {
+        return None;
+    }
+    let lease = input.analysis.leases.get(&w.seq);
+    Some(violation(
+        input,
+        "zombie_bound",
+        w.to,
+        lease.map(|l| (l.pipeline_id.as_str(), l.object_id.as_str())),
+        Some(w.seq),
+        Some(&w.runner),
+        format!(
+            "{} was told t{} was gone ({}) at {} and went on calling about it for {}; a runner stops when told, within {} (zombie_bound of runners known only by their calls)",
+            w.runner,
+            w.seq,
+            told.1,
+            stamp(told.0),
+            format_duration(after),
+            format_duration(bound)
+        ),
+    ))
 }
 
 /// A message fault that names a runner hits only that runner's calls: the edge records whose

@@ -44,6 +44,9 @@ pub struct ServeArgs {
     pub scenario: Option<PathBuf>,
     /// Where to write log.txt and report.json at shutdown.
     pub out: Option<PathBuf>,
+    /// How long a runner may go on calling about a task after it was told the task is gone
+    /// (overrides the scenario's `zombie_bound`; default 1m).
+    pub zombie_bound: Option<Millis>,
 }
 
 impl Default for ServeArgs {
@@ -61,6 +64,7 @@ impl Default for ServeArgs {
             start: None,
             scenario: None,
             out: None,
+            zombie_bound: None,
         }
     }
 }
@@ -96,8 +100,18 @@ pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), String> {
         rate_limits: args.rate_limits,
         journal_limit: None,
     };
-    let server =
-        Server::new(ServerConfig { host, clock, scenario: scenario.clone(), admin_token: args.admin_token.clone() });
+    // The report judges the runners by this scenario: with the bound set when it was given.
+    let judged = args.zombie_bound.map(|ms| {
+        let mut s = scenario.clone().unwrap_or_else(crate::serve::empty_scenario);
+        s.zombie_bound = Some(crate::scenario::Dur(ms));
+        s
+    });
+    let server = Server::new(ServerConfig {
+        host,
+        clock,
+        scenario: judged.or_else(|| scenario.clone()),
+        admin_token: args.admin_token.clone(),
+    });
     Ok((server, scenario))
 }
 

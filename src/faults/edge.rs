@@ -126,6 +126,22 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     Fate::Answer(result)
 }
 
+/// A control-plane call the operator makes from inside the service's process (`serve`'s
+/// admin routes and scenario script): it skips the front door (no signature, no message fault)
+/// but is recorded like every call the edge saw, so the history checker's model knows of the
+/// TRY_CANCEL, deactivation or deletion it made.
+pub async fn operator_call(ctx: &EdgeCtx, op: Operation, body: &[u8]) -> Result<Response, ServiceError> {
+    let arrived = ctx.host.now();
+    let (result, answered) = match crate::protocol::Request::parse(op, body) {
+        Ok(request) => ctx.host.call_timed(request).await,
+        Err(e) => (Err(e), arrived),
+    };
+    let (parts, ()) = http::Request::new(()).into_parts();
+    let times = Times { arrived, served: Some(arrived), answered };
+    log_call(&ctx.recorder, times, &parts, Some(op), body, Some(&result), Delivery::Heard);
+    result
+}
+
 /// What the edge knows about a call before the service handles it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CallInfo {

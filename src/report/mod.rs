@@ -28,6 +28,8 @@ pub struct Report {
     pub end_ms: u64,
     /// Whether it stopped because everything was done.
     pub finished_early: bool,
+    /// Whether it is `serve`'s report: a server has no duration, it serves until shut down.
+    pub served: bool,
     /// Counts and figures.
     pub summary: Summary,
     /// Expectation verdicts.
@@ -69,6 +71,14 @@ pub struct Summary {
     pub total_zombie_ms: u64,
 }
 
+/// The runners of a run: those the scenario planned, and those seen only through their
+/// task-runner calls (`serve`'s, by the hostname or taskrunnerId they gave).
+fn runner_count(out: &Trace) -> usize {
+    let mut names: std::collections::BTreeSet<&str> = out.runners.iter().map(|r| r.name.as_str()).collect();
+    names.extend(out.calls.iter().filter(|c| c.operation.is_runner_call()).filter_map(|c| c.runner.as_deref()));
+    names.len()
+}
+
 impl Report {
     /// Builds the report of a run.
     pub fn new(name: &str, scenario: &Scenario, out: &Trace) -> Report {
@@ -85,7 +95,7 @@ impl Report {
         let zombies = a.zombies();
         let count = |kind: fn(&EventKind) -> bool| out.journal.iter().filter(|e| kind(&e.kind)).count();
         let summary = Summary {
-            runners: out.runners.len(),
+            runners: runner_count(out),
             tasks: out.instances.len(),
             statuses: statuses.into_iter().collect(),
             handouts: a.leases.len(),
@@ -101,6 +111,7 @@ impl Report {
             seed: out.seed,
             end_ms: out.end_ms,
             finished_early: out.finished_early,
+            served: out.served,
             summary,
             expectations,
             violations,
@@ -139,16 +150,14 @@ impl Report {
     pub fn summary_text(&self) -> String {
         let s = &self.summary;
         let statuses = s.statuses.iter().map(|(k, n)| format!("{n} {k}")).collect::<Vec<_>>().join(", ");
-        let why = if self.finished_early { "everything done" } else { "duration reached" };
+        let head = match (self.served, self.finished_early) {
+            (true, _) => format!("served for {} (the report as of now, or at shutdown)", stamp(self.end_ms)),
+            (false, true) => format!("stopped at {} (everything done)", stamp(self.end_ms)),
+            (false, false) => format!("stopped at {} (duration reached)", stamp(self.end_ms)),
+        };
         let mut out = format!(
-            "stopped at {} ({why})\nrunners: {}  tasks: {} ({statuses})\nhandouts: {}  reassignments: {}  expiries: {}  stale calls: {}\n",
-            stamp(self.end_ms),
-            s.runners,
-            s.tasks,
-            s.handouts,
-            s.reassignments,
-            s.expiries,
-            s.stale_calls
+            "{head}\nrunners: {}  tasks: {} ({statuses})\nhandouts: {}  reassignments: {}  expiries: {}  stale calls: {}\n",
+            s.runners, s.tasks, s.handouts, s.reassignments, s.expiries, s.stale_calls
         );
         if s.zombies == 0 {
             out += "zombie work: none\n";

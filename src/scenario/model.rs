@@ -43,6 +43,12 @@ pub struct Scenario {
     /// Stop as soon as every task is over and no event is pending (default true).
     #[serde(default = "yes")]
     pub stop_when_done: bool,
+    /// For runners dpsim knows only through their calls (`serve`'s, whose report interval it
+    /// does not know): how long a runner may keep calling about a task after an answer told it
+    /// the task is gone (`canceled: true`, TaskNotFound, PipelineDeleted) before `zombie_bound`
+    /// breaks (default 1m: a runner stops at once when told; a minute covers a call in flight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zombie_bound: Option<Dur>,
     /// The service's rules.
     #[serde(default)]
     pub service: ServiceSpec,

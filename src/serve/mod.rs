@@ -64,7 +64,7 @@ pub struct ServerConfig {
 }
 
 /// An empty scenario: what `serve` judges its log against without `--scenario`.
-fn empty_scenario() -> Scenario {
+pub(crate) fn empty_scenario() -> Scenario {
     crate::scenario::parse(r#"{"duration": "1h", "pipelines": [], "runners": []}"#)
         .expect("the empty scenario is valid")
 }
@@ -115,6 +115,7 @@ impl Server {
             calls_dropped: dropped_calls,
             end_ms: now.saturating_sub(self.edge.origin),
             finished_early: false,
+            served: true,
             pipeline_names: names.into_iter().collect(),
             instances,
             runners: Vec::new(),

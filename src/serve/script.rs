@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::protocol::{Operation, Request, ServiceError};
+use crate::protocol::{Operation, ServiceError};
 use crate::scenario::definition_file::to_pipeline_objects;
 use crate::scenario::model::{Action, At, Scenario, StatusChange};
 use crate::time::Millis;
@@ -15,8 +15,7 @@ use super::Server;
 
 /// Calls the service as the operator would, through the core (no faults apply to it).
 async fn call(server: &Server, op: Operation, body: Value) -> Result<Value, ServiceError> {
-    let request = Request::parse(op, body.to_string().as_bytes())?;
-    let response = server.host().call(request).await?;
+    let response = crate::faults::edge::operator_call(&server.edge, op, body.to_string().as_bytes()).await?;
     Ok(serde_json::to_value(response).unwrap_or(Value::Null))
 }
 

@@ -211,6 +211,7 @@ fn run_stepping(
         calls_dropped: 0,
         end_ms: world.sim.elapsed().as_millis() as u64,
         finished_early,
+        served: false,
         pipeline_names,
         instances,
         runners: world.plan,

@@ -50,6 +50,8 @@ pub struct Trace {
     pub end_ms: u64,
     /// Whether it stopped because everything was done.
     pub finished_early: bool,
+    /// Whether `serve` recorded it (a server serves until shut down; it has no duration).
+    pub served: bool,
     /// Pipeline copy names by id.
     pub pipeline_names: BTreeMap<String, String>,
     /// Instances at the end.

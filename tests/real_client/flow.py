@@ -484,8 +484,60 @@ def signed_clock_flow(endpoint, access_key, secret, token):
         botocore.auth.get_current_datetime = real
 
 
+def zombie_flow(endpoint):
+    """Two boto3 runners hold one task each when both are canceled: runner-good stops at the
+    canceled=true answer, runner-bad ignores it, keeps reporting for three minutes and sets
+    FINISHED. serve sees them only through their calls, yet its report must name runner-bad
+    under zombie_bound and hold nothing against runner-good."""
+    admin = Admin(endpoint)
+    dp = make_client(endpoint)
+    tasks = {}
+    for name in ["runner-good", "runner-bad"]:
+        group = f"wg-{name}"
+        pid = dp.create_pipeline(name=f"zombie-{name}", uniqueId=f"zombie-{name}")["pipelineId"]
+        put = dp.put_pipeline_definition(
+            pipelineId=pid,
+            pipelineObjects=[
+                {"id": "Default", "name": "Default",
+                 "fields": [field("scheduleType", "ondemand"), field("workerGroup", group)]},
+                {"id": "Copy", "name": "Copy",
+                 "fields": [field("type", "ShellCommandActivity"), field("command", "echo hi")]},
+            ],
+        )
+        check(put.get("errored") is False, f"definition rejected: {body(put)}")
+        dp.activate_pipeline(pipelineId=pid)
+        step(f"{name} polls, is handed a task and acknowledges it")
+        task = dp.poll_for_task(workerGroup=group, hostname=name).get("taskObject")
+        check(task is not None, f"{name} got no task")
+        tasks[name] = task["taskId"]
+        check(dp.report_task_progress(taskId=task["taskId"])["canceled"] is False, "the ack was refused")
+
+    step("both tasks are canceled (TRY_CANCEL of Copy)")
+    admin._call("POST", "/_dpsim/faults", {"kind": "cancel", "task": "Copy"})
+    admin.advance(30)
+
+    step("runner-good hears canceled=true and stops")
+    check(dp.report_task_progress(taskId=tasks["runner-good"])["canceled"] is True, "runner-good was not told")
+
+    step("runner-bad hears canceled=true, ignores it, reports for three more minutes, sets FINISHED")
+    for _ in range(3):
+        check(dp.report_task_progress(taskId=tasks["runner-bad"])["canceled"] is True, "runner-bad was not told")
+        admin.advance(60)
+    expect_error("TaskNotFoundException", dp.set_task_status, taskId=tasks["runner-bad"], taskStatus="FINISHED")
+
+    step("GET /_dpsim/report fails zombie_bound, naming runner-bad and only runner-bad")
+    report = admin._call("GET", "/_dpsim/report")
+    check(report["passed"] is False, f"the report passed: {json.dumps(report['invariants'])}")
+    zombie = next(i for i in report["invariants"] if i["name"] == "zombie_bound")
+    check(zombie["held"] is False, "zombie_bound held")
+    named = {v["runner"] for i in report["invariants"] for v in i["violations"]}
+    check(named == {"runner-bad"}, f"violations name {named}, want only runner-bad: {[(i['name'], v['message']) for i in report['invariants'] for v in i['violations']]}")
+    print(f"      -> {zombie['violations'][0]['message']}", flush=True)
+    check(report["summary"]["runners"] == 2, f"the summary counts {report['summary']['runners']} runners, want 2")
+
+
 def main(argv):
-    usage = "usage: flow.py ENDPOINT_URL [main | auth ACCESS_KEY:SECRET | signed-clock ACCESS_KEY:SECRET TOKEN]"
+    usage = "usage: flow.py ENDPOINT_URL [main | zombie | auth ACCESS_KEY:SECRET | signed-clock ACCESS_KEY:SECRET TOKEN]"
     if len(argv) < 2:
         print(usage, file=sys.stderr)
         return 2
@@ -498,6 +550,8 @@ def main(argv):
         elif mode == "auth" and len(argv) == 4 and ":" in argv[3]:
             access_key, secret = argv[3].split(":", 1)
             auth_flow(endpoint, access_key, secret)
+        elif mode == "zombie" and len(argv) == 3:
+            zombie_flow(endpoint)
         elif mode == "signed-clock" and len(argv) == 5 and ":" in argv[3]:
             access_key, secret = argv[3].split(":", 1)
             signed_clock_flow(endpoint, access_key, secret, argv[4])
