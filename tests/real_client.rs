@@ -404,7 +404,7 @@ fn python_runner_example_passes_its_own_test() {
     let mut cmd = python(pydeps);
     cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-runner"))
         .env("DPSIM_BIN", env!("CARGO_BIN_EXE_dpsim"))
-        .args(["-m", "unittest", "-v", "test_runner"]);
+        .args(["-m", "unittest", "-v", "test_runner", "test_lost_ack"]);
     let out = run_to_end(cmd, "examples/python-runner/test_runner.py", &server);
     println!("{out}");
 }

@@ -192,6 +192,9 @@ async fn live_faults_are_added_listed_counted_and_removed() {
     assert_eq!(paused.json()["applied"], "PAUSE Copy", "{}", paused.text());
     let rerun = admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "rerun", "task": "Copy"}"#)).await;
     assert_eq!(rerun.json()["applied"], "RERUN Copy (1 instance(s))", "{}", rerun.text());
+    let typo = admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "cancel", "task": "Cpy"}"#)).await;
+    assert_eq!(typo.status, 400);
+    assert!(typo.json()["error"].as_str().unwrap().ends_with("activities with instances: Copy"), "{}", typo.text());
     let resumed =
         admin(&server, "POST", "/_dpsim/faults", Some(r#"{"kind": "resume_activity", "task": "Copy"}"#)).await;
     assert_eq!(resumed.json()["applied"], "RESUME Copy", "{}", resumed.text());
@@ -270,6 +273,20 @@ async fn every_admin_route_refuses_bad_input_with_what_it_expected() {
             400,
             "count",
         ),
+        // An event that would hit nothing names what exists (no pipeline yet here).
+        ("POST", "/_dpsim/faults", Some(r#"{"kind": "cancel", "task": "Nope"}"#), 400, "no pipeline exists yet"),
+        (
+            "POST",
+            "/_dpsim/faults",
+            Some(r#"{"kind": "cancel", "task": "Copy", "pipeline": "nope"}"#),
+            400,
+            "no pipeline is named",
+        ),
+        // Other paths under /_dpsim are admin errors, not AWS ones.
+        ("GET", "/_dpsim/nope", None, 404, "is not an admin route"),
+        ("POST", "/_dpsim", Some("{}"), 404, "is not an admin route"),
+        // A refusal of the whole body names no path.
+        ("POST", "/_dpsim/clock/advance", Some("[1]"), 400, "instant>\"}; invalid length"),
     ];
     for (method, path, body, status, words) in cases {
         let reply = admin(&server, method, path, *body).await;

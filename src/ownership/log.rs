@@ -219,10 +219,12 @@ pub fn render(lines: &[Line], detail: LogDetail) -> String {
     let w_what = shown.iter().map(|l| l.what.len()).max().unwrap_or(1);
     let w_runner = shown.iter().map(|l| l.runner.len()).max().unwrap_or(1);
     let w_task = shown.iter().map(|l| l.task.len()).max().unwrap_or(1).max(3);
+    // Past 99 hours a stamp grows a digit: right-align the column to the widest one.
+    let w_stamp = shown.iter().map(|l| stamp(l.at).len()).max().unwrap_or(0);
     let mut out = String::new();
     for l in shown {
         let row = format!(
-            "{}  {:<w_object$}  {:<w_what$}  {:<w_runner$}  {:<w_task$}  {}",
+            "{:>w_stamp$}  {:<w_object$}  {:<w_what$}  {:<w_runner$}  {:<w_task$}  {}",
             stamp(l.at),
             l.object,
             l.what,
@@ -234,4 +236,26 @@ pub fn render(lines: &[Line], detail: LogDetail) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_column_stays_aligned_past_99_hours() {
+        let line = |at| Line {
+            at,
+            object: "Copy@1".into(),
+            what: "renewed".into(),
+            runner: "r".into(),
+            task: "t1".into(),
+            detail: "ok".into(),
+            anomaly: false,
+        };
+        let text = render(&[line(1_000), line(166_680 * 3_600_000)], LogDetail::Full);
+        let columns: Vec<usize> = text.lines().map(|l| l.find("Copy@1").unwrap()).collect();
+        assert_eq!(columns[0], columns[1], "{text}");
+        assert!(text.contains("+166680:00:00.000  Copy@1"), "{text}");
+    }
 }

@@ -71,6 +71,20 @@ pub fn routes() -> Router<Server> {
         .route("/_dpsim/faults/{id}", axum::routing::delete(remove_fault))
         .route("/_dpsim/log", get(get_log))
         .route("/_dpsim/report", get(get_report))
+        .route("/_dpsim", axum::routing::any(unknown_admin_route))
+        .route("/_dpsim/{*rest}", axum::routing::any(unknown_admin_route))
+}
+
+/// Any other path under `/_dpsim`: an admin error naming the routes, not an AWS error.
+async fn unknown_admin_route(request: Request) -> Answer {
+    Err(AdminError(
+        StatusCode::NOT_FOUND,
+        format!(
+            "{} {} is not an admin route; they are GET /_dpsim/clock, POST /_dpsim/clock/advance, GET|POST /_dpsim/faults, POST /_dpsim/faults/errors, DELETE /_dpsim/faults/ID, GET /_dpsim/log, GET /_dpsim/report",
+            request.method(),
+            request.uri().path()
+        ),
+    ))
 }
 
 /// Reads an admin request: checks who calls, bounds and reads the body.
@@ -101,8 +115,14 @@ async fn admit(server: &Server, request: Request) -> Result<Bytes, AdminError> {
 /// Parses a JSON body strictly, naming the path of what is wrong and what was expected.
 fn parse<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AdminError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| AdminError::bad(format!("expected {expected}; at {}: {}", e.path(), e.inner())))?;
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // serde_path_to_error names the top level `.` and an unknown place `?`: say it in words.
+        let at = match e.path().to_string().as_str() {
+            "." | "?" => String::new(),
+            path => format!(" at {path}:"),
+        };
+        AdminError::bad(format!("expected {expected};{at} {}", e.inner()))
+    })?;
     de.end().map_err(|_| AdminError::bad(format!("expected {expected}; found text after the JSON value")))?;
     Ok(value)
 }

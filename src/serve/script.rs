@@ -32,6 +32,38 @@ fn pipelines_named(server: &Server, name: Option<&str>) -> Vec<String> {
     names.into_iter().filter(|(_, n)| wanted.as_ref().is_none_or(|w| w.contains(n))).map(|(id, _)| id).collect()
 }
 
+/// Refuses an event that would hit nothing (a typo in a pipeline or activity name would
+/// otherwise pass silently), naming what exists.
+fn hits_something(server: &Server, targets: &[String], pipeline: Option<&str>, task: &str) -> Result<(), String> {
+    let names = server.host().with_core(|c| c.pipeline_names());
+    if targets.is_empty() && pipeline.is_none() {
+        return Err(format!("{task:?} names no instance: no pipeline exists yet (create and activate one first)"));
+    }
+    if targets.is_empty() {
+        let known: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+        return Err(format!(
+            "no pipeline is named {:?}; pipelines: {}",
+            pipeline.unwrap_or_default(),
+            if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+        ));
+    }
+    let instances = server.host().with_core(|c| c.instance_summaries());
+    let of_targets = || instances.iter().filter(|i| targets.contains(&i.pipeline_id));
+    if of_targets().any(|i| i.component == task) {
+        return Ok(());
+    }
+    let known: std::collections::BTreeSet<&str> = of_targets().map(|i| i.component.as_str()).collect();
+    Err(format!(
+        "no instance of an activity {task:?} exists{}; activities with instances: {}",
+        pipeline.map(|p| format!(" in {p}")).unwrap_or_default(),
+        if known.is_empty() {
+            "none yet (activate a pipeline first)".to_string()
+        } else {
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        }
+    ))
+}
+
 /// Every instance id of an activity in a pipeline, following QueryObjects' pages.
 async fn instances_of(server: &Server, pipeline_id: &str, task: &str) -> Vec<Value> {
     let mut ids = Vec::new();
@@ -60,8 +92,10 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
         Action::Cancel { .. } | Action::Rerun { .. } | Action::PauseActivity { .. } | Action::ResumeActivity { .. } => {
             let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
             let within = pipeline.map(|p| format!(" in {p}")).unwrap_or_default();
+            let targets = pipelines_named(server, pipeline);
+            hits_something(server, &targets, pipeline, task)?;
             let mut named = 0;
-            for id in pipelines_named(server, pipeline) {
+            for id in targets {
                 let instances = match change {
                     StatusChange::Pause | StatusChange::Resume => Vec::new(),
                     _ => instances_of(server, &id, task).await,
