@@ -49,6 +49,10 @@ enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Sweep only shard I (from 0) of N of the seeds: the I-th of N contiguous blocks, for
+        /// one machine of many; `dpsim chaos-merge` merges the shards' directories.
+        #[arg(long, value_name = "I/N", value_parser = dpsim::cli::chaos::parse_shard)]
+        shard: Option<(u64, u64)>,
         /// Directory for failing seeds' scenario files and summary.json (default chaos-out/<name>).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -205,7 +209,10 @@ fn main() -> ExitCode {
         Command::Run { scenario, seed, format, out, timeline } => {
             ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline))
         }
-        Command::Chaos { scenario, seeds, jobs, out, compare, sets, .. } if compare.is_some() || !sets.is_empty() => {
+        Command::Chaos { scenario, seeds, jobs, shard, out, compare, sets, .. }
+            if compare.is_some() || !sets.is_empty() =>
+        {
+            let seeds = shard.map_or(seeds.clone(), |s| dpsim::cli::chaos::shard_of(seeds, s));
             let args = dpsim::cli::compare::CompareArgs {
                 out: out.unwrap_or_else(|| {
                     let mut dir = dpsim::cli::chaos::default_out(&scenario).into_os_string();
@@ -220,11 +227,11 @@ fn main() -> ExitCode {
             };
             ExitCode::from(dpsim::cli::compare::run(&args))
         }
-        Command::Chaos { scenario, seeds, jobs, out, no_shrink, shrink_runs, shrink_seeds, .. } => {
+        Command::Chaos { scenario, seeds, jobs, shard, out, no_shrink, shrink_runs, shrink_seeds, .. } => {
             let args = dpsim::cli::chaos::ChaosArgs {
                 out: out.unwrap_or_else(|| dpsim::cli::chaos::default_out(&scenario)),
                 scenario,
-                seeds,
+                seeds: shard.map_or(seeds.clone(), |s| dpsim::cli::chaos::shard_of(seeds, s)),
                 jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
                 shrink: !no_shrink,
                 shrink_runs,

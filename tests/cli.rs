@@ -84,13 +84,22 @@ fn chaos_shards_merge_into_the_summary_of_one_sweep() {
     let dir = std::env::temp_dir().join(format!("dpsim-merge-{}", std::process::id()));
     let path = |name: &str| dir.join(name).display().to_string();
     let base = "chaos/shared-machines.json";
-    let sweep =
-        |seeds: &str, out: &str| dpsim(&["chaos", base, "--seeds", seeds, "--jobs", "1", "--no-shrink", "--out", out]);
-    sweep("0..2", &path("a"));
-    sweep("2..4", &path("b"));
-    sweep("0..4", &path("whole"));
-    let (code, out, err) = dpsim(&["chaos-merge", &path("a"), &path("b"), "--out", &path("merged")]);
-    assert!(out.contains("merged 2 shard(s)"), "{out}{err}");
+    // Four shards of 0..6 (blocks of 2, 2, 1 and 1 seeds), as four machines would run them.
+    let shards: Vec<String> = (0..4).map(|i| path(&format!("shard-{i}"))).collect();
+    for (i, out) in shards.iter().enumerate() {
+        let shard = format!("{i}/4");
+        let (_, text, _) =
+            dpsim(&["chaos", base, "--seeds", "0..6", "--shard", &shard, "--jobs", "1", "--no-shrink", "--out", out]);
+        let block = ["0..2", "2..4", "4..5", "5..6"][i];
+        assert!(text.contains(&format!("with seeds {block} ")), "shard {shard} sweeps {block}: {text}");
+    }
+    dpsim(&["chaos", base, "--seeds", "0..6", "--jobs", "1", "--no-shrink", "--out", &path("whole")]);
+    let mut merge_args = vec!["chaos-merge"];
+    merge_args.extend(shards.iter().map(String::as_str));
+    let merged_dir = path("merged");
+    merge_args.extend(["--out", merged_dir.as_str()]);
+    let (code, out, err) = dpsim(&merge_args);
+    assert!(out.contains("merged 4 shard(s)"), "{out}{err}");
     let read = |name: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(dir.join(name).join("summary.json")).unwrap()).unwrap()
     };
@@ -105,7 +114,11 @@ fn chaos_shards_merge_into_the_summary_of_one_sweep() {
     assert_eq!(merged, whole, "shards merge exactly into one sweep");
     assert_eq!(code, if whole["failed_runs"] == 0 { 0 } else { 1 });
     // Overlapping shards would count seeds twice: refused.
-    let (code, _, err) = dpsim(&["chaos-merge", &path("a"), &path("whole"), "--out", &path("bad")]);
+    let (code, _, err) = dpsim(&["chaos-merge", &shards[0], &path("whole"), "--out", &path("bad")]);
+    // A shard that is not I/N of N > I is refused.
+    let (code_bad, _, err_bad) = dpsim(&["chaos", base, "--shard", "4/4"]);
+    assert_eq!(code_bad, 2, "{err_bad}");
+    assert!(err_bad.contains("0 <= I < N"), "{err_bad}");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("overlap"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);

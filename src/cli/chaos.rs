@@ -30,6 +30,28 @@ pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
     }
 }
 
+/// Parses `--shard I/N`: shard I (from 0) of N.
+pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("invalid shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+/// The seeds shard `i` of `n` sweeps: the i-th of n contiguous blocks of `seeds`, as even as
+/// they can be (the first `len % n` blocks take one seed more). The blocks cover the range
+/// exactly once, so their summaries merge (`dpsim chaos-merge`) into the whole sweep's.
+pub fn shard_of(seeds: std::ops::Range<u64>, (i, n): (u64, u64)) -> std::ops::Range<u64> {
+    let len = seeds.end - seeds.start;
+    let (base, extra) = (len / n, len % n);
+    let start = seeds.start + i * base + i.min(extra);
+    let size = base + u64::from(i < extra);
+    start..start + size
+}
+
 /// Options of a sweep.
 pub struct ChaosArgs {
     /// Base scenario.
