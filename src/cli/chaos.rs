@@ -476,3 +476,31 @@ pub fn default_jobs() -> usize {
 pub fn default_out(scenario: &Path) -> PathBuf {
     PathBuf::from("chaos-out").join(crate::cli::run::scenario_name(scenario))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_shard, shard_of};
+
+    #[test]
+    fn shards_cover_the_seeds_exactly_once_in_order() {
+        for len in 0..40u64 {
+            for n in 1..10u64 {
+                let seeds = 7..7 + len;
+                let blocks: Vec<_> = (0..n).map(|i| shard_of(seeds.clone(), (i, n))).collect();
+                let joined: Vec<u64> = blocks.iter().flat_map(|b| b.clone()).collect();
+                assert_eq!(joined, seeds.clone().collect::<Vec<_>>(), "{len} seeds in {n} shards: {blocks:?}");
+                let sizes: Vec<u64> = blocks.iter().map(|b| b.end - b.start).collect();
+                assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{sizes:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_shard_is_i_of_n_with_i_below_n() {
+        assert_eq!(parse_shard("0/4"), Ok((0, 4)));
+        assert_eq!(parse_shard("3/4"), Ok((3, 4)));
+        for bad in ["4/4", "1/0", "x/2", "1", "-1/2", ""] {
+            assert!(parse_shard(bad).is_err(), "{bad}");
+        }
+    }
+}
