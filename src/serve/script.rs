@@ -32,9 +32,16 @@ fn pipelines_named(server: &Server, name: Option<&str>) -> Vec<String> {
     names.into_iter().filter(|(_, n)| wanted.as_ref().is_none_or(|w| w.contains(n))).map(|(id, _)| id).collect()
 }
 
-/// Refuses an event that would hit nothing (a typo in a pipeline or activity name would
-/// otherwise pass silently), naming what exists.
-fn hits_something(server: &Server, targets: &[String], pipeline: Option<&str>, task: &str) -> Result<(), String> {
+/// Refuses an event that would hit nothing (a typo in a pipeline name, or in the activity of a
+/// TRY_CANCEL or RERUN, would otherwise pass silently), naming what exists. PAUSE and RESUME
+/// act on the activity, which may have no instance yet (a pause before the first activation).
+fn hits_something(
+    server: &Server,
+    targets: &[String],
+    pipeline: Option<&str>,
+    task: &str,
+    on_instances: bool,
+) -> Result<(), String> {
     let names = server.host().with_core(|c| c.pipeline_names());
     if targets.is_empty() && pipeline.is_none() {
         return Err(format!("{task:?} names no instance: no pipeline exists yet (create and activate one first)"));
@@ -46,6 +53,9 @@ fn hits_something(server: &Server, targets: &[String], pipeline: Option<&str>, t
             pipeline.unwrap_or_default(),
             if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
         ));
+    }
+    if !on_instances {
+        return Ok(());
     }
     let instances = server.host().with_core(|c| c.instance_summaries());
     let of_targets = || instances.iter().filter(|i| targets.contains(&i.pipeline_id));
@@ -93,7 +103,9 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
             let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
             let within = pipeline.map(|p| format!(" in {p}")).unwrap_or_default();
             let targets = pipelines_named(server, pipeline);
-            hits_something(server, &targets, pipeline, task)?;
+            // PAUSE/RESUME act on an activity, also before its first instance exists.
+            let on_instances = matches!(change, StatusChange::TryCancel | StatusChange::Rerun);
+            hits_something(server, &targets, pipeline, task, on_instances)?;
             let mut named = 0;
             for id in targets {
                 let instances = match change {
