@@ -31,6 +31,7 @@
 //! - [`cli`]: the subcommands: `run`, `chaos`, `explore`, `serve`.
 //! - [`fuzz`]: `dpsim fuzz`: generated HTTP requests and scenario mutations, measured.
 //! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.
+//! - [`verify`]: `dpsim verify`: every plan of up to k faults, exhaustively, smallest first.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
 #![warn(missing_docs)]
@@ -55,4 +56,5 @@ pub mod simulation;
 pub mod testing;
 pub mod time;
 pub mod trace;
+pub mod verify;
 pub mod wire;

@@ -91,6 +91,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Try every plan of at most K faults over a scenario (lost, duplicated or deadline-held
+    /// calls, crashes, pauses, partitions, cancels), smallest first: a bounded proof, or the
+    /// smallest counterexample as a scenario file.
+    Verify {
+        /// The scenario.
+        scenario: PathBuf,
+        /// Most faults per plan.
+        #[arg(long, default_value_t = 2)]
+        faults: usize,
+        /// Worker threads (default: all cores); the result does not depend on it.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Directory for verify.json and counterexample.json (default verify-out/<name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Run plans whose runs reach the same state too (to measure what state hashing saves).
+        #[arg(long)]
+        no_prune: bool,
+        /// Count a failed expectation as a counterexample, as a broken invariant is.
+        #[arg(long)]
+        strict: bool,
+        /// Change the scenario first: key.path=value, e.g. service.bug=reassigned_ack_grace
+        /// (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Throw generated HTTP requests at serve's app and mutated scenarios at the loader.
     Fuzz {
         /// Seed of every generated case.
@@ -203,7 +232,10 @@ fn main() -> ExitCode {
     }
     init_tracing(
         cli.verbose,
-        matches!(cli.command, Command::Run { .. } | Command::Chaos { .. } | Command::Explore { .. }),
+        matches!(
+            cli.command,
+            Command::Run { .. } | Command::Chaos { .. } | Command::Explore { .. } | Command::Verify { .. }
+        ),
     );
     match cli.command {
         Command::Run { scenario, seed, format, out, timeline } => {
@@ -240,6 +272,21 @@ fn main() -> ExitCode {
             ExitCode::from(dpsim::cli::chaos::run(&args))
         }
         Command::ChaosMerge { dirs, out } => ExitCode::from(dpsim::cli::chaos::merge(&dirs, &out)),
+        Command::Verify { scenario, faults, jobs, json, out, no_prune, strict, sets } => {
+            let args = dpsim::cli::verify::VerifyArgs {
+                out: out.unwrap_or_else(|| dpsim::cli::verify::default_out(&scenario)),
+                scenario,
+                options: dpsim::verify::Options {
+                    faults,
+                    jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
+                    prune: !no_prune,
+                    strict,
+                },
+                json,
+                sets,
+            };
+            ExitCode::from(dpsim::cli::verify::run(&args))
+        }
         Command::Explore { scenario, json } => ExitCode::from(dpsim::cli::explore::run(&scenario, json)),
         Command::Fuzz { seed, requests, scenarios, bases } => {
             ExitCode::from(dpsim::fuzz::run(seed, requests, scenarios, &bases))

@@ -29,6 +29,7 @@ use crate::runner::{BUILTIN, Programs, RunnerEnv};
 use crate::scenario::{Scenario, ScenarioError, load_file};
 use crate::sim::{Progress, SimError, Stepping};
 use crate::trace::Trace;
+use crate::verify::Verification;
 
 /// A scenario with the runner programs its runner entries name.
 #[derive(Clone, Debug)]
@@ -165,6 +166,24 @@ impl Simulation {
     pub fn chaos(&self, seeds: std::ops::Range<u64>, jobs: usize) -> Result<Vec<SeedOutcome>, ScenarioError> {
         self.check()?;
         Ok(crate::chaos::sweep(&self.scenario, seeds, jobs, &self.programs, &|| {}))
+    }
+}
+
+impl Simulation {
+    /// Tries every plan of at most `faults` faults over this scenario with its programs,
+    /// smallest first, as `dpsim verify` does (see [`crate::verify`]): the verdict, the search's
+    /// counts, and the smallest counterexample as a standalone scenario. One thread; see
+    /// [`Simulation::verify_with`] for more.
+    pub fn verify(&self, faults: usize) -> Result<Verification, ScenarioError> {
+        self.verify_with(&crate::verify::Options { faults, ..Default::default() })
+    }
+
+    /// [`Simulation::verify`] with every option: threads, state hashing, strict expectations.
+    pub fn verify_with(&self, options: &crate::verify::Options) -> Result<Verification, ScenarioError> {
+        self.check()?;
+        let mut scenario = self.scenario.clone();
+        scenario.seed = self.effective_seed();
+        Ok(crate::verify::verify(&scenario, &self.programs, options))
     }
 }
 

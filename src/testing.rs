@@ -145,6 +145,36 @@ impl Simulation {
         panic!("{message}\nrepro: DPSIM_SEEDS={}..{} {}", failure.seed, failure.seed + 1, test_command());
     }
 
+    /// [`Simulation::verify`] as a test: every plan of at most `faults` faults (`DPSIM_JOBS`
+    /// threads, default 2). Returns the result when no plan breaks an invariant; otherwise
+    /// writes the counterexample, already the smallest, as a standalone scenario into `dir`
+    /// (`<name>-counterexample.json`, next to the test) and panics with its faults, what it
+    /// broke and where the file is.
+    pub fn verify_test(&self, faults: usize, dir: impl AsRef<Path>) -> crate::verify::Verification {
+        let jobs = env_u64("DPSIM_JOBS").map_or(2, |j| j.max(1) as usize);
+        let options = crate::verify::Options { faults, jobs, ..Default::default() };
+        let result = self.verify_with(&options).unwrap_or_else(|e| panic!("dpsim: invalid scenario: {e}"));
+        if result.proved() {
+            return result;
+        }
+        let mut message = format!("dpsim verify {}: {}", self.run_name(), result.verdict);
+        if let Some(c) = &result.counterexample {
+            let file = dir.as_ref().join(format!("{}-counterexample.json", file_safe(self.run_name())));
+            let written = write(&file, &crate::chaos::standalone(&c.scenario));
+            for l in &c.labels {
+                message += &format!("\n  - {l}");
+            }
+            for v in &c.violations {
+                message += &format!("\n  breaks {} at {}: {}", v.invariant, crate::report::log::stamp(v.at), v.message);
+            }
+            message += &format!("\ncounterexample: {written}\nreplay it with Simulation::from_file on that file");
+        }
+        if let Some(e) = &result.first_error {
+            message += &format!("\n{} plan(s) failed to run; first: {e}", result.errors);
+        }
+        panic!("{message}");
+    }
+
     /// Explores every lease deadline of the scenario with its programs, as `dpsim explore`
     /// does: the competing events one tick before, at and after each.
     pub fn explore(&self) -> Result<Vec<Variant>, String> {

@@ -19,6 +19,7 @@ use crate::check::Violation;
 use crate::report::Report;
 use crate::runner::Programs;
 use crate::scenario::Scenario;
+use crate::trace::Trace;
 
 use plan::{Bounds, ChaosPlan};
 use stats::RunStats;
@@ -72,10 +73,10 @@ pub fn plan_for(base: &Scenario, seed: u64) -> ChaosPlan {
     plan_tree(base, seed).current()
 }
 
-/// Runs one scenario and returns the invariants it broke beyond those it expects.
-pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Violation>, RunStats), String> {
-    // A panic inside the simulation (a host's task, a runner program) fails this run only: the
-    // sweep goes on, and the seed is reported with its repro file.
+/// Runs one scenario to its trace and report. A panic inside the simulation (a host's task, a
+/// runner program) fails this run only, as an error: a sweep goes on, and reports the run with
+/// its repro file.
+pub fn run_and_report(scenario: &Scenario, programs: &Programs) -> Result<(Trace, Report), String> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::sim::run(scenario, scenario.seed, programs, None)
     }));
@@ -91,11 +92,23 @@ pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Vi
         }
     };
     let report = Report::new("chaos", scenario, &out);
-    let stats = RunStats::of(&out, &report);
-    let mut first: BTreeMap<&str, Violation> = BTreeMap::new();
+    Ok((out, report))
+}
+
+/// The first violation of each invariant a report shows, beyond those the scenario expects.
+pub fn unexpected(scenario: &Scenario, report: &Report) -> BTreeMap<&'static str, Violation> {
+    let mut first: BTreeMap<&'static str, Violation> = BTreeMap::new();
     for v in report.violations.iter().filter(|v| !scenario.expect_violations.iter().any(|e| e == v.invariant)) {
         first.entry(v.invariant).or_insert_with(|| v.clone());
     }
+    first
+}
+
+/// Runs one scenario and returns the invariants it broke beyond those it expects.
+pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Violation>, RunStats), String> {
+    let (out, report) = run_and_report(scenario, programs)?;
+    let stats = RunStats::of(&out, &report);
+    let mut first = unexpected(scenario, &report);
     // The base's expectations hold under every plan drawn over it.
     if let Some(failed) = report.expectations.iter().find(|e| !e.ok) {
         first.entry("expectation").or_insert_with(|| Violation {
@@ -128,13 +141,29 @@ pub fn invariant_names(violations: &[Violation]) -> String {
 /// same instants, with the same words. A disagreement is a defect of the harness (or a runner
 /// program that is not deterministic), never of the protocol under test: the error says so.
 pub fn confirm(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
+    confirm_by(scenario, found, |replay| violations_of(replay, programs).map(|(v, _)| v))
+}
+
+/// [`confirm`] for a run judged by its invariants alone (`dpsim verify`, where a failed
+/// expectation is not a violation unless asked).
+pub fn confirm_invariants(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
+    confirm_by(scenario, found, |replay| {
+        run_and_report(replay, programs).map(|(_, report)| unexpected(replay, &report).into_values().collect())
+    })
+}
+
+fn confirm_by(
+    scenario: &Scenario,
+    found: &[Violation],
+    judge: impl Fn(&Scenario) -> Result<Vec<Violation>, String>,
+) -> Result<(), String> {
     let mut replay = scenario.clone();
     replay.stepping = crate::sim::Stepping::FixedTick;
     let same = |again: &[Violation]| {
         again.len() == found.len()
             && again.iter().zip(found).all(|(a, b)| (a.invariant, a.at, &a.message) == (b.invariant, b.at, &b.message))
     };
-    match violations_of(&replay, programs) {
+    match judge(&replay).map(|v| (v, ())) {
         Ok((again, _)) if same(&again) => Ok(()),
         Ok((again, _)) => Err(format!(
             "harness defect: the run broke {} but its replay with fixed ticks broke {}: the simulation disagrees with itself (an idle leap that was not sound, a timer it did not know, or a runner program that is not deterministic), which says nothing about the protocol",

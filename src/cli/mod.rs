@@ -4,6 +4,7 @@
 //! - [`chaos`]: `dpsim chaos`: sweeps, summaries, failing seeds as files, shrinking.
 //! - [`compare`]: `dpsim chaos --compare/--set`: two configurations, the same seeds and plans.
 //! - [`explore`]: `dpsim explore`: the deadline-boundary table.
+//! - [`verify`]: `dpsim verify`: every plan of up to k faults, the verdict and counterexample.
 //! - [`serve`]: `dpsim serve`: the service on a real port with an advanceable clock.
 
 pub mod chaos;
@@ -11,3 +12,4 @@ pub mod compare;
 pub mod explore;
 pub mod run;
 pub mod serve;
+pub mod verify;

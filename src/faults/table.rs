@@ -96,18 +96,24 @@ impl FaultTable {
     pub(crate) fn take(&self, call: &CallInfo, now: Millis) -> Option<(MessageEffect, u32, Option<String>)> {
         let mut guard = self.table();
         let Table { faults, rng, .. } = &mut *guard;
+        let mut chosen = None;
         for active in faults.iter_mut() {
             if !active.active_at(now) || !call.matches(&active.fault) {
                 continue;
             }
+            // Every fault that matches counts the call, even one that another fault hits
+            // first: "the 3rd poll" stays the 3rd poll whatever befell the 2nd.
             active.matched += 1;
+            if chosen.is_some() {
+                continue;
+            }
             let f = &active.fault;
             let lucky = f.probability.is_none_or(|p| rng.random_bool(p.clamp(0.0, 1.0)));
             if active.matched >= f.occurrence && lucky {
                 active.applied += 1;
-                return Some((f.effect.clone(), active.matched, f.runner.clone()));
+                chosen = Some((f.effect.clone(), active.matched, f.runner.clone()));
             }
         }
-        None
+        chosen
     }
 }

@@ -94,6 +94,25 @@ pub enum Bug {
     DuplicatePeriod,
     /// An instance accepted as FINISHED goes back to waiting for a runner (and runs again).
     RequeueFinished,
+    /// Deep (two faults placed precisely): a lease of an attempt handed out again after a
+    /// missed acknowledgement never expires for want of one (its expiry timer is armed only on
+    /// the attempt's first handout). Shows only when two leases of one attempt both miss their
+    /// acknowledgement.
+    SecondHandoutNeverExpires,
+    /// Deep: an acknowledgement landing in the last second before its deadline is accepted
+    /// but arms no progress timer (the ack path skips a lease whose timer is already due), so
+    /// the lease never expires for want of reports. Shows only when an acknowledgement lands
+    /// at the edge of its deadline and the runner then stops reporting.
+    AckAtDeadlineArmsNoTimer,
+    /// Deep: an acknowledgement landing within a second after the deadline of a lease that
+    /// was handed out again (its attempt's second handout) revives the lease (the reassignment
+    /// path compares the deadline with `<=` against a clock rounded up to the second). Shows
+    /// only when a first acknowledgement is missed and the next lease's is a tick late.
+    ReassignedAckGrace,
+    /// Deep: a retried attempt's acknowledgement deadline is the progress timeout (15 minutes)
+    /// instead of the ack timeout. Shows only when an attempt fails and its retry's
+    /// acknowledgement is then missed.
+    RetryAckOnProgressTimeout,
 }
 
 impl Bug {
@@ -112,5 +131,14 @@ impl Bug {
         Bug::SkipPeriod,
         Bug::DuplicatePeriod,
         Bug::RequeueFinished,
+    ];
+
+    /// The deep broken rules: each needs two faults placed precisely to show itself, so a
+    /// random sweep finds it only by luck and `dpsim verify --faults 2` finds it for sure.
+    pub const DEEP: [Bug; 4] = [
+        Bug::SecondHandoutNeverExpires,
+        Bug::AckAtDeadlineArmsNoTimer,
+        Bug::ReassignedAckGrace,
+        Bug::RetryAckOnProgressTimeout,
     ];
 }

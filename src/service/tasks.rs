@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::journal::EventKind;
+use crate::journal::{Deadline, EventKind};
 use crate::protocol::input::{
     PollForTaskInput, ReportTaskProgressInput, ReportTaskRunnerHeartbeatInput, SetTaskStatusInput,
 };
@@ -68,8 +68,17 @@ impl Service {
         let attempt_timeout = inst.activity.attempt_timeout_ms;
 
         let seq = self.s.tasks.len() as u64 + 1;
-        let deadline = now.saturating_add(self.s.settings.ack_timeout_ms);
-        let timer = self.s.timers.set(deadline, TimerKind::Lease(seq));
+        let (number, handouts) = (self.s.attempts[attempt].number, self.s.attempts[attempt].handouts);
+        let ack_timeout = match self.s.settings.bug {
+            Some(Bug::RetryAckOnProgressTimeout) if number > 1 => self.s.settings.progress_timeout_ms,
+            _ => self.s.settings.ack_timeout_ms,
+        };
+        let deadline = now.saturating_add(ack_timeout);
+        let armed = match self.s.settings.bug {
+            Some(Bug::SecondHandoutNeverExpires) if handouts > 0 => u64::MAX,
+            _ => deadline,
+        };
+        let timer = self.s.timers.set(armed, TimerKind::Lease(seq));
         let a = &mut self.s.attempts[attempt];
         a.handouts += 1;
         a.status = AttemptStatus::Running;
@@ -189,6 +198,10 @@ impl Service {
                 self.revive_lease(seq);
                 seq
             }
+            Lookup::Ended(seq, LeaseEnd::Expired(Deadline::Ack)) if self.reassigned_ack_grace(seq) => {
+                self.revive_lease(seq);
+                seq
+            }
             Lookup::Ended(seq, end) => {
                 let answer = "canceled=true".to_string();
                 self.emit_task(
@@ -210,7 +223,15 @@ impl Service {
             .unwrap_or(self.s.settings.progress_timeout_ms);
         let deadline = now.saturating_add(timeout);
         self.s.timers.cancel(timer);
-        let timer = self.s.timers.set(deadline, TimerKind::Lease(seq));
+        let armed = match (self.s.settings.bug, task.state) {
+            (Some(Bug::AckAtDeadlineArmsNoTimer), LeaseState::Live { acked: false, deadline: due, .. })
+                if due.saturating_sub(now) < 1_000 =>
+            {
+                u64::MAX
+            }
+            _ => deadline,
+        };
+        let timer = self.s.timers.set(armed, TimerKind::Lease(seq));
         self.s.tasks[(seq - 1) as usize].state = LeaseState::Live { acked: true, deadline, timer };
         let a = &mut self.s.attempts[attempt];
         a.report_progress_time = Some(now);
@@ -230,6 +251,18 @@ impl Service {
         };
         self.emit_task(kind, seq, cause.into());
         Ok(Response::ReportTaskProgress(ReportTaskProgressOutput { canceled: false }))
+    }
+
+    /// The deliberately broken rule `Bug::ReassignedAckGrace`: whether a late acknowledgement
+    /// of lease `seq` falls in the grace the reassignment path wrongly gives.
+    fn reassigned_ack_grace(&self, seq: u64) -> bool {
+        if self.s.settings.bug != Some(Bug::ReassignedAckGrace) {
+            return false;
+        }
+        let task = &self.s.tasks[(seq - 1) as usize];
+        let handed_before = self.s.tasks[..(seq - 1) as usize].iter().any(|t| t.attempt == task.attempt);
+        let due = task.assigned_at.saturating_add(self.s.settings.ack_timeout_ms);
+        handed_before && self.s.clock <= due.saturating_add(1_000)
     }
 
     /// The deliberately broken rule (`Bug::ExtendLeaseOnLateReport`): make an expired lease

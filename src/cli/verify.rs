@@ -1,0 +1,121 @@
+//! `dpsim verify`: every plan of up to k faults over a scenario, with a verdict, the search's
+//! counts, and the smallest counterexample as a scenario file.
+
+use std::path::{Path, PathBuf};
+
+use crate::runner::Programs;
+use crate::scenario::load_file;
+use crate::verify::{Options, Verification, verify};
+
+use super::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
+
+/// The arguments of `dpsim verify`.
+#[derive(Clone, Debug)]
+pub struct VerifyArgs {
+    /// The scenario.
+    pub scenario: PathBuf,
+    /// The search's options.
+    pub options: Options,
+    /// Print JSON instead of text.
+    pub json: bool,
+    /// Where to write `verify.json` and `counterexample.json`.
+    pub out: PathBuf,
+    /// `key.path=value` changes to the scenario before the search (`service.bug=...`).
+    pub sets: Vec<String>,
+}
+
+/// Where `dpsim verify` writes by default: `verify-out/<scenario name>`.
+pub fn default_out(scenario: &Path) -> PathBuf {
+    PathBuf::from("verify-out").join(super::run::scenario_name(scenario))
+}
+
+/// Runs `dpsim verify`; returns the exit status: 0 when no plan within the bound breaks
+/// anything, 1 with a counterexample (or plans that failed to run), 2 for an invalid scenario.
+pub fn run(args: &VerifyArgs) -> u8 {
+    let base = match load_file(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dpsim: invalid scenario: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let base = match crate::scenario::overrides::with_assignments(&base, &args.sets) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("dpsim: invalid --set: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    let result = verify(&base, &Programs::default(), &args.options);
+    if let Err(e) = write(&args.out, &result) {
+        eprintln!("dpsim: cannot write {}: {e}", args.out.display());
+        return EXIT_INVALID;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result).expect("results serialise"));
+    } else {
+        print!("{}", text(&super::run::scenario_name(&args.scenario), &result, &args.out));
+    }
+    if result.proved() { 0 } else { EXIT_EXPECTATION_FAILED }
+}
+
+fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
+    std::fs::create_dir_all(out)?;
+    let json = serde_json::to_string_pretty(result).expect("results serialise") + "\n";
+    std::fs::write(out.join("verify.json"), json)?;
+    let file = out.join("counterexample.json");
+    match &result.counterexample {
+        Some(c) => std::fs::write(file, crate::chaos::standalone(&c.scenario)),
+        None if file.exists() => std::fs::remove_file(file),
+        None => Ok(()),
+    }
+}
+
+/// The result as text: the search's counts per plan size, the counterexample, the verdict.
+pub fn text(name: &str, r: &Verification, out: &Path) -> String {
+    let mut s = format!("verify {name}: every plan of at most {} fault(s)\n", r.bound);
+    s += &format!(
+        "{:>6}  {:>10}  {:>9}  {:>11}  {:>10}  {:>11}  {:>5}\n",
+        "faults", "considered", "run", "other order", "same state", "target gone", "broke"
+    );
+    for l in &r.levels {
+        s += &format!(
+            "{:>6}  {:>10}  {:>9}  {:>11}  {:>10}  {:>11}  {:>5}\n",
+            l.faults, l.considered, l.run, l.pruned.other_order, l.pruned.same_state, l.pruned.target_gone, l.broke
+        );
+    }
+    s += &format!(
+        "{} placeable faults in the fault-free run; {} distinct end states{}\n",
+        r.fault_space,
+        r.distinct_states,
+        if r.prune { "" } else { " (state hashing off)" }
+    );
+    for e in &r.expectations {
+        s += &format!(
+            "expectation `{}` fails under {} plan(s); first: {} (found {})\n",
+            e.expectation,
+            e.plans,
+            plan_text(&e.first),
+            e.found
+        );
+    }
+    if let Some(e) = &r.first_error {
+        s += &format!("{} plan(s) failed to run; first: {e}\n", r.errors);
+    }
+    if let Some(c) = &r.counterexample {
+        s += &format!("counterexample ({} fault(s)):\n", c.faults.len());
+        for l in &c.labels {
+            s += &format!("  - {l}\n");
+        }
+        for v in &c.violations {
+            s += &format!("  breaks {} at {}: {}\n", v.invariant, crate::report::log::stamp(v.at), v.message);
+        }
+        s += &format!("  as a scenario: {} (dpsim run it)\n", out.join("counterexample.json").display());
+    }
+    s += &format!("verdict: {}\n", r.verdict);
+    s
+}
+
+fn plan_text(labels: &[String]) -> String {
+    if labels.is_empty() { "no fault".into() } else { labels.join("; ") }
+}

@@ -1,0 +1,470 @@
+//! The exhaustive search: every plan of up to k faults, smallest plans first, each run and
+//! judged; with pruning that never loses a distinct behaviour.
+//!
+//! Plans grow one fault at a time, and a plan only adds a fault that strikes after its last
+//! one ([`Fault::key`]): so the run of a plan is, up to its newest fault, the run of its parent,
+//! and the new fault's target is read off that run (it cannot be missing). Three things are
+//! never run:
+//! - **another order**: a set of faults already built in another order (a fault named by its
+//!   call can strike later once another fault moved the run) is the same scenario file;
+//! - **same state**: a plan whose run is the same as an earlier plan's, call for call, answer
+//!   for answer, belief for belief, at the same instants, and whose faults still to act are the
+//!   same, is in the same state at every moment: its extensions are that plan's extensions, so
+//!   they are not built again;
+//! - **target gone**: a fault of the fault-free run whose call (or moment) no longer exists
+//!   once the plan's faults moved the run is dropped from the plan's extensions.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{Hash, Hasher};
+
+use serde::Serialize;
+
+use crate::check::Violation;
+use crate::runner::Programs;
+use crate::scenario::Scenario;
+use crate::trace::{ObservationKind, Trace};
+
+use super::space::{Fault, apply, faults_of};
+
+/// How to search.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Most faults in a plan.
+    pub faults: usize,
+    /// Worker threads (the result does not depend on it).
+    pub jobs: usize,
+    /// Explore plans whose runs reach the same state once (state hashing); off only to measure
+    /// what it saves.
+    pub prune: bool,
+    /// Count a failed expectation as a counterexample, as an invariant break is. By default
+    /// expectations are checked on every plan and reported, but only invariants refute: a
+    /// scenario's expectations tell the story of its fault-free run (a runner that crashes for
+    /// good does not finish its task).
+    pub strict: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { faults: 2, jobs: 1, prune: true, strict: false }
+    }
+}
+
+/// Plans of one size.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Level {
+    /// Faults per plan.
+    pub faults: usize,
+    /// Plans built: run plus pruned.
+    pub considered: usize,
+    /// Plans run and judged.
+    pub run: usize,
+    /// Plans not run, by why.
+    pub pruned: Pruned,
+    /// Plans whose run broke an invariant (or, with `strict`, an expectation).
+    pub broke: usize,
+}
+
+/// Plans not run, by why.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Pruned {
+    /// The same faults, reached in another order.
+    pub other_order: usize,
+    /// Extensions of a plan whose run reached the same state as an earlier plan's.
+    pub same_state: usize,
+    /// Faults of the fault-free run whose target no longer exists in the plan's run.
+    pub target_gone: usize,
+}
+
+impl Pruned {
+    fn add(&mut self, other: &Pruned) {
+        self.other_order += other.other_order;
+        self.same_state += other.same_state;
+        self.target_gone += other.target_gone;
+    }
+
+    /// All plans not run.
+    pub fn total(&self) -> usize {
+        self.other_order + self.same_state + self.target_gone
+    }
+}
+
+/// The smallest plan that breaks something.
+#[derive(Clone, Debug, Serialize)]
+pub struct Counterexample {
+    /// Its faults, in the order they strike.
+    pub faults: Vec<Fault>,
+    /// The faults in words.
+    pub labels: Vec<String>,
+    /// What broke: the first violation of each invariant.
+    pub violations: Vec<Violation>,
+    /// The plan as a standalone scenario file.
+    #[serde(skip)]
+    pub scenario: Scenario,
+}
+
+/// An expectation some plans broke.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ExpectationFinding {
+    /// The expectation, in words.
+    pub expectation: String,
+    /// What the first plan that broke it found instead.
+    pub found: String,
+    /// Plans under which it failed.
+    pub plans: usize,
+    /// The first such plan (smallest, in search order), in words.
+    pub first: Vec<String>,
+}
+
+/// What a search found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Verification {
+    /// The bound: most faults per plan.
+    pub bound: usize,
+    /// Whether state hashing was on.
+    pub prune: bool,
+    /// Per plan size, from 0 (the fault-free run).
+    pub levels: Vec<Level>,
+    /// Plans built.
+    pub considered: usize,
+    /// Plans run.
+    pub run: usize,
+    /// Plans not run, by why.
+    pub pruned: Pruned,
+    /// Distinct runs (states at the end) among the plans run.
+    pub distinct_states: usize,
+    /// Faults the fault-free run offers.
+    pub fault_space: usize,
+    /// The first counterexample, smallest plans first; none when no plan within the bound
+    /// breaks anything.
+    pub counterexample: Option<Counterexample>,
+    /// Expectations some plans broke (not counterexamples unless `strict`).
+    pub expectations: Vec<ExpectationFinding>,
+    /// Plans whose run failed (a simulation error), with the first error.
+    pub errors: usize,
+    /// The first error, with its plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+    /// Counterexamples whose fixed-tick replay disagreed (a harness defect; see
+    /// [`crate::chaos::confirm`]): not counted as counterexamples.
+    pub harness_defects: usize,
+    /// The verdict, in one sentence.
+    pub verdict: String,
+}
+
+impl Verification {
+    /// True when no plan within the bound broke anything and every plan ran.
+    pub fn proved(&self) -> bool {
+        self.counterexample.is_none() && self.errors == 0 && self.harness_defects == 0
+    }
+}
+
+/// A plan waiting to be extended: its faults and the faults its run offers after its last one.
+struct Node {
+    plan: Vec<Fault>,
+    offers: Vec<Fault>,
+    /// Every fault its run offers, by [`name_of`], before its last fault or after.
+    names: BTreeSet<String>,
+}
+
+/// What running one plan gave.
+struct Judged {
+    breaks: Vec<Violation>,
+    failed_expectations: Vec<(String, String)>,
+    state: u64,
+    offers: Vec<Fault>,
+    names: BTreeSet<String>,
+    error: Option<String>,
+}
+
+/// Plans run between two looks for a counterexample: fixed, so that where the search stops does
+/// not depend on the number of threads.
+const CHUNK: usize = 128;
+
+/// Every plan of up to `options.faults` faults over `base`, smallest first.
+pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verification {
+    let mut result = Verification {
+        bound: options.faults,
+        prune: options.prune,
+        levels: Vec::new(),
+        considered: 0,
+        run: 0,
+        pruned: Pruned::default(),
+        distinct_states: 0,
+        fault_space: 0,
+        counterexample: None,
+        expectations: Vec::new(),
+        errors: 0,
+        first_error: None,
+        harness_defects: 0,
+        verdict: String::new(),
+    };
+    let mut states: HashSet<u64> = HashSet::new();
+    let mut expectations: BTreeMap<String, ExpectationFinding> = BTreeMap::new();
+    let mut built: HashSet<String> = HashSet::new();
+    let root = judge(base, &[], programs, true, options.strict);
+    result.fault_space = root.offers.len();
+    let base_names: Vec<(String, u64)> = root.offers.iter().map(|f| (name_of(f), f.at_ms)).collect();
+    let mut frontier = vec![Node { plan: Vec::new(), offers: root.offers.clone(), names: root.names.clone() }];
+    let mut level = Level { faults: 0, considered: 1, run: 1, ..Level::default() };
+    let mut stop = record(&mut result, &mut expectations, base, Vec::new(), &root, programs, &mut level);
+    states.insert(root.state);
+    result.levels.push(level);
+    for size in 1..=options.faults {
+        if stop || frontier.is_empty() {
+            break;
+        }
+        let mut level = Level { faults: size, ..Level::default() };
+        // Build the plans of this size.
+        let mut plans: Vec<Vec<Fault>> = Vec::new();
+        for node in &frontier {
+            if let Some(last) = node.plan.last() {
+                // Faults of the fault-free run after this plan's last that its run no longer has.
+                level.pruned.target_gone += base_names
+                    .iter()
+                    .filter(|(name, at)| *at >= last.at_ms && !node.names.contains(name))
+                    .filter(|(name, _)| !node.plan.iter().any(|f| &name_of(f) == name))
+                    .count();
+            }
+            for f in &node.offers {
+                let mut plan = node.plan.clone();
+                plan.push(f.clone());
+                if built.insert(identity(base, &plan)) {
+                    plans.push(plan);
+                } else {
+                    level.pruned.other_order += 1;
+                }
+            }
+        }
+        // Lineage-driven order: plans that take away more of the outcome's supports first.
+        plans.sort_by_key(|p| p.iter().filter(|f| !f.support).count());
+        let extend = size < options.faults;
+        let mut next = Vec::new();
+        for chunk in plans.chunks(CHUNK) {
+            let judged = crate::chaos::per_seed(0..chunk.len() as u64, options.jobs, &|| {}, |i| {
+                judge(base, &chunk[i as usize], programs, extend, options.strict)
+            });
+            for ((_, j), plan) in judged.into_iter().zip(chunk) {
+                level.run += 1;
+                if record(&mut result, &mut expectations, base, plan.clone(), &j, programs, &mut level) {
+                    stop = true;
+                    break;
+                }
+                let fresh = states.insert(j.state);
+                if !extend {
+                    continue;
+                }
+                if options.prune && !fresh {
+                    level.pruned.same_state += j.offers.len();
+                } else {
+                    next.push(Node { plan: plan.clone(), offers: j.offers, names: j.names });
+                }
+            }
+            if stop {
+                break;
+            }
+        }
+        level.considered = level.run + level.pruned.total();
+        result.levels.push(level);
+        frontier = next;
+    }
+    // Extensions pruned for the same state are plans of the next size.
+    let levels = result.levels.clone();
+    for (i, l) in levels.iter().enumerate() {
+        if i + 1 < result.levels.len() && l.pruned.same_state > 0 {
+            let moved = l.pruned.same_state;
+            result.levels[i].pruned.same_state = 0;
+            result.levels[i].considered -= moved;
+            result.levels[i + 1].pruned.same_state += moved;
+            result.levels[i + 1].considered += moved;
+        }
+    }
+    for l in &result.levels {
+        result.considered += l.considered;
+        result.run += l.run;
+        result.pruned.add(&l.pruned);
+    }
+    result.distinct_states = states.len();
+    result.expectations = expectations.into_values().collect();
+    result.verdict = verdict(&result);
+    result
+}
+
+/// Judges one plan's run and records it; true when it is the counterexample (the search stops).
+fn record(
+    result: &mut Verification,
+    expectations: &mut BTreeMap<String, ExpectationFinding>,
+    base: &Scenario,
+    plan: Vec<Fault>,
+    j: &Judged,
+    programs: &Programs,
+    level: &mut Level,
+) -> bool {
+    if let Some(e) = &j.error {
+        result.errors += 1;
+        if result.first_error.is_none() {
+            let labels: Vec<String> = plan.iter().map(Fault::label).collect();
+            result.first_error = Some(format!("{e} (plan: {})", or_none(&labels)));
+        }
+        return false;
+    }
+    for (expectation, found) in &j.failed_expectations {
+        let finding = expectations.entry(expectation.clone()).or_insert_with(|| ExpectationFinding {
+            expectation: expectation.clone(),
+            found: found.clone(),
+            plans: 0,
+            first: plan.iter().map(Fault::label).collect(),
+        });
+        finding.plans += 1;
+    }
+    if j.breaks.is_empty() {
+        return false;
+    }
+    level.broke += 1;
+    let scenario = apply(base, &plan);
+    let invariants: Vec<Violation> = j.breaks.iter().filter(|v| v.invariant != "expectation").cloned().collect();
+    // The false-alarm guard: the same violations again with fixed ticks (expectations aside).
+    if !invariants.is_empty() && crate::chaos::confirm_invariants(&scenario, programs, &invariants).is_err() {
+        result.harness_defects += 1;
+        return false;
+    }
+    let labels: Vec<String> = plan.iter().map(Fault::label).collect();
+    let mut scenario = scenario;
+    let broke: Vec<&str> = j.breaks.iter().map(|v| v.invariant).collect();
+    scenario.description = format!(
+        "dpsim verify counterexample, {} fault(s): {}; breaks {}. Base: {}",
+        plan.len(),
+        or_none(&labels),
+        broke.join(", "),
+        base.description
+    );
+    result.counterexample = Some(Counterexample { faults: plan, labels, violations: j.breaks.clone(), scenario });
+    true
+}
+
+fn or_none(labels: &[String]) -> String {
+    if labels.is_empty() { "no fault".into() } else { labels.join("; ") }
+}
+
+/// Runs one plan: what it broke, its state, and (when it is to be extended) the faults its run
+/// offers after its last fault.
+fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, strict: bool) -> Judged {
+    let scenario = apply(base, plan);
+    let (trace, report) = match crate::chaos::run_and_report(&scenario, programs) {
+        Ok(run) => run,
+        Err(e) => {
+            return Judged {
+                breaks: Vec::new(),
+                failed_expectations: Vec::new(),
+                state: 0,
+                offers: Vec::new(),
+                names: BTreeSet::new(),
+                error: Some(e),
+            };
+        }
+    };
+    let mut breaks: Vec<Violation> = crate::chaos::unexpected(&scenario, &report).into_values().collect();
+    let failed_expectations: Vec<(String, String)> =
+        report.expectations.iter().filter(|e| !e.ok).map(|e| (e.expectation.clone(), e.found.clone())).collect();
+    if strict && let Some((expectation, found)) = failed_expectations.first() {
+        breaks.push(Violation {
+            invariant: "expectation",
+            at: trace.end_ms,
+            task: None,
+            runner: None,
+            message: format!("{expectation}: found {found}"),
+            trail: Vec::new(),
+        });
+    }
+    let last = plan.last().map(|f| f.key());
+    let (offers, names) = if extend {
+        let all = faults_of(&scenario, &trace);
+        let names = all.iter().map(name_of).collect();
+        let offers = all.into_iter().filter(|f| last.as_ref().is_none_or(|l| f.key() > *l)).collect();
+        (offers, names)
+    } else {
+        (Vec::new(), BTreeSet::new())
+    };
+    Judged { breaks, failed_expectations, state: state_of(&trace, plan), offers, names, error: None }
+}
+
+/// A fault by what it hits, without the instant: the same name in two runs is the same target.
+fn name_of(f: &Fault) -> String {
+    format!("{:?} {} {:?} {} {:?}", f.kind, f.runner, f.operation, f.nth, f.task)
+}
+
+/// A plan as the scenario file it makes, whatever order its faults were added in.
+fn identity(base: &Scenario, plan: &[Fault]) -> String {
+    let scenario = apply(base, plan);
+    let mut events: Vec<String> =
+        scenario.events.iter().map(|e| serde_json::to_string(e).expect("events serialise")).collect();
+    events.sort();
+    let timeouts: Vec<u64> = scenario.runners.iter().map(|r| r.request_timeout.ms()).collect();
+    format!("{events:?} {timeouts:?}")
+}
+
+/// The state a run ends in, as a hash: every call with its answer and instants, the journal,
+/// every runner's beliefs and lifecycle (the fault labels left out, so that two faults with the
+/// same effect meet), and the plan's faults whose effect is still to come after its last fault
+/// struck, with the runners' request timeouts.
+fn state_of(trace: &Trace, plan: &[Fault]) -> u64 {
+    struct Sink<'a>(&'a mut std::collections::hash_map::DefaultHasher);
+    impl std::io::Write for Sink<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.write(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let beliefs: Vec<_> = trace
+        .observations
+        .iter()
+        .filter(|o| !matches!(o.kind, ObservationKind::Applied { .. } | ObservationKind::MessageFault { .. }))
+        .collect();
+    serde_json::to_writer(Sink(&mut h), &(&trace.calls, &trace.journal, &beliefs)).expect("traces serialise");
+    let last = plan.last().map_or(0, |f| f.at_ms);
+    for f in plan.iter().filter(|f| f.lasting_after(last)) {
+        (f.kind, &f.runner, f.until_ms).hash(&mut h);
+    }
+    plan.iter().filter_map(|f| f.request_timeout).collect::<Vec<_>>().hash(&mut h);
+    trace.end_ms.hash(&mut h);
+    h.finish()
+}
+
+/// The verdict in one sentence, with the bound stated exactly.
+fn verdict(r: &Verification) -> String {
+    let faults = |n: usize| if n == 1 { "1 fault".to_string() } else { format!("{n} faults") };
+    if let Some(c) = &r.counterexample {
+        let what: Vec<&str> = c.violations.iter().map(|v| v.invariant).collect();
+        return format!(
+            "counterexample: a plan of {} breaks {} ({} plans run)",
+            faults(c.faults.len()),
+            what.join(", "),
+            r.run
+        );
+    }
+    let scope = format!(
+        "{} plans of at most {} over {} placeable faults ({} run, {} pruned)",
+        r.considered,
+        faults(r.bound),
+        r.fault_space,
+        r.run,
+        r.pruned.total()
+    );
+    if r.errors > 0 || r.harness_defects > 0 {
+        return format!(
+            "not proved: {} plan(s) failed to run and {} counterexample(s) did not replay; of {scope}, none broke an invariant",
+            r.errors, r.harness_defects
+        );
+    }
+    if r.expectations.is_empty() {
+        return format!("no plan of at most {} breaks an invariant or expectation: {scope}", faults(r.bound));
+    }
+    format!(
+        "no plan of at most {} breaks an invariant: {scope}; {} expectation(s) of the fault-free story fail under some plans (--strict counts them)",
+        faults(r.bound),
+        r.expectations.len()
+    )
+}

@@ -1,0 +1,110 @@
+//! `dpsim verify`: bounded proofs on the small shipped scenarios, deep broken modes that need two
+//! precisely placed faults (found by verify with two faults, not with one, and not by a chaos
+//! sweep of 200 seeds of the same base), determinism across threads, and sound pruning.
+
+use std::path::Path;
+
+use dpsim::chaos::{standalone, sweep};
+use dpsim::runner::Programs;
+use dpsim::scenario::{Scenario, load_file, parse};
+use dpsim::service::Bug;
+use dpsim::verify::{Options, verify};
+
+fn scenario(name: &str) -> Scenario {
+    load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.json"))).unwrap()
+}
+
+fn options(faults: usize) -> Options {
+    Options { faults, jobs: 2, ..Options::default() }
+}
+
+#[test]
+fn small_scenarios_are_verified_clean_with_two_faults() {
+    for name in ["happy-path", "try-cancel-while-running", "ack-at-deadline", "duplicate-status-on-shared-machine"] {
+        let r = verify(&scenario(name), &Programs::default(), &options(2));
+        println!("{name}: {}", r.verdict);
+        assert!(r.proved(), "{name}: {}\n{:?}", r.verdict, r.counterexample.map(|c| c.labels));
+        assert_eq!(r.levels.len(), 3, "{name}: plans of 0, 1 and 2 faults");
+        assert!(r.levels[2].run > r.levels[1].run, "{name}: two-fault plans were run: {:?}", r.levels);
+        assert_eq!(r.considered, r.run + r.pruned.total());
+    }
+}
+
+/// Each deep broken mode: no plan of one fault shows it; a plan of two does, as a standalone
+/// scenario that breaks the same invariant when run on its own; and a chaos sweep of seeds
+/// 0..200 over the same base breaks no invariant at all (only the base's expectations, as it
+/// does on the correct service).
+#[test]
+fn deep_broken_modes_need_two_precise_faults_and_chaos_misses_them() {
+    let correct = scenario("happy-path");
+    let baseline = sweep(&correct, 0..200, 2, &Programs::default(), &|| {});
+    let invariants_broken = |outcomes: &[dpsim::chaos::SeedOutcome]| -> Vec<(u64, &'static str)> {
+        outcomes
+            .iter()
+            .flat_map(|o| {
+                o.violations.iter().filter(|v| v.invariant != "expectation").map(move |v| (o.seed, v.invariant))
+            })
+            .collect()
+    };
+    assert!(invariants_broken(&baseline).is_empty());
+    for bug in Bug::DEEP {
+        let mut base = correct.clone();
+        base.service.bug = Some(bug);
+        let one = verify(&base, &Programs::default(), &options(1));
+        assert!(one.proved(), "{bug:?} shows with one fault: {:?}", one.counterexample.map(|c| c.labels));
+        let two = verify(&base, &Programs::default(), &options(2));
+        let c = two.counterexample.unwrap_or_else(|| panic!("verify --faults 2 missed {bug:?}: {}", two.verdict));
+        assert_eq!(c.faults.len(), 2, "{bug:?}");
+        let invariant = c.violations[0].invariant;
+        let again = parse(&standalone(&c.scenario)).expect("the counterexample is a valid scenario");
+        let (v, _) = dpsim::chaos::violations_of(&again, &Programs::default()).unwrap();
+        assert!(v.iter().any(|v| v.invariant == invariant), "{bug:?}: the file does not break {invariant}");
+        let chaos = sweep(&base, 0..200, 2, &Programs::default(), &|| {});
+        let found = invariants_broken(&chaos);
+        println!(
+            "{bug:?}: verify --faults 2 breaks {invariant} after {} plans with [{}]; chaos over 200 seeds breaks {found:?}",
+            two.run,
+            c.labels.join("; ")
+        );
+        assert!(found.is_empty(), "{bug:?} is not deep: chaos finds it at {found:?}");
+    }
+}
+
+#[test]
+fn the_result_does_not_depend_on_threads() {
+    let mut base = scenario("happy-path");
+    base.service.bug = Some(Bug::SecondHandoutNeverExpires);
+    for s in [scenario("try-cancel-while-running"), base] {
+        let one = verify(&s, &Programs::default(), &Options { faults: 2, jobs: 1, ..Options::default() });
+        let two = verify(&s, &Programs::default(), &Options { faults: 2, jobs: 2, ..Options::default() });
+        assert_eq!(serde_json::to_string(&one).unwrap(), serde_json::to_string(&two).unwrap());
+    }
+}
+
+/// State hashing only skips plans that behave like one already run: with it off, more plans
+/// run, and they reach exactly the same distinct end states.
+#[test]
+fn state_hashing_loses_no_distinct_behaviour() {
+    let s = scenario("try-cancel-while-running");
+    let pruned = verify(&s, &Programs::default(), &options(2));
+    let full = verify(&s, &Programs::default(), &Options { prune: false, ..options(2) });
+    assert!(pruned.pruned.same_state > 0, "{:?}", pruned.levels);
+    assert!(full.run > pruned.run);
+    assert_eq!(pruned.distinct_states, full.distinct_states);
+    assert_eq!(pruned.proved(), full.proved());
+}
+
+/// Faults are named by what they hit: in the plan's file, a message fault names the runner,
+/// the operation and which of its calls; the others strike at the moment after a call.
+#[test]
+fn plans_are_standalone_scenarios_named_by_their_targets() {
+    let mut base = scenario("happy-path");
+    base.service.bug = Some(Bug::ReassignedAckGrace);
+    let r = verify(&base, &Programs::default(), &options(2));
+    let c = r.counterexample.expect("found");
+    let text = standalone(&c.scenario);
+    assert!(text.contains("\"operation\": \"ReportTaskProgress\""), "{text}");
+    assert!(text.contains("\"runner\": \"runner-a\""), "{text}");
+    assert!(text.contains("\"occurrence\": 2"), "{text}");
+    assert!(c.labels.iter().all(|l| l.contains("runner-a")), "{:?}", c.labels);
+}
