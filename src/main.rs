@@ -115,6 +115,9 @@ enum Command {
         /// Count a failed expectation as a counterexample, as a broken invariant is.
         #[arg(long)]
         strict: bool,
+        /// Only faults that strike in this window of simulated time, e.g. 9h..12h.
+        #[arg(long, value_name = "FROM..TO", value_parser = dpsim::cli::verify::parse_window)]
+        window: Option<std::ops::Range<u64>>,
         /// Change the scenario first: key.path=value, e.g. service.bug=reassigned_ack_grace
         /// (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
@@ -272,7 +275,7 @@ fn main() -> ExitCode {
             ExitCode::from(dpsim::cli::chaos::run(&args))
         }
         Command::ChaosMerge { dirs, out } => ExitCode::from(dpsim::cli::chaos::merge(&dirs, &out)),
-        Command::Verify { scenario, faults, jobs, json, out, no_prune, strict, sets } => {
+        Command::Verify { scenario, faults, jobs, json, out, no_prune, strict, sets, window } => {
             let args = dpsim::cli::verify::VerifyArgs {
                 out: out.unwrap_or_else(|| dpsim::cli::verify::default_out(&scenario)),
                 scenario,
@@ -281,6 +284,7 @@ fn main() -> ExitCode {
                     jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
                     prune: !no_prune,
                     strict,
+                    window,
                 },
                 json,
                 sets,

@@ -205,3 +205,38 @@ fn explore_and_the_timeline_work_with_user_runners() {
     let svg = dpsim::report::timeline::svg(&trace, &analysis, "buggy runner");
     assert!(svg.contains("runner-a") && svg.contains("zombie"), "the picture shows the user runner's zombie work");
 }
+
+/// The README's SDK runner, alone on one short task: the base `verify` proves it on.
+fn sdk_runner_alone() -> Simulation {
+    let mut s = file("examples/scenarios/sdk-runner-ack-lost.json").scenario().clone();
+    s.runners.truncate(1);
+    s.events.clear();
+    s.expect.clear();
+    s.pipelines[0].definition.objects[1].insert("myWorkTime".into(), "2 minutes".into());
+    Simulation::new(s).name("sdk-runner-alone").programs(programs())
+}
+
+#[test]
+fn the_sdk_runner_is_verified_with_two_faults_through_the_library() {
+    let r =
+        sdk_runner_alone().verify_with(&dpsim::verify::Options { faults: 2, jobs: 2, ..Default::default() }).unwrap();
+    println!("{}", r.verdict);
+    assert!(r.proved(), "{}: {:?}", r.verdict, r.counterexample.map(|c| c.labels));
+    assert!(r.levels[2].run > 0, "{:?}", r.levels);
+}
+
+#[test]
+fn verify_finds_the_buggy_runners_bug_with_one_fault() {
+    let mut s = file("examples/scenarios/buggy-runner-canceled.json").scenario().clone();
+    s.events.clear();
+    s.expect_violations.clear();
+    let sim = Simulation::new(s).name("buggy-runner").programs(programs());
+    let r = sim.verify(2).unwrap();
+    let c = r.counterexample.expect("verify finds the bug");
+    println!("{}: {:?}", r.verdict, c.labels);
+    assert!(c.faults.len() <= 2, "{:?}", c.labels);
+    assert!(c.violations.iter().any(|v| v.invariant == "zombie_bound"), "{:?}", c.violations);
+    let repro = parse(&standalone(&c.scenario)).unwrap();
+    let (violations, _) = violations_of(&repro, &programs()).unwrap();
+    assert!(violations.iter().any(|v| v.invariant == "zombie_bound"), "the counterexample fails on its own");
+}

@@ -24,6 +24,17 @@ pub struct VerifyArgs {
     pub sets: Vec<String>,
 }
 
+/// Parses `--window FROM..TO` (durations, as scenario files write them: `9h..12h`).
+pub fn parse_window(text: &str) -> Result<std::ops::Range<u64>, String> {
+    let (from, to) = text.split_once("..").ok_or_else(|| format!("expected FROM..TO, as in 9h..12h, not {text:?}"))?;
+    let parse = |t: &str| crate::scenario::duration::parse_duration(t.trim());
+    let (from, to) = (parse(from)?, parse(to)?);
+    if from >= to {
+        return Err(format!("the window {text:?} is empty: FROM must come before TO"));
+    }
+    Ok(from..to)
+}
+
 /// Where `dpsim verify` writes by default: `verify-out/<scenario name>`.
 pub fn default_out(scenario: &Path) -> PathBuf {
     PathBuf::from("verify-out").join(super::run::scenario_name(scenario))
@@ -73,7 +84,11 @@ fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
 
 /// The result as text: the search's counts per plan size, the counterexample, the verdict.
 pub fn text(name: &str, r: &Verification, out: &Path) -> String {
-    let mut s = format!("verify {name}: every plan of at most {} fault(s)\n", r.bound);
+    let mut s = format!("verify {name}: every plan of at most {} fault(s)", r.bound);
+    if let Some(w) = &r.window {
+        s += &format!(" striking in {}..{}", crate::report::log::stamp(w.start), crate::report::log::stamp(w.end));
+    }
+    s += "\n";
     s += &format!(
         "{:>6}  {:>10}  {:>9}  {:>11}  {:>10}  {:>11}  {:>5}\n",
         "faults", "considered", "run", "other order", "same state", "target gone", "broke"

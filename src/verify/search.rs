@@ -41,11 +41,15 @@ pub struct Options {
     /// scenario's expectations tell the story of its fault-free run (a runner that crashes for
     /// good does not finish its task).
     pub strict: bool,
+    /// Only faults that strike in this window (milliseconds since the start, end exclusive):
+    /// to focus a long scenario on the stretch that matters. The bound then covers the faults
+    /// of that window only.
+    pub window: Option<std::ops::Range<u64>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { faults: 2, jobs: 1, prune: true, strict: false }
+        Options { faults: 2, jobs: 1, prune: true, strict: false, window: None }
     }
 }
 
@@ -122,6 +126,9 @@ pub struct Verification {
     pub bound: usize,
     /// Whether state hashing was on.
     pub prune: bool,
+    /// The window faults were placed in, if one was given (ms since the start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window: Option<std::ops::Range<u64>>,
     /// Per plan size, from 0 (the fault-free run).
     pub levels: Vec<Level>,
     /// Plans built.
@@ -185,6 +192,7 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
     let mut result = Verification {
         bound: options.faults,
         prune: options.prune,
+        window: options.window.clone(),
         levels: Vec::new(),
         considered: 0,
         run: 0,
@@ -201,7 +209,7 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
     let mut states: HashSet<u64> = HashSet::new();
     let mut expectations: BTreeMap<String, ExpectationFinding> = BTreeMap::new();
     let mut built: HashSet<String> = HashSet::new();
-    let root = judge(base, &[], programs, true, options.strict);
+    let root = judge(base, &[], programs, true, options);
     result.fault_space = root.offers.len();
     let base_names: Vec<(String, u64)> = root.offers.iter().map(|f| (name_of(f), f.at_ms)).collect();
     let mut frontier = vec![Node { plan: Vec::new(), offers: root.offers.clone(), names: root.names.clone() }];
@@ -241,7 +249,7 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
         let mut next = Vec::new();
         for chunk in plans.chunks(CHUNK) {
             let judged = crate::chaos::per_seed(0..chunk.len() as u64, options.jobs, &|| {}, |i| {
-                judge(base, &chunk[i as usize], programs, extend, options.strict)
+                judge(base, &chunk[i as usize], programs, extend, options)
             });
             for ((_, j), plan) in judged.into_iter().zip(chunk) {
                 level.run += 1;
@@ -347,7 +355,7 @@ fn or_none(labels: &[String]) -> String {
 
 /// Runs one plan: what it broke, its state, and (when it is to be extended) the faults its run
 /// offers after its last fault.
-fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, strict: bool) -> Judged {
+fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, options: &Options) -> Judged {
     let scenario = apply(base, plan);
     let (trace, report) = match crate::chaos::run_and_report(&scenario, programs) {
         Ok(run) => run,
@@ -365,7 +373,9 @@ fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, str
     let mut breaks: Vec<Violation> = crate::chaos::unexpected(&scenario, &report).into_values().collect();
     let failed_expectations: Vec<(String, String)> =
         report.expectations.iter().filter(|e| !e.ok).map(|e| (e.expectation.clone(), e.found.clone())).collect();
-    if strict && let Some((expectation, found)) = failed_expectations.first() {
+    if options.strict
+        && let Some((expectation, found)) = failed_expectations.first()
+    {
         breaks.push(Violation {
             invariant: "expectation",
             at: trace.end_ms,
@@ -377,7 +387,10 @@ fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, str
     }
     let last = plan.last().map(|f| f.key());
     let (offers, names) = if extend {
-        let all = faults_of(&scenario, &trace);
+        let mut all = faults_of(&scenario, &trace);
+        if let Some(window) = &options.window {
+            all.retain(|f| window.contains(&f.at_ms));
+        }
         let names = all.iter().map(name_of).collect();
         let offers = all.into_iter().filter(|f| last.as_ref().is_none_or(|l| f.key() > *l)).collect();
         (offers, names)
@@ -445,8 +458,12 @@ fn verdict(r: &Verification) -> String {
             r.run
         );
     }
+    let within = match &r.window {
+        Some(w) => format!(" striking in {}..{}", crate::report::log::stamp(w.start), crate::report::log::stamp(w.end)),
+        None => String::new(),
+    };
     let scope = format!(
-        "{} plans of at most {} over {} placeable faults ({} run, {} pruned)",
+        "{} plans of at most {} over {} placeable faults{within} ({} run, {} pruned)",
         r.considered,
         faults(r.bound),
         r.fault_space,
