@@ -216,3 +216,33 @@ fn a_chaos_sweep_gives_the_same_summary_with_one_worker_or_two() {
     assert_eq!(summary("1"), summary("2"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn verify_proves_exits_0_and_a_counterexample_exits_1_with_a_file_that_fails_on_its_own() {
+    let dir = std::env::temp_dir().join(format!("dpsim-verify-{}", std::process::id()));
+    let out = dir.to_str().unwrap();
+    let (code, text, err) = dpsim(&["verify", "scenarios/happy-path.json", "--faults", "1", "--out", out]);
+    assert_eq!(code, 0, "{text}{err}");
+    assert!(text.contains("verdict: no plan of at most 1 fault breaks an invariant"), "{text}");
+    assert!(!dir.join("counterexample.json").exists());
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verify.json")).unwrap()).unwrap();
+    assert_eq!(json["bound"], 1);
+    assert_eq!(json["levels"][1]["run"], 49, "{json}");
+
+    let set = "service.bug=second_handout_never_expires";
+    let (code, text, err) = dpsim(&["verify", "scenarios/happy-path.json", "--set", set, "--out", out, "--json"]);
+    assert_eq!(code, 1, "{text}{err}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["counterexample"]["faults"].as_array().unwrap().len(), 2, "{json}");
+    let file = dir.join("counterexample.json");
+    let (code, _, err) = dpsim(&["run", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "the counterexample fails on its own: {err}");
+
+    let (code, _, err) = dpsim(&["verify", "scenarios/happy-path.json", "--window", "5m..1m"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("FROM must come before TO"), "{err}");
+    let (code, _, err) = dpsim(&["verify", "scenarios/happy-path.json", "--set", "service.nope=1"]);
+    assert_eq!(code, 2, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

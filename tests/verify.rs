@@ -84,13 +84,24 @@ fn the_result_does_not_depend_on_threads() {
 /// run, and they reach exactly the same distinct end states.
 #[test]
 fn state_hashing_loses_no_distinct_behaviour() {
-    let s = scenario("try-cancel-while-running");
-    let pruned = verify(&s, &Programs::default(), &options(2));
-    let full = verify(&s, &Programs::default(), &Options { prune: false, ..options(2) });
-    assert!(pruned.pruned.same_state > 0, "{:?}", pruned.levels);
-    assert!(full.run > pruned.run);
-    assert_eq!(pruned.distinct_states, full.distinct_states);
-    assert_eq!(pruned.proved(), full.proved());
+    // The second base has a message fault of its own on runner-a's acknowledgement: a plan's
+    // fault on that same call is taken by it, and must not move on to the next report (which
+    // would be a pending effect the state cannot see).
+    let mut held = scenario("try-cancel-while-running");
+    held.events.push(
+        serde_json::from_str(
+            r#"{"at": "0s", "do": {"kind": "message", "operation": "ReportTaskProgress", "runner": "runner-a", "effect": {"type": "delay", "by": "1s"}}}"#,
+        )
+        .unwrap(),
+    );
+    for s in [scenario("try-cancel-while-running"), held] {
+        let pruned = verify(&s, &Programs::default(), &options(2));
+        let full = verify(&s, &Programs::default(), &Options { prune: false, ..options(2) });
+        assert!(pruned.pruned.same_state > 0, "{:?}", pruned.levels);
+        assert!(full.run > pruned.run);
+        assert_eq!(pruned.distinct_states, full.distinct_states);
+        assert_eq!(pruned.proved(), full.proved());
+    }
 }
 
 /// Faults are named by what they hit: in the plan's file, a message fault names the runner,
@@ -106,4 +117,25 @@ fn plans_are_standalone_scenarios_named_by_their_targets() {
     assert!(text.contains("\"runner\": \"runner-a\""), "{text}");
     assert!(text.contains("\"occurrence\": 2"), "{text}");
     assert!(c.labels.iter().all(|l| l.contains("runner-a")), "{:?}", c.labels);
+}
+
+/// "The 3rd report" stays the 3rd report whatever befell the 2nd: two faults on one runner's
+/// calls of one operation each hit the call they name, even when the other takes a call first.
+#[test]
+fn faults_named_by_their_call_hit_that_call_whatever_hit_the_one_before() {
+    let mut s = scenario("happy-path");
+    for occurrence in [2, 3] {
+        let fault = format!(
+            r#"{{"at": "0s", "do": {{"kind": "message", "operation": "ReportTaskProgress", "runner": "runner-a", "occurrence": {occurrence}, "effect": {{"type": "drop_response"}}}}}}"#
+        );
+        s.events.push(serde_json::from_str(&fault).unwrap());
+    }
+    let (_, trace) = dpsim::simulation::Simulation::new(s).run_traced(None).unwrap();
+    let reports: Vec<bool> = trace
+        .calls
+        .iter()
+        .filter(|c| c.operation.as_str() == "ReportTaskProgress" && !c.duplicate)
+        .map(|c| c.delivered)
+        .collect();
+    assert_eq!(&reports[..4], &[true, false, false, true], "{reports:?}");
 }

@@ -100,8 +100,9 @@ pub fn text(name: &str, r: &Verification, out: &Path) -> String {
         );
     }
     s += &format!(
-        "{} placeable faults in the fault-free run; {} distinct end states{}\n",
+        "{} placeable faults in the fault-free run{}; {} distinct end states{}\n",
         r.fault_space,
+        if r.window.is_some() { " (in the window)" } else { "" },
         r.distinct_states,
         if r.prune { "" } else { " (state hashing off)" }
     );

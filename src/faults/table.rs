@@ -23,6 +23,10 @@ pub struct Installed {
     pub matched: u32,
     /// Calls it applied to.
     pub applied: u32,
+    /// Calls it was due to apply to that an earlier fault took: they count against its
+    /// `count`, so that a fault naming "the 2nd report" never moves on to the 3rd.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub preempted: u32,
     /// When it stops matching (the service's clock), if its `for` says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<Millis>,
@@ -31,13 +35,17 @@ pub struct Installed {
 impl Installed {
     /// Whether it can still apply.
     pub fn active(&self) -> bool {
-        self.applied < self.fault.count
+        self.applied + self.preempted < self.fault.count
     }
 
     /// Whether it can still apply at `now`.
     fn active_at(&self, now: Millis) -> bool {
         self.active() && self.until.is_none_or(|until| now < until)
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 #[derive(Debug)]
@@ -69,7 +77,7 @@ impl FaultTable {
         let id = t.next_id;
         t.next_id += 1;
         let until = fault.lasting.map(|d| now.saturating_add(d.ms()));
-        t.faults.push(Installed { id, fault, matched: 0, applied: 0, until });
+        t.faults.push(Installed { id, fault, matched: 0, applied: 0, preempted: 0, until });
         id
     }
 
@@ -105,6 +113,10 @@ impl FaultTable {
             // first: "the 3rd poll" stays the 3rd poll whatever befell the 2nd.
             active.matched += 1;
             if chosen.is_some() {
+                // Due, but the call is taken; a probabilistic fault merely missed a chance.
+                if active.matched >= active.fault.occurrence && active.fault.probability.is_none() {
+                    active.preempted += 1;
+                }
                 continue;
             }
             let f = &active.fault;

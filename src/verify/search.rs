@@ -14,7 +14,7 @@
 //! - **target gone**: a fault of the fault-free run whose call (or moment) no longer exists
 //!   once the plan's faults moved the run is dropped from the plan's extensions.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
@@ -206,7 +206,10 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
         harness_defects: 0,
         verdict: String::new(),
     };
-    let mut states: HashSet<u64> = HashSet::new();
+    // Each state reached, with the earliest last fault of a plan extended from it: a plan in
+    // the same state is pruned only if its last fault strikes no earlier (its extensions are
+    // then among that plan's).
+    let mut states: HashMap<u64, Option<Key>> = HashMap::new();
     let mut expectations: BTreeMap<String, ExpectationFinding> = BTreeMap::new();
     let mut built: HashSet<String> = HashSet::new();
     let root = judge(base, &[], programs, true, options);
@@ -215,7 +218,7 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
     let mut frontier = vec![Node { plan: Vec::new(), offers: root.offers.clone(), names: root.names.clone() }];
     let mut level = Level { faults: 0, considered: 1, run: 1, ..Level::default() };
     let mut stop = record(&mut result, &mut expectations, base, Vec::new(), &root, programs, &mut level);
-    states.insert(root.state);
+    states.insert(root.state, None);
     result.levels.push(level);
     for size in 1..=options.faults {
         if stop || frontier.is_empty() {
@@ -257,11 +260,18 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
                     stop = true;
                     break;
                 }
-                let fresh = states.insert(j.state);
+                let key = plan.last().map(owned_key);
+                let covered = match states.get(&j.state) {
+                    Some(earliest) => *earliest <= key,
+                    None => false,
+                };
+                if !covered {
+                    states.insert(j.state, key);
+                }
                 if !extend {
                     continue;
                 }
-                if options.prune && !fresh {
+                if options.prune && covered {
                     level.pruned.same_state += j.offers.len();
                 } else {
                     next.push(Node { plan: plan.clone(), offers: j.offers, names: j.names });
@@ -400,6 +410,13 @@ fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, opt
     Judged { breaks, failed_expectations, state: state_of(&trace, plan), offers, names, error: None }
 }
 
+/// [`Fault::key`], owned.
+type Key = (u64, super::space::FaultKind, String, u32, Option<String>);
+
+fn owned_key(f: &Fault) -> Key {
+    (f.at_ms, f.kind, f.runner.clone(), f.nth, f.task.clone())
+}
+
 /// A fault by what it hits, without the instant: the same name in two runs is the same target.
 fn name_of(f: &Fault) -> String {
     format!("{:?} {} {:?} {} {:?}", f.kind, f.runner, f.operation, f.nth, f.task)
@@ -417,8 +434,8 @@ fn identity(base: &Scenario, plan: &[Fault]) -> String {
 
 /// The state a run ends in, as a hash: every call with its answer and instants, the journal,
 /// every runner's beliefs and lifecycle (the fault labels left out, so that two faults with the
-/// same effect meet), and the plan's faults whose effect is still to come after its last fault
-/// struck, with the runners' request timeouts.
+/// same effect meet), and the plan's faults that act over time (a frozen, crashed or cut-off
+/// runner, a held call), with the runners' request timeouts.
 fn state_of(trace: &Trace, plan: &[Fault]) -> u64 {
     struct Sink<'a>(&'a mut std::collections::hash_map::DefaultHasher);
     impl std::io::Write for Sink<'_> {
@@ -437,11 +454,15 @@ fn state_of(trace: &Trace, plan: &[Fault]) -> u64 {
         .filter(|o| !matches!(o.kind, ObservationKind::Applied { .. } | ObservationKind::MessageFault { .. }))
         .collect();
     serde_json::to_writer(Sink(&mut h), &(&trace.calls, &trace.journal, &beliefs)).expect("traces serialise");
-    let last = plan.last().map_or(0, |f| f.at_ms);
-    for f in plan.iter().filter(|f| f.lasting_after(last)) {
-        (f.kind, &f.runner, f.until_ms).hash(&mut h);
-    }
-    plan.iter().filter_map(|f| f.request_timeout).collect::<Vec<_>>().hash(&mut h);
+    // Every fault with an effect over time, whether or not it is over: when a fault struck
+    // depends on the run it was read off, and the same plan must hash the same whatever order
+    // its faults were added in.
+    let mut lasting: Vec<_> = plan.iter().filter(|f| f.lasting()).map(|f| (f.kind, &f.runner, f.until_ms)).collect();
+    lasting.sort();
+    lasting.hash(&mut h);
+    let mut timeouts: Vec<_> = plan.iter().filter_map(|f| f.request_timeout).collect();
+    timeouts.sort();
+    timeouts.hash(&mut h);
     trace.end_ms.hash(&mut h);
     h.finish()
 }

@@ -181,13 +181,10 @@ impl Fault {
         }
     }
 
-    /// Whether its effect is still to come after `moment` (a held call, a frozen, crashed or
-    /// cut-off runner): two runs alike so far differ from there on if such effects differ.
-    pub fn lasting_after(&self, moment: u64) -> bool {
-        match self.kind {
-            FaultKind::Crash => true,
-            _ => self.until_ms.is_some_and(|u| u > moment),
-        }
+    /// Whether it acts over time (a held call, a frozen, crashed or cut-off runner): two runs
+    /// alike so far can differ later if such effects differ.
+    pub fn lasting(&self) -> bool {
+        self.kind == FaultKind::Crash || self.until_ms.is_some()
     }
 }
 
