@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::runner::Programs;
 use crate::scenario::load_file;
+use crate::verify::search::plan_text;
 use crate::verify::{Options, Verification, verify};
 
 use super::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
@@ -130,8 +131,4 @@ pub fn text(name: &str, r: &Verification, out: &Path) -> String {
     }
     s += &format!("verdict: {}\n", r.verdict);
     s
-}
-
-fn plan_text(labels: &[String]) -> String {
-    if labels.is_empty() { "no fault".into() } else { labels.join("; ") }
 }

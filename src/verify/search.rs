@@ -321,7 +321,7 @@ fn record(
         result.errors += 1;
         if result.first_error.is_none() {
             let labels: Vec<String> = plan.iter().map(Fault::label).collect();
-            result.first_error = Some(format!("{e} (plan: {})", or_none(&labels)));
+            result.first_error = Some(format!("{e} (plan: {})", plan_text(&labels)));
         }
         return false;
     }
@@ -351,7 +351,7 @@ fn record(
     scenario.description = format!(
         "dpsim verify counterexample, {} fault(s): {}; breaks {}. Base: {}",
         plan.len(),
-        or_none(&labels),
+        plan_text(&labels),
         broke.join(", "),
         base.description
     );
@@ -359,7 +359,8 @@ fn record(
     true
 }
 
-fn or_none(labels: &[String]) -> String {
+/// A plan's fault labels in one line (`no fault` for the fault-free plan).
+pub fn plan_text(labels: &[String]) -> String {
     if labels.is_empty() { "no fault".into() } else { labels.join("; ") }
 }
 

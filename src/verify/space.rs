@@ -57,17 +57,6 @@ impl FaultKind {
             FaultKind::Cancel => "cancel",
         }
     }
-
-    fn on_call(self) -> bool {
-        matches!(
-            self,
-            FaultKind::DropRequest
-                | FaultKind::DropResponse
-                | FaultKind::Duplicate
-                | FaultKind::DelayBeforeDeadline
-                | FaultKind::DelayAfterDeadline
-        )
-    }
 }
 
 /// One fault, named by what it hits.
@@ -393,9 +382,4 @@ pub fn apply(base: &Scenario, plan: &[Fault]) -> Scenario {
         s.events.extend(f.events(base.tick.ms().max(1)));
     }
     s
-}
-
-/// Whether a fault hits calls (as opposed to striking between them).
-pub fn on_call(f: &Fault) -> bool {
-    f.kind.on_call()
 }
