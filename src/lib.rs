@@ -32,6 +32,7 @@
 //! - [`fuzz`]: `dpsim fuzz`: generated HTTP requests and scenario mutations, measured.
 //! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.
 //! - [`verify`]: `dpsim verify`: every plan of up to k faults, exhaustively, smallest first.
+//! - [`shard`]: `--shard I/N`: which seeds or plans each machine takes, for `dpsim merge`.
 //! - [`sim_time`]: tracing timestamps in simulated time.
 
 #![warn(missing_docs)]
@@ -50,6 +51,7 @@ pub mod runner;
 pub mod scenario;
 pub mod serve;
 pub mod service;
+pub mod shard;
 pub mod sim;
 pub mod sim_time;
 pub mod simulation;

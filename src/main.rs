@@ -50,8 +50,8 @@ enum Command {
         #[arg(long)]
         jobs: Option<usize>,
         /// Sweep only shard I (from 0) of N of the seeds: the I-th of N contiguous blocks, for
-        /// one machine of many; `dpsim chaos-merge` merges the shards' directories.
-        #[arg(long, value_name = "I/N", value_parser = dpsim::cli::chaos::parse_shard)]
+        /// one machine of many; `dpsim merge` merges the shards' directories.
+        #[arg(long, value_name = "I/N", value_parser = dpsim::shard::parse_shard)]
         shard: Option<(u64, u64)>,
         /// Directory for failing seeds' scenario files and summary.json (default chaos-out/<name>).
         #[arg(long)]
@@ -74,14 +74,17 @@ enum Command {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
-    /// Merge the summary.json of chaos sweeps over one base (shards run on several machines).
-    ChaosMerge {
-        /// Directories a `dpsim chaos --out` wrote.
+    /// Merge shards run on several machines (`chaos --shard`, `verify --shard`) into the result
+    /// one run gives.
+    #[command(visible_alias = "chaos-merge")]
+    Merge {
+        /// Directories that `dpsim chaos --shard` (a summary.json each) or `dpsim verify --shard`
+        /// (a verify.json each) wrote, every shard of one run.
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
-        /// Where the merged summary.json goes.
-        #[arg(long, default_value = "chaos-out/merged")]
-        out: PathBuf,
+        /// Where the merged result goes (default chaos-out/merged or verify-out/merged).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Rerun a scenario with competing events one tick before, at and after every deadline.
     Explore {
@@ -122,6 +125,10 @@ enum Command {
         /// (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Run only shard I (from 0) of N of the largest plans, for one machine of many (every
+        /// shard runs the smaller plans); `dpsim merge` merges the shards' directories.
+        #[arg(long, value_name = "I/N", value_parser = dpsim::shard::parse_shard)]
+        shard: Option<(u64, u64)>,
     },
     /// Throw generated HTTP requests at serve's app and mutated scenarios at the loader.
     Fuzz {
@@ -247,7 +254,7 @@ fn main() -> ExitCode {
         Command::Chaos { scenario, seeds, jobs, shard, out, compare, sets, .. }
             if compare.is_some() || !sets.is_empty() =>
         {
-            let seeds = shard.map_or(seeds.clone(), |s| dpsim::cli::chaos::shard_of(seeds, s));
+            let seeds = shard.map_or(seeds.clone(), |s| dpsim::shard::shard_of(seeds, s));
             let args = dpsim::cli::compare::CompareArgs {
                 out: out.unwrap_or_else(|| {
                     let mut dir = dpsim::cli::chaos::default_out(&scenario).into_os_string();
@@ -266,7 +273,7 @@ fn main() -> ExitCode {
             let args = dpsim::cli::chaos::ChaosArgs {
                 out: out.unwrap_or_else(|| dpsim::cli::chaos::default_out(&scenario)),
                 scenario,
-                seeds: shard.map_or(seeds.clone(), |s| dpsim::cli::chaos::shard_of(seeds, s)),
+                seeds: shard.map_or(seeds.clone(), |s| dpsim::shard::shard_of(seeds, s)),
                 jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
                 shrink: !no_shrink,
                 shrink_runs,
@@ -274,8 +281,8 @@ fn main() -> ExitCode {
             };
             ExitCode::from(dpsim::cli::chaos::run(&args))
         }
-        Command::ChaosMerge { dirs, out } => ExitCode::from(dpsim::cli::chaos::merge(&dirs, &out)),
-        Command::Verify { scenario, faults, jobs, json, out, no_prune, strict, sets, window } => {
+        Command::Merge { dirs, out } => ExitCode::from(dpsim::cli::merge::run(&dirs, out.as_deref())),
+        Command::Verify { scenario, faults, jobs, json, out, no_prune, strict, sets, window, shard } => {
             let args = dpsim::cli::verify::VerifyArgs {
                 out: out.unwrap_or_else(|| dpsim::cli::verify::default_out(&scenario)),
                 scenario,
@@ -285,6 +292,7 @@ fn main() -> ExitCode {
                     prune: !no_prune,
                     strict,
                     window,
+                    shard,
                 },
                 json,
                 sets,

@@ -94,7 +94,7 @@ fn chaos_shards_merge_into_the_summary_of_one_sweep() {
         assert!(text.contains(&format!("with seeds {block} ")), "shard {shard} sweeps {block}: {text}");
     }
     dpsim(&["chaos", base, "--seeds", "0..6", "--jobs", "1", "--no-shrink", "--out", &path("whole")]);
-    let mut merge_args = vec!["chaos-merge"];
+    let mut merge_args = vec!["merge"];
     merge_args.extend(shards.iter().map(String::as_str));
     let merged_dir = path("merged");
     merge_args.extend(["--out", merged_dir.as_str()]);
@@ -113,7 +113,7 @@ fn chaos_shards_merge_into_the_summary_of_one_sweep() {
     }
     assert_eq!(merged, whole, "shards merge exactly into one sweep");
     assert_eq!(code, if whole["failed_runs"] == 0 { 0 } else { 1 });
-    // Overlapping shards would count seeds twice: refused.
+    // Overlapping shards would count seeds twice: refused (`chaos-merge` is merge's old name).
     let (code, _, err) = dpsim(&["chaos-merge", &shards[0], &path("whole"), "--out", &path("bad")]);
     // A shard that is not I/N of N > I is refused.
     let (code_bad, _, err_bad) = dpsim(&["chaos", base, "--shard", "4/4"]);
@@ -121,6 +121,77 @@ fn chaos_shards_merge_into_the_summary_of_one_sweep() {
     assert!(err_bad.contains("0 <= I < N"), "{err_bad}");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("overlap"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn verify_shards_merge_into_the_result_of_one_search() {
+    let dir = std::env::temp_dir().join(format!("dpsim-verify-merge-{}", std::process::id()));
+    let path = |name: &str| dir.join(name).display().to_string();
+    let read = |name: &str, file: &str| std::fs::read_to_string(dir.join(name).join(file)).unwrap();
+    // A proof (try-cancel: 473 plans) in four shards, and a counterexample (a deep bug, found
+    // after 341 plans) in eight: it falls in the second block of the largest plans, so the
+    // first block's findings count and the six after it must not. Each also in one search.
+    let cases: [(&str, &str, &[&str], usize); 2] = [
+        ("proof", "scenarios/try-cancel-while-running.json", &[], 4),
+        ("bug", "scenarios/happy-path.json", &["--set", "service.bug=reassigned_ack_grace"], 8),
+    ];
+    for (name, scenario, sets, n) in cases {
+        let whole = format!("{name}-whole");
+        let whole_dir = path(&whole);
+        let mut args = vec!["verify", scenario, "--faults", "2", "--out", &whole_dir];
+        args.extend(sets);
+        let (whole_code, whole_text, err) = dpsim(&args);
+        assert!(whole_code <= 1, "{whole_text}{err}");
+        let shards: Vec<String> = (0..n).map(|i| path(&format!("{name}-shard-{i}"))).collect();
+        for (i, out) in shards.iter().enumerate() {
+            let shard = format!("{i}/{n}");
+            let mut args = vec!["verify", scenario, "--faults", "2", "--shard", &shard, "--out", out];
+            args.extend(sets);
+            let (_, text, err) = dpsim(&args);
+            assert!(text.contains(&format!("shard {shard}: the smaller plans and plans ")), "{text}{err}");
+            if name == "bug" && i < 2 {
+                assert_eq!(text.contains("counterexample ("), i == 1, "block {i} of the largest plans: {text}");
+            }
+        }
+        // Given in any order.
+        let mut merge_args: Vec<&str> = vec!["merge"];
+        merge_args.extend(shards.iter().rev().map(String::as_str));
+        let merged = path(&format!("{name}-merged"));
+        merge_args.extend(["--out", &merged]);
+        let (code, text, err) = dpsim(&merge_args);
+        assert_eq!(code, whole_code, "{text}{err}");
+        assert!(text.contains(&format!("merged {n} shard(s) of verify ")), "{text}");
+        assert_eq!(
+            read(&format!("{name}-merged"), "verify.json"),
+            read(&whole, "verify.json"),
+            "{name}: merged = one search"
+        );
+        let verdict = |t: &str| t.lines().find(|l| l.starts_with("verdict: ")).map(str::to_string);
+        assert_eq!(verdict(&text), verdict(&whole_text), "{text}");
+        if name == "bug" {
+            assert!(text.contains("counterexample (2 fault(s))"), "{text}");
+            assert_eq!(read(&format!("{name}-merged"), "counterexample.json"), read(&whole, "counterexample.json"));
+        }
+    }
+    // Refused: a shard missing, a shard twice, shards of two searches, a chaos sweep's
+    // directory beside a search's, a whole search.
+    let s = |name: &str, i: u32| path(&format!("{name}-shard-{i}"));
+    let refusals: [(Vec<String>, &str); 5] = [
+        (vec![s("proof", 0), s("proof", 1), s("proof", 2)], "shard 3/4 is missing"),
+        (vec![s("proof", 0), s("proof", 1), s("proof", 1), s("proof", 2), s("proof", 3)], "given twice"),
+        (vec![s("proof", 0), s("proof", 1), s("bug", 2), s("proof", 3)], "different searches"),
+        (vec![s("proof", 0), "chaos".into()], "neither a summary.json"),
+        (vec![path("proof-whole")], "not run with --shard"),
+    ];
+    for (dirs, why) in refusals {
+        let mut args = vec!["merge".to_string()];
+        args.extend(dirs);
+        args.extend(["--out".to_string(), path("refused")]);
+        let (code, _, err) = dpsim(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: expected {why:?} in {err}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -13,7 +13,7 @@ mod referee;
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ownership::analysis::Analysis;
 use crate::ownership::log::Line;
@@ -27,11 +27,16 @@ pub use invariants::ALL;
 /// An instance, named as instance ids are unique: (pipeline id, instance id).
 pub type Instance<'a> = (&'a str, &'a str);
 
+/// An invariant's name: one of [`ALL`]'s, or `expectation`. (A name, not a borrowed `&str`:
+/// a violation read back from a file does not borrow from it.)
+pub type InvariantName = &'static str;
+
 /// A broken invariant.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
     /// The invariant's name.
-    pub invariant: &'static str,
+    #[serde(deserialize_with = "invariant_name")]
+    pub invariant: InvariantName,
     /// Simulated time since the start.
     pub at: Millis,
     /// The task (`Copy@1`), if one is concerned.
@@ -42,6 +47,17 @@ pub struct Violation {
     pub message: String,
     /// The log lines of the task (or runner) up to the violation.
     pub trail: Vec<Line>,
+}
+
+/// Reads an invariant's name back (a result file from another process, `dpsim merge`): one of
+/// [`ALL`], or `expectation`.
+fn invariant_name<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let name = String::deserialize(d)?;
+    ALL.iter()
+        .map(|(n, _)| *n)
+        .chain(["expectation"])
+        .find(|n| *n == name)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown invariant {name:?}")))
 }
 
 /// What an activity allows, from the scenario's definitions.

@@ -30,28 +30,6 @@ pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
     }
 }
 
-/// Parses `--shard I/N`: shard I (from 0) of N.
-pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("invalid shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4");
-    let (i, n) = text.split_once('/').ok_or_else(bad)?;
-    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    if n == 0 || i >= n {
-        return Err(bad());
-    }
-    Ok((i, n))
-}
-
-/// The seeds shard `i` of `n` sweeps: the i-th of n contiguous blocks of `seeds`, as even as
-/// they can be (the first `len % n` blocks take one seed more). The blocks cover the range
-/// exactly once, so their summaries merge (`dpsim chaos-merge`) into the whole sweep's.
-pub fn shard_of(seeds: std::ops::Range<u64>, (i, n): (u64, u64)) -> std::ops::Range<u64> {
-    let len = seeds.end - seeds.start;
-    let (base, extra) = (len / n, len % n);
-    let start = seeds.start + i * base + i.min(extra);
-    let size = base + u64::from(i < extra);
-    start..start + size
-}
-
 /// Options of a sweep.
 pub struct ChaosArgs {
     /// Base scenario.
@@ -336,8 +314,8 @@ struct Shard {
     probe_first_seed: BTreeMap<String, u64>,
 }
 
-/// Runs `dpsim chaos-merge`: merges the `summary.json` of sweeps over the same base (shards of
-/// one large sweep, run on several machines) into one, as if one sweep had run every seed.
+/// Runs `dpsim merge` of chaos shards: merges the `summary.json` of sweeps over the same base
+/// (shards of one large sweep, run on several machines) into one, as if one sweep had run every seed.
 /// Distributions are recomputed from the shards' raw samples; the wall time is the longest
 /// shard's (shards run side by side). Returns the exit status.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
@@ -356,7 +334,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
         }
     }
     let Some(first) = shards.first() else {
-        eprintln!("dpsim: chaos-merge needs at least one directory with a summary.json");
+        eprintln!("dpsim: merge needs at least one directory with a summary.json");
         return EXIT_INVALID;
     };
     if let Some(other) = shards.iter().find(|s| s.base != first.base) {
@@ -475,32 +453,4 @@ pub fn default_jobs() -> usize {
 /// Where output goes by default.
 pub fn default_out(scenario: &Path) -> PathBuf {
     PathBuf::from("chaos-out").join(crate::cli::run::scenario_name(scenario))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{parse_shard, shard_of};
-
-    #[test]
-    fn shards_cover_the_seeds_exactly_once_in_order() {
-        for len in 0..40u64 {
-            for n in 1..10u64 {
-                let seeds = 7..7 + len;
-                let blocks: Vec<_> = (0..n).map(|i| shard_of(seeds.clone(), (i, n))).collect();
-                let joined: Vec<u64> = blocks.iter().flat_map(|b| b.clone()).collect();
-                assert_eq!(joined, seeds.clone().collect::<Vec<_>>(), "{len} seeds in {n} shards: {blocks:?}");
-                let sizes: Vec<u64> = blocks.iter().map(|b| b.end - b.start).collect();
-                assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{sizes:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_shard_is_i_of_n_with_i_below_n() {
-        assert_eq!(parse_shard("0/4"), Ok((0, 4)));
-        assert_eq!(parse_shard("3/4"), Ok((3, 4)));
-        for bad in ["4/4", "1/0", "x/2", "1", "-1/2", ""] {
-            assert!(parse_shard(bad).is_err(), "{bad}");
-        }
-    }
 }

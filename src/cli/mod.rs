@@ -5,11 +5,13 @@
 //! - [`compare`]: `dpsim chaos --compare/--set`: two configurations, the same seeds and plans.
 //! - [`explore`]: `dpsim explore`: the deadline-boundary table.
 //! - [`verify`]: `dpsim verify`: every plan of up to k faults, the verdict and counterexample.
+//! - [`merge`]: `dpsim merge`: shards of a chaos sweep or a verify search, into one result.
 //! - [`serve`]: `dpsim serve`: the service on a real port with an advanceable clock.
 
 pub mod chaos;
 pub mod compare;
 pub mod explore;
+pub mod merge;
 pub mod run;
 pub mod serve;
 pub mod verify;

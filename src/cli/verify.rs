@@ -58,15 +58,53 @@ pub fn run(args: &VerifyArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let result = verify(&base, &Programs::default(), &args.options);
-    if let Err(e) = write(&args.out, &result) {
-        eprintln!("dpsim: cannot write {}: {e}", args.out.display());
+    let name = super::run::scenario_name(&args.scenario);
+    let mut result = verify(&base, &Programs::default(), &args.options);
+    if let Some(part) = &mut result.shard {
+        part.scenario.clone_from(&name);
+    }
+    show(&name, &result, &args.out, args.json)
+}
+
+/// Runs `dpsim merge` over the directories `dpsim verify --shard` wrote: writes and prints the
+/// result one search gives; the exit status is verify's.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
+    let mut shards = Vec::new();
+    for dir in dirs {
+        let path = dir.join("verify.json");
+        let shard = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str::<Verification>(&text).map_err(|e| e.to_string()));
+        match shard {
+            Ok(s) => shards.push(s),
+            Err(e) => {
+                eprintln!("dpsim: cannot read {}: {e}", path.display());
+                return EXIT_INVALID;
+            }
+        }
+    }
+    let name = shards.iter().find_map(|s| s.shard.as_ref()).map(|p| p.scenario.clone()).unwrap_or_default();
+    let result = match crate::verify::merge(&shards) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("dpsim: cannot merge: {e}");
+            return EXIT_INVALID;
+        }
+    };
+    println!("merged {} shard(s) of verify {name}", shards.len());
+    show(&name, &result, out, false)
+}
+
+/// Writes the result to `out`, prints it, and returns verify's exit status.
+fn show(name: &str, result: &Verification, out: &Path, json: bool) -> u8 {
+    if let Err(e) = write(out, result) {
+        eprintln!("dpsim: cannot write {}: {e}", out.display());
         return EXIT_INVALID;
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&result).expect("results serialise"));
+    if json {
+        println!("{}", serde_json::to_string_pretty(result).expect("results serialise"));
     } else {
-        print!("{}", text(&super::run::scenario_name(&args.scenario), &result, &args.out));
+        print!("{}", text(name, result, out));
     }
     if result.proved() { 0 } else { EXIT_EXPECTATION_FAILED }
 }
@@ -129,6 +167,14 @@ pub fn text(name: &str, r: &Verification, out: &Path) -> String {
         }
         s += &format!("  as a scenario: {} (dpsim run it)\n", out.join("counterexample.json").display());
     }
-    s += &format!("verdict: {}\n", r.verdict);
+    if let Some(p) = &r.shard {
+        s += &format!(
+            "shard {}/{}: the smaller plans and plans {}..{} of the largest; `dpsim merge` the shards' directories for the search's result\n",
+            p.index, p.of, p.plans[0], p.plans[1]
+        );
+        s += &format!("verdict (this shard): {}\n", r.verdict);
+    } else {
+        s += &format!("verdict: {}\n", r.verdict);
+    }
     s
 }

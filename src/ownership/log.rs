@@ -3,7 +3,7 @@
 //! It merges the service's journal (what the service decided) with the runners' beliefs
 //! (starts work, learns it lost the task) and the faults applied, so a reader sees both sides.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::{Event, EventKind};
 use crate::scenario::model::LogDetail;
@@ -48,7 +48,7 @@ pub const EVENTS: &[&str] = &[
 ];
 
 /// One line of the ownership log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Line {
     /// Time since the start.
     pub at: Millis,

@@ -8,10 +8,15 @@
 //! The search ([`search`]) tries every plan, smallest first, faults on the calls that support
 //! the run's outcome first (lineage-driven fault injection, after Alvaro, Rosen and Hellerstein,
 //! SIGMOD 2015), checks every invariant (liveness included) and expectation on each, and
-//! prunes only plans that cannot behave differently from one already run.
+//! prunes only plans that cannot behave differently from one already run. A search can be split
+//! over machines ([`Options::shard`]) and put back together ([`merge()`]).
 
+pub mod merge;
 pub mod search;
 pub mod space;
 
-pub use search::{Counterexample, ExpectationFinding, Level, Options, Pruned, Verification, verify};
+pub use merge::merge;
+pub use search::{
+    Counterexample, ExpectationFinding, Findings, Level, Options, Pruned, ShardPart, Verification, verify,
+};
 pub use space::{Fault, FaultKind};

@@ -14,10 +14,10 @@
 //! - **target gone**: a fault of the fault-free run whose call (or moment) no longer exists
 //!   once the plan's faults moved the run is dropped from the plan's extensions.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::check::Violation;
 use crate::runner::Programs;
@@ -45,16 +45,21 @@ pub struct Options {
     /// to focus a long scenario on the stretch that matters. The bound then covers the faults
     /// of that window only.
     pub window: Option<std::ops::Range<u64>>,
+    /// Run only shard I (from 0) of N of the largest plans ([`crate::shard::shard_of`] of their
+    /// list, in search order), for one machine of many; every shard runs the smaller plans, which
+    /// decide what the largest are. [`super::merge`] puts the shards back together into the
+    /// result of one search.
+    pub shard: Option<(u64, u64)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { faults: 2, jobs: 1, prune: true, strict: false, window: None }
+        Options { faults: 2, jobs: 1, prune: true, strict: false, window: None, shard: None }
     }
 }
 
 /// Plans of one size.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Level {
     /// Faults per plan.
     pub faults: usize,
@@ -69,7 +74,7 @@ pub struct Level {
 }
 
 /// Plans not run, by why.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Pruned {
     /// The same faults, reached in another order.
     pub other_order: usize,
@@ -93,7 +98,7 @@ impl Pruned {
 }
 
 /// The smallest plan that breaks something.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Counterexample {
     /// Its faults, in the order they strike.
     pub faults: Vec<Fault>,
@@ -102,12 +107,11 @@ pub struct Counterexample {
     /// What broke: the first violation of each invariant.
     pub violations: Vec<Violation>,
     /// The plan as a standalone scenario file.
-    #[serde(skip)]
     pub scenario: Scenario,
 }
 
 /// An expectation some plans broke.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ExpectationFinding {
     /// The expectation, in words.
     pub expectation: String,
@@ -120,7 +124,7 @@ pub struct ExpectationFinding {
 }
 
 /// What a search found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Verification {
     /// The bound: most faults per plan.
     pub bound: usize,
@@ -156,6 +160,79 @@ pub struct Verification {
     pub harness_defects: usize,
     /// The verdict, in one sentence.
     pub verdict: String,
+    /// With [`Options::shard`]: what [`super::merge`] needs to put the shards together. The
+    /// fields above are then this shard's view: every smaller plan, and its block of the largest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardPart>,
+}
+
+/// What a stretch of the search found, in search order: the fault-free run and the smaller
+/// plans, or (a shard's block of) the largest plans. One search adds up its stretches with
+/// [`Findings::then`], as [`super::merge`] adds up its shards'.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Findings {
+    /// Plans run and judged.
+    pub run: usize,
+    /// Plans whose run broke an invariant (or, with `strict`, an expectation).
+    pub broke: usize,
+    /// Expectations some plans broke, by expectation.
+    pub expectations: Vec<ExpectationFinding>,
+    /// Plans whose run failed (a simulation error).
+    pub errors: usize,
+    /// The first error, with its plan.
+    pub first_error: Option<String>,
+    /// Counterexamples whose fixed-tick replay disagreed.
+    pub harness_defects: usize,
+    /// The counterexample: the search stops at it.
+    pub counterexample: Option<Counterexample>,
+}
+
+impl Findings {
+    /// Adds what the stretch after this one found; nothing once this one holds the
+    /// counterexample (the search stops there).
+    pub fn then(&mut self, next: &Findings) {
+        if self.counterexample.is_some() {
+            return;
+        }
+        self.run += next.run;
+        self.broke += next.broke;
+        self.errors += next.errors;
+        self.harness_defects += next.harness_defects;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&next.first_error);
+        }
+        for e in &next.expectations {
+            match self.expectations.iter_mut().find(|mine| mine.expectation == e.expectation) {
+                Some(mine) => mine.plans += e.plans,
+                None => self.expectations.push(e.clone()),
+            }
+        }
+        self.expectations.sort_by(|a, b| a.expectation.cmp(&b.expectation));
+        self.counterexample.clone_from(&next.counterexample);
+    }
+}
+
+/// One shard's part of a search split over machines ([`Options::shard`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardPart {
+    /// This shard, from 0.
+    pub index: u64,
+    /// Shards in all.
+    pub of: u64,
+    /// The scenario's name, for the merged output (set by the CLI; empty from the library).
+    pub scenario: String,
+    /// What was searched: dpsim's version, the base scenario (as a hash of its file), the bound
+    /// and the options that change the result. Shards merge only if it is the same.
+    pub search: String,
+    /// The largest plans this shard ran: positions `[from, to)` in their list, in search order.
+    pub plans: [usize; 2],
+    /// What the fault-free run and the smaller plans found (the same in every shard).
+    pub smaller: Findings,
+    /// What this shard's block of the largest plans found.
+    pub largest: Findings,
+    /// Every state this shard's runs reached, as hashes: distinct end states over all shards
+    /// are their union.
+    pub states: Vec<String>,
 }
 
 impl Verification {
@@ -189,42 +266,33 @@ const CHUNK: usize = 128;
 
 /// Every plan of up to `options.faults` faults over `base`, smallest first.
 pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verification {
-    let mut result = Verification {
-        bound: options.faults,
-        prune: options.prune,
-        window: options.window.clone(),
-        levels: Vec::new(),
-        considered: 0,
-        run: 0,
-        pruned: Pruned::default(),
-        distinct_states: 0,
-        fault_space: 0,
-        counterexample: None,
-        expectations: Vec::new(),
-        errors: 0,
-        first_error: None,
-        harness_defects: 0,
-        verdict: String::new(),
-    };
     // Each state reached, with the earliest last fault of a plan extended from it: a plan in
     // the same state is pruned only if its last fault strikes no earlier (its extensions are
     // then among that plan's).
     let mut states: HashMap<u64, Option<Key>> = HashMap::new();
-    let mut expectations: BTreeMap<String, ExpectationFinding> = BTreeMap::new();
     let mut built: HashSet<String> = HashSet::new();
     let root = judge(base, &[], programs, true, options);
-    result.fault_space = root.offers.len();
+    let fault_space = root.offers.len();
     let base_names: Vec<(String, u64)> = root.offers.iter().map(|f| (name_of(f), f.at_ms)).collect();
     let mut frontier = vec![Node { plan: Vec::new(), offers: root.offers.clone(), names: root.names.clone() }];
-    let mut level = Level { faults: 0, considered: 1, run: 1, ..Level::default() };
-    let mut stop = record(&mut result, &mut expectations, base, Vec::new(), &root, programs, &mut level);
-    states.insert(root.state, None);
-    result.levels.push(level);
+    // What the plans below the bound found, and what the largest plans (this shard's block of
+    // them) found.
+    let mut smaller = Findings::default();
+    let mut largest = Findings::default();
+    let mut stop = record(&mut smaller, base, Vec::new(), &root, programs);
+    if root.error.is_none() {
+        states.insert(root.state, None);
+    }
+    let mut levels = vec![Level { faults: 0, considered: 1, run: 1, broke: smaller.broke, ..Level::default() }];
+    let mut block = [0, 0];
+    // Extensions of the last size's plans not built for the same state: plans of this size.
+    let mut same_state = 0;
     for size in 1..=options.faults {
-        if stop || frontier.is_empty() {
+        if stop || (frontier.is_empty() && same_state == 0) {
             break;
         }
         let mut level = Level { faults: size, ..Level::default() };
+        level.pruned.same_state = std::mem::take(&mut same_state);
         // Build the plans of this size.
         let mut plans: Vec<Vec<Fault>> = Vec::new();
         for node in &frontier {
@@ -249,16 +317,24 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
         // Lineage-driven order: plans that take away more of the outcome's supports first.
         plans.sort_by_key(|p| p.iter().filter(|f| !f.support).count());
         let extend = size < options.faults;
+        if !extend && let Some(shard) = options.shard {
+            let mine = crate::shard::shard_of(0..plans.len() as u64, shard);
+            block = [mine.start as usize, mine.end as usize];
+            plans = plans.drain(block[0]..block[1]).collect();
+        }
+        let mut found = Findings::default();
         let mut next = Vec::new();
         for chunk in plans.chunks(CHUNK) {
             let judged = crate::chaos::per_seed(0..chunk.len() as u64, options.jobs, &|| {}, |i| {
                 judge(base, &chunk[i as usize], programs, extend, options)
             });
             for ((_, j), plan) in judged.into_iter().zip(chunk) {
-                level.run += 1;
-                if record(&mut result, &mut expectations, base, plan.clone(), &j, programs, &mut level) {
+                if record(&mut found, base, plan.clone(), &j, programs) {
                     stop = true;
                     break;
+                }
+                if j.error.is_some() {
+                    continue;
                 }
                 let key = plan.last().map(owned_key);
                 let covered = match states.get(&j.state) {
@@ -272,7 +348,7 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
                     continue;
                 }
                 if options.prune && covered {
-                    level.pruned.same_state += j.offers.len();
+                    same_state += j.offers.len();
                 } else {
                     next.push(Node { plan: plan.clone(), offers: j.offers, names: j.names });
                 }
@@ -281,68 +357,123 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
                 break;
             }
         }
+        level.run = found.run;
+        level.broke = found.broke;
         level.considered = level.run + level.pruned.total();
-        result.levels.push(level);
+        levels.push(level);
+        if extend {
+            smaller.then(&found);
+        } else {
+            largest = found;
+        }
         frontier = next;
     }
-    // Extensions pruned for the same state are plans of the next size.
-    let levels = result.levels.clone();
-    for (i, l) in levels.iter().enumerate() {
-        if i + 1 < result.levels.len() && l.pruned.same_state > 0 {
-            let moved = l.pruned.same_state;
-            result.levels[i].pruned.same_state = 0;
-            result.levels[i].considered -= moved;
-            result.levels[i + 1].pruned.same_state += moved;
-            result.levels[i + 1].considered += moved;
-        }
+    let mut result = Verification {
+        bound: options.faults,
+        prune: options.prune,
+        window: options.window.clone(),
+        levels,
+        considered: 0,
+        run: 0,
+        pruned: Pruned::default(),
+        distinct_states: 0,
+        fault_space,
+        counterexample: None,
+        expectations: Vec::new(),
+        errors: 0,
+        first_error: None,
+        harness_defects: 0,
+        verdict: String::new(),
+        shard: None,
+    };
+    let mut found = smaller.clone();
+    found.then(&largest);
+    conclude(&mut result, found, states.len());
+    if let Some((index, of)) = options.shard {
+        let mut hashes: Vec<String> = states.keys().map(|h| format!("{h:016x}")).collect();
+        hashes.sort();
+        result.shard = Some(ShardPart {
+            index,
+            of,
+            scenario: String::new(),
+            search: fingerprint(base, options),
+            plans: block,
+            smaller,
+            largest,
+            states: hashes,
+        });
     }
-    for l in &result.levels {
-        result.considered += l.considered;
-        result.run += l.run;
-        result.pruned.add(&l.pruned);
-    }
-    result.distinct_states = states.len();
-    result.expectations = expectations.into_values().collect();
-    result.verdict = verdict(&result);
     result
 }
 
+/// Fills in a search's totals, findings and verdict from its levels, what its plans found, and
+/// its number of distinct end states: for one search and for merged shards alike.
+pub(super) fn conclude(result: &mut Verification, found: Findings, distinct_states: usize) {
+    result.considered = result.levels.iter().map(|l| l.considered).sum();
+    result.run = result.levels.iter().map(|l| l.run).sum();
+    result.pruned = Pruned::default();
+    for l in &result.levels {
+        result.pruned.add(&l.pruned);
+    }
+    result.distinct_states = distinct_states;
+    result.expectations = found.expectations;
+    result.errors = found.errors;
+    result.first_error = found.first_error;
+    result.harness_defects = found.harness_defects;
+    result.counterexample = found.counterexample;
+    result.verdict = verdict(result);
+}
+
+/// What a search is, for shards to check they belong together: dpsim's version, the base
+/// scenario's file as a hash, and every option that changes the result.
+fn fingerprint(base: &Scenario, options: &Options) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    crate::chaos::standalone(base).hash(&mut h);
+    format!(
+        "dpsim {}, base {:016x}, at most {} faults, pruning {}, strict {}, window {:?}",
+        env!("CARGO_PKG_VERSION"),
+        h.finish(),
+        options.faults,
+        if options.prune { "on" } else { "off" },
+        options.strict,
+        options.window
+    )
+}
+
 /// Judges one plan's run and records it; true when it is the counterexample (the search stops).
-fn record(
-    result: &mut Verification,
-    expectations: &mut BTreeMap<String, ExpectationFinding>,
-    base: &Scenario,
-    plan: Vec<Fault>,
-    j: &Judged,
-    programs: &Programs,
-    level: &mut Level,
-) -> bool {
+fn record(found: &mut Findings, base: &Scenario, plan: Vec<Fault>, j: &Judged, programs: &Programs) -> bool {
+    found.run += 1;
     if let Some(e) = &j.error {
-        result.errors += 1;
-        if result.first_error.is_none() {
+        found.errors += 1;
+        if found.first_error.is_none() {
             let labels: Vec<String> = plan.iter().map(Fault::label).collect();
-            result.first_error = Some(format!("{e} (plan: {})", plan_text(&labels)));
+            found.first_error = Some(format!("{e} (plan: {})", plan_text(&labels)));
         }
         return false;
     }
-    for (expectation, found) in &j.failed_expectations {
-        let finding = expectations.entry(expectation.clone()).or_insert_with(|| ExpectationFinding {
-            expectation: expectation.clone(),
-            found: found.clone(),
-            plans: 0,
-            first: plan.iter().map(Fault::label).collect(),
-        });
-        finding.plans += 1;
+    for (expectation, seen) in &j.failed_expectations {
+        match found.expectations.iter_mut().find(|e| &e.expectation == expectation) {
+            Some(e) => e.plans += 1,
+            None => {
+                found.expectations.push(ExpectationFinding {
+                    expectation: expectation.clone(),
+                    found: seen.clone(),
+                    plans: 1,
+                    first: plan.iter().map(Fault::label).collect(),
+                });
+                found.expectations.sort_by(|a, b| a.expectation.cmp(&b.expectation));
+            }
+        }
     }
     if j.breaks.is_empty() {
         return false;
     }
-    level.broke += 1;
+    found.broke += 1;
     let scenario = apply(base, &plan);
     let invariants: Vec<Violation> = j.breaks.iter().filter(|v| v.invariant != "expectation").cloned().collect();
     // The false-alarm guard: the same violations again with fixed ticks (expectations aside).
     if !invariants.is_empty() && crate::chaos::confirm_invariants(&scenario, programs, &invariants).is_err() {
-        result.harness_defects += 1;
+        found.harness_defects += 1;
         return false;
     }
     let labels: Vec<String> = plan.iter().map(Fault::label).collect();
@@ -355,7 +486,7 @@ fn record(
         broke.join(", "),
         base.description
     );
-    result.counterexample = Some(Counterexample { faults: plan, labels, violations: j.breaks.clone(), scenario });
+    found.counterexample = Some(Counterexample { faults: plan, labels, violations: j.breaks.clone(), scenario });
     true
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::journal::EventKind;
 use crate::protocol::Operation;
@@ -16,7 +16,7 @@ use crate::scenario::model::{
 use crate::trace::{CallOutcome, ObservationKind, Trace, component_of, rel, task_seq};
 
 /// What a fault does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// The call's request is lost before the service sees it.
@@ -60,7 +60,7 @@ impl FaultKind {
 }
 
 /// One fault, named by what it hits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fault {
     /// What it does.
     pub kind: FaultKind,
@@ -68,7 +68,7 @@ pub struct Fault {
     pub runner: String,
     /// The operation of the call it hits (faults on calls).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub operation: Option<&'static str>,
+    pub operation: Option<Operation>,
     /// Which call: the n-th call of `operation` by `runner` (faults on calls), or the n-th call of
     /// any operation by `runner` after which it strikes (the others), from 1.
     pub nth: u32,
@@ -105,7 +105,9 @@ impl Fault {
     pub fn label(&self) -> String {
         let when = crate::report::log::stamp(self.at_ms);
         match (&self.operation, &self.task) {
-            (Some(op), _) => format!("{} of {}'s {} {op} ({when})", self.kind.name(), self.runner, ordinal(self.nth)),
+            (Some(op), _) => {
+                format!("{} of {}'s {} {} ({when})", self.kind.name(), self.runner, ordinal(self.nth), op.as_str())
+            }
             (None, Some(task)) => {
                 format!("cancel {task} after {}'s {} call ({when})", self.runner, ordinal(self.nth))
             }
@@ -124,7 +126,7 @@ impl Fault {
             at(
                 0,
                 Action::Message(MessageFault {
-                    operation: self.operation.map(str::to_string),
+                    operation: self.operation.map(|op| op.as_str().to_string()),
                     runner: Some(self.runner.clone()),
                     task: None,
                     occurrence: self.nth,
@@ -289,7 +291,7 @@ pub fn faults_of(scenario: &Scenario, trace: &Trace) -> Vec<Fault> {
         let on_call = |kind: FaultKind| Fault {
             kind,
             runner: runner.to_string(),
-            operation: Some(call.operation.as_str()),
+            operation: Some(call.operation),
             nth: *nth_op,
             task: None,
             at_ms: arrived,
