@@ -1,5 +1,6 @@
-//! My runner under dpsim: a lost acknowledgement, a snapshot of its ownership log, and a
-//! chaos sweep whose seeds CI can set (`DPSIM_SEEDS=0..1000 cargo test`).
+//! My runner under dpsim: a lost acknowledgement, a snapshot of its ownership log, a chaos
+//! sweep whose seeds CI can set (`DPSIM_SEEDS=0..1000 cargo test`), and every plan of one
+//! fault (`DPSIM_FAULTS=2 cargo test` for every plan of two).
 
 use dpsim::runner::RunnerEnv;
 use dpsim::simulation::Simulation;
@@ -33,4 +34,10 @@ fn the_same_scenario_prints_the_same_log_twice() {
 fn chaos_finds_nothing() {
     let result = simulation("chaos.json").chaos_test(0..10, "tests/failures");
     assert!(result.failed_seeds().is_empty());
+}
+
+#[test]
+fn no_plan_of_one_fault_breaks_an_invariant() {
+    let result = simulation("verify.json").verify_test(1, "tests/failures");
+    assert!(result.proved(), "{}", result.verdict);
 }
