@@ -20,8 +20,10 @@ fn options(faults: usize) -> Options {
 
 #[test]
 fn small_scenarios_are_verified_clean_with_two_faults() {
-    // ack-at-deadline is the two-runner one.
-    for name in ["happy-path", "try-cancel-while-running", "ack-at-deadline"] {
+    // The two-runner ones (ack-at-deadline: 9,171 plans; duplicate-status-on-shared-machine:
+    // 6,389) take most of a minute in a debug build: `cargo bench --bench verify` proves
+    // ack-at-deadline with two faults and fails if it does not.
+    for name in ["happy-path", "try-cancel-while-running"] {
         let r = verify(&scenario(name), &Programs::default(), &options(2));
         println!("{name}: {}", r.verdict);
         assert!(r.proved(), "{name}: {}\n{:?}", r.verdict, r.counterexample.map(|c| c.labels));
