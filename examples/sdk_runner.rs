@@ -41,8 +41,9 @@ async fn heartbeats(client: Client, env: RunnerEnv) {
     }
 }
 
-/// Acknowledges at once, works in slices with a progress report after each, and stops as
-/// soon as the service says the task is no longer its own.
+/// Acknowledges at once, works in slices with a progress report before each (none after the
+/// last: the status says it), and stops as soon as the service says the task is no longer its
+/// own.
 async fn work_on(client: &Client, env: &RunnerEnv, task: &TaskObject) {
     let task_id = task.task_id().unwrap_or_default();
     let mut left = work_time(task);
@@ -63,12 +64,12 @@ async fn work_on(client: &Client, env: &RunnerEnv, task: &TaskObject) {
             // An unanswered report is not news: keep working, report again after the slice.
             _ => {}
         }
-        if left.is_zero() {
-            break;
-        }
         let slice = left.min(REPORT_EVERY);
         env.sleep(slice).await;
         left -= slice;
+        if left.is_zero() {
+            break;
+        }
     }
     let finished = client.set_task_status().task_id(task_id).task_status(TaskStatus::Finished).send().await;
     work.stop(if finished.is_ok() { "set FINISHED" } else { "set FINISHED rejected" });
