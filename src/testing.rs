@@ -146,10 +146,10 @@ impl Simulation {
     }
 
     /// [`Simulation::verify`] as a test: every plan of at most `faults` faults (`DPSIM_FAULTS`
-    /// overrides the bound, for a deeper nightly run; `DPSIM_JOBS` threads, default 2). Returns the result when no plan breaks an invariant; otherwise
-    /// writes the counterexample, already the smallest, as a standalone scenario into `dir`
-    /// (`<name>-counterexample.json`, next to the test) and panics with its faults, what it
-    /// broke and where the file is.
+    /// overrides the bound, for a deeper nightly run; `DPSIM_JOBS` threads, default 2). Returns
+    /// the result when no plan breaks an invariant; otherwise writes the counterexample, already
+    /// the smallest, as a standalone scenario into `dir` (`<name>-counterexample.json`, next to
+    /// the test) and panics with its faults, what it broke and where the file is.
     pub fn verify_test(&self, faults: usize, dir: impl AsRef<Path>) -> crate::verify::Verification {
         let jobs = env_u64("DPSIM_JOBS").map_or(2, |j| j.max(1) as usize);
         let faults = env_u64("DPSIM_FAULTS").map_or(faults, |k| k as usize);

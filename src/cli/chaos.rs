@@ -315,9 +315,9 @@ struct Shard {
 }
 
 /// Runs `dpsim merge` of chaos shards: merges the `summary.json` of sweeps over the same base
-/// (shards of one large sweep, run on several machines) into one, as if one sweep had run every seed.
-/// Distributions are recomputed from the shards' raw samples; the wall time is the longest
-/// shard's (shards run side by side). Returns the exit status.
+/// (shards of one large sweep, run on several machines) into one, as if one sweep had run
+/// every seed. Distributions are recomputed from the shards' raw samples; the wall time is the
+/// longest shard's (shards run side by side). Returns the exit status.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
     let mut shards = Vec::new();
     for dir in dirs {

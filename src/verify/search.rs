@@ -279,7 +279,8 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
     // them) found.
     let mut smaller = Findings::default();
     let mut largest = Findings::default();
-    let mut stop = record(&mut smaller, base, Vec::new(), &root, programs);
+    smaller.then(&findings_of(base, Vec::new(), &root, programs));
+    let mut stop = smaller.counterexample.is_some();
     if root.error.is_none() {
         states.insert(root.state, None);
     }
@@ -329,7 +330,8 @@ pub fn verify(base: &Scenario, programs: &Programs, options: &Options) -> Verifi
                 judge(base, &chunk[i as usize], programs, extend, options)
             });
             for ((_, j), plan) in judged.into_iter().zip(chunk) {
-                if record(&mut found, base, plan.clone(), &j, programs) {
+                found.then(&findings_of(base, plan.clone(), &j, programs));
+                if found.counterexample.is_some() {
                     stop = true;
                     break;
                 }
@@ -440,44 +442,37 @@ fn fingerprint(base: &Scenario, options: &Options) -> String {
     )
 }
 
-/// Judges one plan's run and records it; true when it is the counterexample (the search stops).
-fn record(found: &mut Findings, base: &Scenario, plan: Vec<Fault>, j: &Judged, programs: &Programs) -> bool {
-    found.run += 1;
+/// What one plan's run found, as the stretch of the search it is on its own: added to the
+/// level's findings with [`Findings::then`], like every other stretch.
+fn findings_of(base: &Scenario, plan: Vec<Fault>, j: &Judged, programs: &Programs) -> Findings {
+    let labels: Vec<String> = plan.iter().map(Fault::label).collect();
+    let mut found = Findings { run: 1, ..Findings::default() };
     if let Some(e) = &j.error {
-        found.errors += 1;
-        if found.first_error.is_none() {
-            let labels: Vec<String> = plan.iter().map(Fault::label).collect();
-            found.first_error = Some(format!("{e} (plan: {})", plan_text(&labels)));
-        }
-        return false;
+        found.errors = 1;
+        found.first_error = Some(format!("{e} (plan: {})", plan_text(&labels)));
+        return found;
     }
-    for (expectation, seen) in &j.failed_expectations {
-        match found.expectations.iter_mut().find(|e| &e.expectation == expectation) {
-            Some(e) => e.plans += 1,
-            None => {
-                found.expectations.push(ExpectationFinding {
-                    expectation: expectation.clone(),
-                    found: seen.clone(),
-                    plans: 1,
-                    first: plan.iter().map(Fault::label).collect(),
-                });
-                found.expectations.sort_by(|a, b| a.expectation.cmp(&b.expectation));
-            }
-        }
-    }
+    found.expectations = j
+        .failed_expectations
+        .iter()
+        .map(|(expectation, seen)| ExpectationFinding {
+            expectation: expectation.clone(),
+            found: seen.clone(),
+            plans: 1,
+            first: labels.clone(),
+        })
+        .collect();
     if j.breaks.is_empty() {
-        return false;
+        return found;
     }
-    found.broke += 1;
-    let scenario = apply(base, &plan);
+    found.broke = 1;
+    let mut scenario = apply(base, &plan);
     let invariants: Vec<Violation> = j.breaks.iter().filter(|v| v.invariant != "expectation").cloned().collect();
     // The false-alarm guard: the same violations again with fixed ticks (expectations aside).
     if !invariants.is_empty() && crate::chaos::confirm_invariants(&scenario, programs, &invariants).is_err() {
-        found.harness_defects += 1;
-        return false;
+        found.harness_defects = 1;
+        return found;
     }
-    let labels: Vec<String> = plan.iter().map(Fault::label).collect();
-    let mut scenario = scenario;
     let broke: Vec<&str> = j.breaks.iter().map(|v| v.invariant).collect();
     scenario.description = format!(
         "dpsim verify counterexample, {} fault(s): {}; breaks {}. Base: {}",
@@ -487,7 +482,7 @@ fn record(found: &mut Findings, base: &Scenario, plan: Vec<Fault>, j: &Judged, p
         base.description
     );
     found.counterexample = Some(Counterexample { faults: plan, labels, violations: j.breaks.clone(), scenario });
-    true
+    found
 }
 
 /// A plan's fault labels in one line (`no fault` for the fault-free plan).
