@@ -18,7 +18,8 @@
 //! **No request signing** (`allow_no_auth`, and no credentials): the virtual service checks no
 //! signature, and SigV4's canonical request and HMACs on every call were the largest single cost
 //! of an SDK runner (with signing, `cargo bench --bench runners` measured 5.05x–5.74x the
-//! built-in runner's wall time; without, 3.12x–4.39x). Signing is exercised where it is checked:
+//! built-in runner's wall time; without, 3.12x–4.39x, and 3.18x–3.58x once each process kept
+//! the best of three runs). Signing is exercised where it is checked:
 //! `dpsim serve --auth` with real SDKs. A runner that wants it back sets a credentials provider
 //! on [`RunnerEnv::sdk_config`](super::RunnerEnv::sdk_config).
 //!
