@@ -6,7 +6,6 @@ use crate::net::{SocketPair, TcpListener, UdpSocket};
 use crate::{Envelope, TRACING_TARGET};
 
 use bytes::Bytes;
-use indexmap::IndexMap;
 use std::collections::VecDeque;
 use std::fmt::Display;
 use std::io;
@@ -220,7 +219,8 @@ impl HostTimer {
 /// Simulated UDP host software.
 pub(crate) struct Udp {
     /// Bound udp sockets
-    binds: IndexMap<u16, UdpBind>,
+    // dpsim patch: Fx-hashed, see `crate::Map`.
+    binds: crate::Map<u16, UdpBind>,
 
     /// UdpSocket channel capacity
     capacity: usize,
@@ -237,7 +237,7 @@ struct UdpBind {
 impl Udp {
     fn new(capacity: usize) -> Self {
         Self {
-            binds: IndexMap::new(),
+            binds: crate::Map::default(),
             capacity,
         }
     }
@@ -339,13 +339,15 @@ impl Udp {
 
 pub(crate) struct Tcp {
     /// Bound server sockets
-    binds: IndexMap<u16, ServerSocket>,
+    // dpsim patch: Fx-hashed, see `crate::Map`.
+    binds: crate::Map<u16, ServerSocket>,
 
     /// TcpListener channel capacity
     server_socket_capacity: usize,
 
     /// Active stream sockets
-    sockets: IndexMap<SocketPair, StreamSocket>,
+    // dpsim patch: Fx-hashed, see `crate::Map`.
+    sockets: crate::Map<SocketPair, StreamSocket>,
 
     /// TcpStream channel capacity
     socket_capacity: usize,
@@ -362,7 +364,8 @@ struct ServerSocket {
 }
 
 struct StreamSocket {
-    buf: IndexMap<u64, SequencedSegment>,
+    // dpsim patch: Fx-hashed, see `crate::Map`.
+    buf: crate::Map<u64, SequencedSegment>,
     next_send_seq: u64,
     recv_seq: u64,
     sender: mpsc::Sender<SequencedSegment>,
@@ -394,7 +397,7 @@ impl StreamSocket {
         let (tx, rx) = mpsc::channel(capacity);
         let flow_control = BidiFlowControl::new(capacity);
         let sock = Self {
-            buf: IndexMap::new(),
+            buf: crate::Map::default(),
             next_send_seq: 1,
             recv_seq: 0,
             sender: tx,
@@ -443,8 +446,8 @@ impl StreamSocket {
 impl Tcp {
     fn new(capacity: usize) -> Self {
         Self {
-            binds: IndexMap::new(),
-            sockets: IndexMap::new(),
+            binds: crate::Map::default(),
+            sockets: crate::Map::default(),
             server_socket_capacity: capacity,
             socket_capacity: capacity,
         }
