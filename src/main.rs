@@ -47,7 +47,7 @@ enum Command {
         #[arg(long, default_value = "0..100", value_parser = dpsim::cli::chaos::parse_seeds)]
         seeds: std::ops::Range<u64>,
         /// Worker threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         jobs: Option<usize>,
         /// Sweep only shard I (from 0) of N of the seeds: the I-th of N contiguous blocks, for
         /// one machine of many; `dpsim merge` merges the shards' directories.
@@ -104,7 +104,7 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         faults: usize,
         /// Worker threads (default: all cores); the result does not depend on it.
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         jobs: Option<usize>,
         /// Print the result as JSON.
         #[arg(long)]
@@ -342,11 +342,24 @@ fn main() -> ExitCode {
             };
             match runtime.block_on(dpsim::cli::serve::run(args)) {
                 Ok(()) => ExitCode::SUCCESS,
+                Err(e @ dpsim::cli::serve::ServeError::Scenario(_)) => {
+                    eprintln!("dpsim serve: {e}");
+                    ExitCode::from(2)
+                }
                 Err(e) => {
                     eprintln!("dpsim serve: {e}");
                     ExitCode::FAILURE
                 }
             }
         }
+    }
+}
+
+/// `--jobs`: a count of worker threads, at least one.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -218,6 +218,13 @@ fn chaos_compare_runs_both_configurations_on_the_same_plans_and_writes_json_and_
     let calls = &metrics[3]["configs"];
     assert_eq!((calls[0]["count"].as_u64(), calls[1]["count"].as_u64()), (Some(6), Some(6)));
     assert!(calls[1]["mean"].as_f64() > calls[0]["mean"].as_f64(), "{calls}");
+    // "B-A p50" is the difference of the two p50s printed beside it.
+    for m in metrics {
+        let configs = &m["configs"];
+        let Some(p50) = m["differences"].as_array().unwrap().iter().find(|d| d["statistic"] == "p50") else { continue };
+        let expected = configs[1]["p50"].as_f64().unwrap() - configs[0]["p50"].as_f64().unwrap();
+        assert_eq!(p50["delta"].as_f64(), Some(expected), "{}", m["name"]);
+    }
     let page = std::fs::read_to_string(dir.join("compare.html")).unwrap();
     assert_eq!(page.matches("<svg").count(), 5, "one CDF plot per metric");
     // The same configuration on both sides differs by nothing.

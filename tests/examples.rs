@@ -180,6 +180,18 @@ fn the_buggy_runner_is_caught_by_zombie_bound_and_shrunk_to_a_small_chaos_repro(
 }
 
 #[test]
+fn the_readme_scenario_example_passes() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("A complete example").expect("the README shows a complete scenario");
+    let block = &readme[start..];
+    let json = &block[block.find("```json\n").unwrap() + 8..];
+    let json = &json[..json.find("```").unwrap()];
+    let scenario = dpsim::scenario::parse(json).expect("the README's example scenario is valid");
+    let report = Simulation::new(scenario).run().unwrap();
+    assert!(report.passed(), "{}{}{}", report.log_text(), report.summary_text(), report.violations_text());
+}
+
+#[test]
 fn the_readme_shows_the_example_runner_verbatim() {
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let example =

@@ -282,8 +282,13 @@ async fn every_admin_route_refuses_bad_input_with_what_it_expected() {
             400,
             "no pipeline is named",
         ),
+        ("POST", "/_dpsim/faults", Some(r#"{"kind": "deactivate", "pipeline": "nope"}"#), 400, "no pipeline is named"),
+        ("POST", "/_dpsim/faults", Some(r#"{"kind": "activate", "pipeline": "nope"}"#), 400, "pipelines: none yet"),
+        ("POST", "/_dpsim/faults", Some(r#"{"kind": "delete", "pipeline": "nope"}"#), 400, "no pipeline is named"),
         // Other paths under /_dpsim are admin errors, not AWS ones.
         ("GET", "/_dpsim/nope", None, 404, "is not an admin route"),
+        ("GET", "/_dpsim/clock/advance", None, 405, "does not take this method"),
+        ("PUT", "/_dpsim/faults", Some("{}"), 405, "does not take this method"),
         ("POST", "/_dpsim", Some("{}"), 404, "is not an admin route"),
         // A refusal of the whole body names no path.
         ("POST", "/_dpsim/clock/advance", Some("[1]"), 400, "instant>\"}; invalid length"),
@@ -336,6 +341,9 @@ async fn under_auth_admin_routes_need_a_signature_or_the_token_and_signatures_ar
     a.admin_token = Some("open-sesame".into());
     let server = server(&a).unwrap().0;
     assert_eq!(admin(&server, "GET", "/_dpsim/clock", None).await.status, 401);
+    // Unknown paths and wrong methods under /_dpsim check the caller first too.
+    assert_eq!(admin(&server, "GET", "/_dpsim/zzz", None).await.status, 401);
+    assert_eq!(admin(&server, "GET", "/_dpsim/clock/advance", None).await.status, 401);
     let advance = || {
         Request::post("/_dpsim/clock/advance")
             .header("authorization", "Bearer open-sesame")
@@ -470,7 +478,7 @@ fn server_error(path: &std::path::Path) -> String {
     let mut a = args(ClockMode::Manual);
     a.scenario = Some(path.to_path_buf());
     match server(&a) {
-        Err(e) => e,
+        Err(e) => e.to_string(),
         Ok(_) => panic!("expected {path:?} to be refused"),
     }
 }

@@ -232,7 +232,7 @@ fn dist(mut samples: Vec<f64>) -> Dist {
         return Dist::default();
     }
     samples.sort_by(f64::total_cmp);
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    let at = |q: f64| samples[rank(samples.len(), q)];
     Dist {
         count: samples.len(),
         p50: at(0.5),
@@ -244,12 +244,17 @@ fn dist(mut samples: Vec<f64>) -> Dist {
     }
 }
 
+/// The index of quantile `q` in `len` sorted samples (nearest rank, halves rounded up).
+fn rank(len: usize, q: f64) -> usize {
+    ((len.max(1) - 1) as f64 * q).round() as usize
+}
+
 fn median(v: &mut [f64]) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
-    let mid = (v.len() - 1) / 2;
-    let (_, m, _) = v.select_nth_unstable_by(mid, f64::total_cmp);
+    // The same sample the printed p50 is, so "B-A p50" is the difference of the two p50s.
+    let (_, m, _) = v.select_nth_unstable_by(rank(v.len(), 0.5), f64::total_cmp);
     Some(*m)
 }
 

@@ -71,8 +71,14 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     }
     let (report, output) = match simulate(&name, &scenario, seed) {
         Ok(r) => r,
+        // A scenario the simulation refuses (a program the CLI does not have) is input to fix,
+        // not a run to repeat: no repro line.
+        Err(e @ crate::simulation::SimulationError::Scenario(_)) => {
+            eprintln!("dpsim: {e}");
+            return EXIT_INVALID;
+        }
         Err(e) => {
-            eprintln!("dpsim: {e}\nrepro: dpsim run {} --seed {seed}", path.display());
+            eprintln!("dpsim: {e}\nrepro: cargo run --release -- run {} --seed {seed}", path.display());
             return EXIT_INVALID;
         }
     };

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::scenario::{Scenario, Target, load_file_for};
+use crate::scenario::{Scenario, ScenarioError, Target, load_file_for};
 use crate::serve::clock::{OffsetClock, ServeClock};
 use crate::serve::{MANUAL_START_MS, Server, ServerConfig};
 use crate::service::Settings;
@@ -75,10 +75,29 @@ fn entropy_seed() -> u64 {
     getrandom::fill(&mut bytes).map_or_else(|_| u64::from(std::process::id()), |()| u64::from_le_bytes(bytes))
 }
 
-/// Builds the server `serve` runs (also for tests and benchmarks).
-pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), String> {
+/// Why `serve` stopped with an error.
+#[derive(Debug)]
+pub enum ServeError {
+    /// The `--scenario` file is invalid: exit status 2, as `dpsim run` gives.
+    Scenario(ScenarioError),
+    /// It could not serve (the address, `--out`): exit status 1.
+    Failed(String),
+}
+
+impl std::fmt::Display for ServeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServeError::Scenario(e) => write!(f, "invalid scenario: {e}"),
+            ServeError::Failed(e) => f.write_str(e),
+        }
+    }
+}
+
+/// Builds the server `serve` runs (also for tests and benchmarks); fails only on an invalid
+/// `--scenario`.
+pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), ScenarioError> {
     let scenario = match &args.scenario {
-        Some(path) => Some(load_file_for(path, Target::Serve).map_err(|e| format!("invalid scenario: {e}"))?),
+        Some(path) => Some(load_file_for(path, Target::Serve)?),
         None => None,
     };
     let seed = args.seed.unwrap_or_else(entropy_seed);
@@ -116,11 +135,13 @@ pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), String> {
 }
 
 /// Binds `addr`, prints the address, and serves until Ctrl-C.
-pub async fn run(args: ServeArgs) -> Result<(), String> {
-    let (server, scenario) = server(&args)?;
-    let listener =
-        tokio::net::TcpListener::bind(args.addr).await.map_err(|e| format!("cannot bind {}: {e}", args.addr))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let (server, scenario) = server(&args).map_err(ServeError::Scenario)?;
+    let failed = ServeError::Failed;
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| failed(format!("cannot bind {}: {e}", args.addr)))?;
+    let local = listener.local_addr().map_err(|e| failed(e.to_string()))?;
     println!("dpsim serve listening on http://{local}");
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -147,9 +168,9 @@ pub async fn run(args: ServeArgs) -> Result<(), String> {
         s.abort();
     }
     if let Some(dir) = &args.out {
-        write_out(&server, dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+        write_out(&server, dir).map_err(|e| failed(format!("cannot write {}: {e}", dir.display())))?;
     }
-    result.map_err(|e| e.to_string())
+    result.map_err(|e| failed(e.to_string()))
 }
 
 /// Writes the ownership log and the JSON report of what `serve` saw.

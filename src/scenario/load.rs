@@ -176,6 +176,15 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
     if s.service.minimum_schedule_period.is_some_and(|d| d.ms() == 0) {
         return Err(err("service.minimum_schedule_period", "must be longer than 0"));
     }
+    for (i, name) in s.expect_violations.iter().enumerate() {
+        if !crate::check::ALL.iter().any(|(n, _)| n == name) {
+            let known: Vec<&str> = crate::check::ALL.iter().map(|(n, _)| *n).collect();
+            return Err(err(
+                format!("expect_violations[{i}]"),
+                format!("no invariant is named {name:?}; invariants: {}", known.join(", ")),
+            ));
+        }
+    }
     let settings = settings(s, s.seed);
     let mut pipeline_names = BTreeSet::new();
     // Copies are created by name (as their uniqueId too): no two may share one.
@@ -317,6 +326,16 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
         let at = format!("events[{i}]");
         if target == Target::Serve {
             check_for_serve(&at, e)?;
+        }
+        // `serve` plays its timeline for as long as it runs; a simulation stops at `duration`.
+        if let At::Time(t) = &e.at
+            && target == Target::Simulation
+            && t.ms() > s.duration.ms()
+        {
+            return Err(err(
+                format!("{at}.at"),
+                format!("{t} is after the scenario's duration ({}): the event would never apply", s.duration),
+            ));
         }
         if let At::Anchor(a) = &e.at {
             if let Some(t) = &a.task {

@@ -27,8 +27,9 @@ use super::Server;
 
 /// Largest admin request body.
 pub const MAX_ADMIN_BODY: usize = 64 * 1024;
-/// Longest single clock advance: ten years.
-pub const MAX_ADVANCE_MS: u64 = 10 * 366 * 24 * 3_600_000;
+/// Longest single clock advance: ten years, the same bound (3,650 days) as a scenario's
+/// durations and a definition's periods.
+pub const MAX_ADVANCE_MS: u64 = crate::service::definition::MAX_PERIOD_MS;
 
 /// Who may call the admin routes.
 #[derive(Clone, Debug, Default)]
@@ -63,27 +64,36 @@ fn json_answer(value: Value) -> Answer {
 
 /// The admin routes; every other request goes on to the AWS front door.
 pub fn routes() -> Router<Server> {
+    // A known path with another method answers 405 with the same JSON error as an unknown path.
     Router::new()
-        .route("/_dpsim/clock", get(get_clock))
-        .route("/_dpsim/clock/advance", post(advance_clock))
-        .route("/_dpsim/faults", get(list_faults).post(add_fault))
-        .route("/_dpsim/faults/errors", post(inject_errors))
-        .route("/_dpsim/faults/{id}", axum::routing::delete(remove_fault))
-        .route("/_dpsim/log", get(get_log))
-        .route("/_dpsim/report", get(get_report))
+        .route("/_dpsim/clock", get(get_clock).fallback(wrong_method))
+        .route("/_dpsim/clock/advance", post(advance_clock).fallback(wrong_method))
+        .route("/_dpsim/faults", get(list_faults).post(add_fault).fallback(wrong_method))
+        .route("/_dpsim/faults/errors", post(inject_errors).fallback(wrong_method))
+        .route("/_dpsim/faults/{id}", axum::routing::delete(remove_fault).fallback(wrong_method))
+        .route("/_dpsim/log", get(get_log).fallback(wrong_method))
+        .route("/_dpsim/report", get(get_report).fallback(wrong_method))
         .route("/_dpsim", axum::routing::any(unknown_admin_route))
         .route("/_dpsim/{*rest}", axum::routing::any(unknown_admin_route))
 }
 
-/// Any other path under `/_dpsim`: an admin error naming the routes, not an AWS error.
-async fn unknown_admin_route(request: Request) -> Answer {
+const ROUTES: &str = "GET /_dpsim/clock, POST /_dpsim/clock/advance, GET|POST /_dpsim/faults, POST /_dpsim/faults/errors, DELETE /_dpsim/faults/ID, GET /_dpsim/log, GET /_dpsim/report";
+
+/// Any other path under `/_dpsim`: an admin error naming the routes, not an AWS error. Under
+/// `--auth` the caller is checked first, as on every admin route.
+async fn unknown_admin_route(State(server): State<Server>, request: Request) -> Answer {
+    let what = format!("{} {}", request.method(), request.uri().path());
+    admit(&server, request).await?;
+    Err(AdminError(StatusCode::NOT_FOUND, format!("{what} is not an admin route; they are {ROUTES}")))
+}
+
+/// A known admin path with a method it does not take.
+async fn wrong_method(State(server): State<Server>, request: Request) -> Answer {
+    let what = format!("{} {}", request.method(), request.uri().path());
+    admit(&server, request).await?;
     Err(AdminError(
-        StatusCode::NOT_FOUND,
-        format!(
-            "{} {} is not an admin route; they are GET /_dpsim/clock, POST /_dpsim/clock/advance, GET|POST /_dpsim/faults, POST /_dpsim/faults/errors, DELETE /_dpsim/faults/ID, GET /_dpsim/log, GET /_dpsim/report",
-            request.method(),
-            request.uri().path()
-        ),
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{what}: that path does not take this method; the routes are {ROUTES}"),
     ))
 }
 

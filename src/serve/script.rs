@@ -47,12 +47,7 @@ fn hits_something(
         return Err(format!("{task:?} names no instance: no pipeline exists yet (create and activate one first)"));
     }
     if targets.is_empty() {
-        let known: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
-        return Err(format!(
-            "no pipeline is named {:?}; pipelines: {}",
-            pipeline.unwrap_or_default(),
-            if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
-        ));
+        return Err(no_pipeline_named(&names, pipeline.unwrap_or_default()));
     }
     if !on_instances {
         return Ok(());
@@ -72,6 +67,24 @@ fn hits_something(
             known.into_iter().collect::<Vec<_>>().join(", ")
         }
     ))
+}
+
+/// Why a pipeline name hits nothing, naming the pipelines that exist.
+fn no_pipeline_named(names: &[(String, String)], name: &str) -> String {
+    let known: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
+    format!(
+        "no pipeline is named {name:?}; pipelines: {}",
+        if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
+    )
+}
+
+/// The ids of the pipelines a DEACTIVATE, ACTIVATE or DELETE names, or why it would hit none.
+fn pipelines_to_change(server: &Server, name: &str) -> Result<Vec<String>, String> {
+    let targets = pipelines_named(server, Some(name));
+    if targets.is_empty() {
+        return Err(no_pipeline_named(&server.host().with_core(|c| c.pipeline_names()), name));
+    }
+    Ok(targets)
 }
 
 /// Every instance id of an activity in a pipeline, following QueryObjects' pages.
@@ -127,20 +140,20 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
             }
         }
         Action::Deactivate { pipeline, cancel_active } => {
-            for id in pipelines_named(server, Some(pipeline)) {
+            for id in pipelines_to_change(server, pipeline)? {
                 let body = json!({"pipelineId": id, "cancelActive": cancel_active});
                 call(server, Operation::DeactivatePipeline, body).await.map_err(failed)?;
             }
             format!("deactivate {pipeline} cancelActive={cancel_active}")
         }
         Action::Activate { pipeline } => {
-            for id in pipelines_named(server, Some(pipeline)) {
+            for id in pipelines_to_change(server, pipeline)? {
                 call(server, Operation::ActivatePipeline, json!({"pipelineId": id})).await.map_err(failed)?;
             }
             format!("activate {pipeline}")
         }
         Action::Delete { pipeline } => {
-            for id in pipelines_named(server, Some(pipeline)) {
+            for id in pipelines_to_change(server, pipeline)? {
                 call(server, Operation::DeletePipeline, json!({"pipelineId": id})).await.map_err(failed)?;
             }
             format!("delete {pipeline}")

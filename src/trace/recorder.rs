@@ -85,6 +85,12 @@ impl Recorder {
         std::mem::take(&mut self.lists().calls).into()
     }
 
+    /// How many observations and calls are kept now (without copying them).
+    pub fn kept(&self) -> (usize, usize) {
+        let lists = self.lists();
+        (lists.observations.len(), lists.calls.len())
+    }
+
     /// Copies of what is kept, without taking it: observations, calls, and how many of each
     /// were forgotten to stay within the bound.
     pub fn snapshot(&self) -> (Vec<Observation>, Vec<Call>, u64, u64) {

@@ -284,6 +284,11 @@ impl Host {
         std::mem::take(&mut self.lock().journal)
     }
 
+    /// How many events the journal keeps now (without copying them).
+    pub fn journal_len(&self) -> usize {
+        self.lock().journal.len()
+    }
+
     /// A copy of the journal kept, and how many older events were forgotten.
     pub fn journal_snapshot(&self) -> (Vec<Event>, u64) {
         let state = self.lock();

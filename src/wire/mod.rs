@@ -14,13 +14,16 @@ pub use host::{Host, HostConfig};
 
 /// Spawns a detached task beside the current one: on the host's `LocalSet` inside the
 /// simulation (every simulated host is a current-thread runtime with one, and tasks outside
-/// it would run in an order idle time can change), on the runtime in `serve`.
+/// it would run in an order idle time can change), on the current runtime anywhere else
+/// (`serve`, the fuzzer's current-thread runtime, a test that embeds the server), where there
+/// may be no `LocalSet` to spawn on.
 pub fn spawn_detached<F>(future: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
-    match tokio::runtime::Handle::current().runtime_flavor() {
-        tokio::runtime::RuntimeFlavor::CurrentThread => drop(tokio::task::spawn_local(future)),
-        _ => drop(tokio::spawn(future)),
+    if turmoil::sim_elapsed().is_some() {
+        drop(tokio::task::spawn_local(future));
+    } else {
+        drop(tokio::spawn(future));
     }
 }
