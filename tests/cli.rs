@@ -293,6 +293,10 @@ fn a_chaos_sweep_gives_the_same_summary_with_one_worker_or_two() {
     };
     assert_eq!(summary("1"), summary("2"));
     let _ = std::fs::remove_dir_all(&dir);
+    // No workers is not a way to run.
+    let (code, _, err) = dpsim(&["chaos", "chaos/shared-machines.json", "--jobs", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--jobs") && err.contains("at least 1"), "{err}");
 }
 
 #[test]

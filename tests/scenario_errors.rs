@@ -139,3 +139,25 @@ fn an_event_for_an_activity_of_another_pipeline_is_refused() {
     assert!(e.contains("at events[0].do.task") && e.contains("pipeline \"q\" has no activity \"Copy\""), "{e}");
     assert!(parse(&text.replace(r#""pipeline": "q""#, r#""pipeline": "p""#)).is_ok());
 }
+
+#[test]
+fn an_unknown_invariant_in_expect_violations_is_rejected_with_its_path() {
+    let e = error(&GOOD.replace("\"runners\"", "\"expect_violations\": [\"zombie_bound\", \"nonsense\"], \"runners\""));
+    assert!(e.contains("at expect_violations[1]") && e.contains("no invariant is named \"nonsense\""), "{e}");
+    assert!(e.contains("single_owner"), "names the invariants that exist: {e}");
+}
+
+#[test]
+fn an_event_after_the_duration_is_rejected_as_one_that_would_never_apply() {
+    let late = |at: &str| {
+        GOOD.replace(
+            "\"runners\"",
+            &format!(
+                "\"events\": [{{\"at\": \"{at}\", \"do\": {{\"kind\": \"pause\", \"runner\": \"a\"}}}}], \"runners\""
+            ),
+        )
+    };
+    let e = error(&late("5h"));
+    assert!(e.contains("at events[0].at") && e.contains("after the scenario's duration"), "{e}");
+    assert!(parse(&late("1h")).is_ok(), "an event at the end itself is accepted");
+}
