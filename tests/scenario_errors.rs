@@ -161,3 +161,19 @@ fn an_event_after_the_duration_is_rejected_as_one_that_would_never_apply() {
     assert!(e.contains("at events[0].at") && e.contains("after the scenario's duration"), "{e}");
     assert!(parse(&late("1h")).is_ok(), "an event at the end itself is accepted");
 }
+
+#[test]
+fn a_bad_event_time_says_what_a_time_or_an_anchor_is() {
+    let event = |at: &str| {
+        GOOD.replace(
+            "\"runners\"",
+            &format!("\"events\": [{{\"at\": {at}, \"do\": {{\"kind\": \"pause\", \"runner\": \"a\"}}}}], \"runners\""),
+        )
+    };
+    let e = error(&event("5"));
+    assert!(e.contains("at events[0].at") && e.contains("a time since the start") && e.contains("anchor"), "{e}");
+    let e = error(&event("\"-1s\""));
+    assert!(e.contains("at events[0].at") && e.contains("90s"), "a bad duration says what a duration is: {e}");
+    let e = error(&event("{\"anchor\": \"ack_deadline\", \"befor\": \"1s\"}"));
+    assert!(e.contains("events[0].at.befor") && e.contains("unknown field `befor`"), "{e}");
+}

@@ -304,13 +304,38 @@ pub struct Behaviour {
 }
 
 /// When an event happens: a time from the start, or a moment of the protocol.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum At {
     /// Simulated time since the start.
     Time(Dur),
     /// Relative to a protocol moment.
     Anchor(Anchor),
+}
+
+/// By hand rather than `untagged`: a string is a time and an object an anchor, so a mistake in
+/// either is reported as that one's error (a bad duration, an unknown anchor key, at its path)
+/// instead of "did not match any variant".
+impl<'de> Deserialize<'de> for At {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<At, D::Error> {
+        use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer, value::StrDeserializer};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = At;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a time since the start (\"90s\", \"1h30m\") or an anchor object ({\"anchor\": \"ack_deadline\", \"task\": \"Copy\", \"before\": \"1s\"})",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<At, E> {
+                Dur::deserialize(StrDeserializer::<E>::new(v)).map(At::Time)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<At, A::Error> {
+                Anchor::deserialize(MapAccessDeserializer::new(map)).map(At::Anchor)
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A protocol moment, found in the journal as the run goes.
