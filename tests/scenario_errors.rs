@@ -177,3 +177,11 @@ fn a_bad_event_time_says_what_a_time_or_an_anchor_is() {
     let e = error(&event("{\"anchor\": \"ack_deadline\", \"befor\": \"1s\"}"));
     assert!(e.contains("events[0].at.befor") && e.contains("unknown field `befor`"), "{e}");
 }
+
+#[test]
+fn a_file_that_is_not_an_object_says_what_a_scenario_is() {
+    for (text, found) in [("[]", "it starts with '['"), ("", "the file is empty"), ("  \n", "the file is empty")] {
+        let e = error(text);
+        assert!(e.contains("a scenario is a JSON object") && e.contains(found), "{text:?}: {e}");
+    }
+}

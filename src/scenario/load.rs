@@ -88,6 +88,21 @@ pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
 
 /// Parses and checks scenario text for where it will run.
 pub fn parse_for(text: &str, target: Target) -> Result<Scenario, ScenarioError> {
+    // serde would read a struct from an array too ("invalid length 3, expected struct Scenario
+    // with 17 elements"): say what a scenario is instead.
+    let start = text.trim_start();
+    if !start.starts_with('{') {
+        let found = match start.chars().next() {
+            None => "the file is empty".to_string(),
+            Some(c) => format!("it starts with {c:?}"),
+        };
+        return Err(ScenarioError {
+            file: None,
+            path: String::new(),
+            position: None,
+            message: format!("a scenario is a JSON object ({{\"duration\": ..., \"pipelines\": [...], ...}}); {found}"),
+        });
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
