@@ -203,7 +203,9 @@ fn request(rng: &mut ChaCha8Rng, known: &[String]) -> Request<Body> {
     builder.body(Body::from(body)).expect("well-formed request parts")
 }
 
-/// Sends `n` requests to a fresh `serve` on a manual clock and checks each.
+/// Sends `n` requests to a fresh `serve` on a manual clock and checks each. While it runs it
+/// replaces the process's panic hook (putting the previous one back after), so a panic on any
+/// thread is counted as a failure of the request being served rather than printed.
 pub fn fuzz_requests(seed: u64, n: u64, report: &mut FuzzReport) {
     let _watch = PanicWatch::install();
     let args = ServeArgs { poll_hold_ms: Some(0), seed: Some(seed), clock: ClockMode::Manual, ..ServeArgs::default() };

@@ -287,8 +287,8 @@ async fn every_admin_route_refuses_bad_input_with_what_it_expected() {
         ("POST", "/_dpsim/faults", Some(r#"{"kind": "delete", "pipeline": "nope"}"#), 400, "no pipeline is named"),
         // Other paths under /_dpsim are admin errors, not AWS ones.
         ("GET", "/_dpsim/nope", None, 404, "is not an admin route"),
-        ("GET", "/_dpsim/clock/advance", None, 405, "does not take this method"),
-        ("PUT", "/_dpsim/faults", Some("{}"), 405, "does not take this method"),
+        ("GET", "/_dpsim/clock/advance", None, 405, "is not a method this path takes"),
+        ("PUT", "/_dpsim/faults", Some("{}"), 405, "is not a method this path takes"),
         ("POST", "/_dpsim", Some("{}"), 404, "is not an admin route"),
         // A refusal of the whole body names no path.
         ("POST", "/_dpsim/clock/advance", Some("[1]"), 400, "instant>\"}; invalid length"),

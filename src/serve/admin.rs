@@ -77,24 +77,25 @@ pub fn routes() -> Router<Server> {
         .route("/_dpsim/{*rest}", axum::routing::any(unknown_admin_route))
 }
 
+/// Every admin route, for the errors that answer a request that is none of them.
 const ROUTES: &str = "GET /_dpsim/clock, POST /_dpsim/clock/advance, GET|POST /_dpsim/faults, POST /_dpsim/faults/errors, DELETE /_dpsim/faults/ID, GET /_dpsim/log, GET /_dpsim/report";
 
-/// Any other path under `/_dpsim`: an admin error naming the routes, not an AWS error. Under
-/// `--auth` the caller is checked first, as on every admin route.
+/// Any other path under `/_dpsim`: an admin error naming the routes, not an AWS error.
 async fn unknown_admin_route(State(server): State<Server>, request: Request) -> Answer {
-    let what = format!("{} {}", request.method(), request.uri().path());
-    admit(&server, request).await?;
-    Err(AdminError(StatusCode::NOT_FOUND, format!("{what} is not an admin route; they are {ROUTES}")))
+    refuse(&server, request, StatusCode::NOT_FOUND, "is not an admin route; they are").await
 }
 
 /// A known admin path with a method it does not take.
 async fn wrong_method(State(server): State<Server>, request: Request) -> Answer {
+    refuse(&server, request, StatusCode::METHOD_NOT_ALLOWED, "is not a method this path takes; the routes are").await
+}
+
+/// Answers a request that is no admin route with `status` and the routes there are. Under
+/// `--auth` the caller is checked first, as on every admin route.
+async fn refuse(server: &Server, request: Request, status: StatusCode, words: &str) -> Answer {
     let what = format!("{} {}", request.method(), request.uri().path());
-    admit(&server, request).await?;
-    Err(AdminError(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{what}: that path does not take this method; the routes are {ROUTES}"),
-    ))
+    admit(server, request).await?;
+    Err(AdminError(status, format!("{what} {words} {ROUTES}")))
 }
 
 /// Reads an admin request: checks who calls, bounds and reads the body.
