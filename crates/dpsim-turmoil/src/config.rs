@@ -4,9 +4,6 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-#[cfg(feature = "unstable-fs")]
-use crate::fs::FsConfig;
-
 /// Configuration for a simulation.
 ///
 /// This configuration allows you to define different aspects of how the
@@ -20,7 +17,6 @@ use crate::fs::FsConfig;
 /// - epoch: the current system time
 /// - ephemeral_ports: 49152..=65535
 /// - tcp_capacity: 64
-/// - udp_capacity: 64
 #[derive(Clone)]
 pub(crate) struct Config {
     /// How long the test should run for in simulated time.
@@ -36,20 +32,6 @@ pub(crate) struct Config {
 
     /// Max size of the tcp receive buffer
     pub(crate) tcp_capacity: usize,
-
-    /// Max size of the udp receive buffer
-    pub(crate) udp_capacity: usize,
-
-    /// Enables tokio IO driver
-    pub(crate) enable_tokio_io: bool,
-
-    /// Enables running of host/client code in random order at each
-    /// simulation step
-    pub(crate) random_node_order: bool,
-
-    /// Filesystem configuration
-    #[cfg(feature = "unstable-fs")]
-    pub(crate) fs: FsConfig,
 }
 
 /// Configures link behavior.
@@ -100,11 +82,6 @@ impl Default for Config {
             epoch: SystemTime::now(),
             ephemeral_ports: 49152..=65535,
             tcp_capacity: 64,
-            udp_capacity: 64,
-            enable_tokio_io: false,
-            random_node_order: false,
-            #[cfg(feature = "unstable-fs")]
-            fs: FsConfig::default(),
         }
     }
 }

@@ -1,5 +1,3 @@
-#[cfg(feature = "regex")]
-use regex::Regex;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
@@ -100,18 +98,6 @@ where
 {
     fn to_ip_addrs(&self, dns: &mut Dns) -> Vec<IpAddr> {
         vec![self.to_ip_addr(dns)]
-    }
-}
-
-#[cfg(feature = "regex")]
-impl ToIpAddrs for Regex {
-    fn to_ip_addrs(&self, dns: &mut Dns) -> Vec<IpAddr> {
-        #[allow(clippy::needless_collect)]
-        let hosts = dns.names.keys().cloned().collect::<Vec<_>>();
-        hosts
-            .into_iter()
-            .filter_map(|h| self.is_match(&h).then(|| h.to_ip_addr(dns)))
-            .collect::<Vec<_>>()
     }
 }
 

@@ -14,12 +14,7 @@ pub(crate) struct Envelope {
 #[derive(Debug)]
 pub enum Protocol {
     Tcp(Segment),
-    Udp(Datagram),
 }
-
-/// UDP datagram.
-#[derive(Clone, Debug)]
-pub struct Datagram(pub Bytes);
 
 /// This is a simplification of real TCP.
 ///
@@ -43,14 +38,7 @@ impl Display for Protocol {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Protocol::Tcp(segment) => Display::fmt(segment, f),
-            Protocol::Udp(datagram) => Display::fmt(&datagram, f),
         }
-    }
-}
-
-impl Display for Datagram {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        hex("UDP", &self.0, f)
     }
 }
 

@@ -1,8 +1,6 @@
-use crate::envelope::{hex, Datagram, Protocol, Segment, Syn};
-#[cfg(feature = "unstable-fs")]
-use crate::fs::{Fs, FsConfig};
+use crate::envelope::{hex, Protocol, Segment, Syn};
 use crate::net::tcp::stream::BidiFlowControl;
-use crate::net::{SocketPair, TcpListener, UdpSocket};
+use crate::net::{SocketPair, TcpListener};
 use crate::{Envelope, TRACING_TARGET};
 
 use bytes::Bytes;
@@ -12,19 +10,12 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
-#[cfg(feature = "unstable-fs")]
-use std::sync::Mutex;
 use tokio::sync::{mpsc, Notify};
 use tokio::time::{Duration, Instant};
 
-const DEFAULT_BROADCAST: bool = false;
-const DEFAULT_MULTICAST_LOOP: bool = true;
-
 /// A host in the simulated network.
 ///
-/// Hosts have [`Udp`] and [`Tcp`] software available for networking.
-///
-/// Both modes may be used simultaneously.
+/// Hosts have [`Tcp`] software available for networking (dpsim's fork keeps no UDP).
 pub(crate) struct Host {
     /// Host name.
     pub(crate) nodename: String,
@@ -35,56 +26,24 @@ pub(crate) struct Host {
     /// Tracks elapsed time for host and overall simulation.
     pub(crate) timer: HostTimer,
 
-    /// L4 User Datagram Protocol (UDP).
-    pub(crate) udp: Udp,
-
     /// L4 Transmission Control Protocol (TCP).
     pub(crate) tcp: Tcp,
-
-    /// Simulated filesystem.
-    #[cfg(feature = "unstable-fs")]
-    pub(crate) fs: Arc<Mutex<Fs>>,
 
     next_ephemeral_port: u16,
     ephemeral_ports: RangeInclusive<u16>,
 }
 
 impl Host {
-    #[cfg(feature = "unstable-fs")]
     pub(crate) fn new(
         nodename: impl Into<String>,
         addr: IpAddr,
         timer: HostTimer,
         ephemeral_ports: RangeInclusive<u16>,
         tcp_capacity: usize,
-        udp_capacity: usize,
-        fs_config: FsConfig,
     ) -> Host {
         Host {
             nodename: nodename.into(),
             addr,
-            udp: Udp::new(udp_capacity),
-            tcp: Tcp::new(tcp_capacity),
-            fs: Arc::new(Mutex::new(Fs::new(fs_config))),
-            timer,
-            next_ephemeral_port: *ephemeral_ports.start(),
-            ephemeral_ports,
-        }
-    }
-
-    #[cfg(not(feature = "unstable-fs"))]
-    pub(crate) fn new(
-        nodename: impl Into<String>,
-        addr: IpAddr,
-        timer: HostTimer,
-        ephemeral_ports: RangeInclusive<u16>,
-        tcp_capacity: usize,
-        udp_capacity: usize,
-    ) -> Host {
-        Host {
-            nodename: nodename.into(),
-            addr,
-            udp: Udp::new(udp_capacity),
             tcp: Tcp::new(tcp_capacity),
             timer,
             next_ephemeral_port: *ephemeral_ports.start(),
@@ -107,7 +66,7 @@ impl Host {
             }
 
             // Check for existing binds and connections to avoid port conflicts
-            if self.udp.is_port_assigned(ret) || self.tcp.is_port_assigned(ret) {
+            if self.tcp.is_port_assigned(ret) {
                 continue;
             }
 
@@ -134,10 +93,6 @@ impl Host {
 
         match message {
             Protocol::Tcp(segment) => self.tcp.receive_from_network(src, dst, segment),
-            Protocol::Udp(datagram) => {
-                self.udp.receive_from_network(src, dst, datagram);
-                Ok(())
-            }
         }
     }
 }
@@ -213,127 +168,6 @@ impl HostTimer {
     /// forward the configured tick duration.
     pub(crate) fn since_epoch(&self) -> Duration {
         self.since_epoch + self.sim_elapsed()
-    }
-}
-
-/// Simulated UDP host software.
-pub(crate) struct Udp {
-    /// Bound udp sockets
-    // dpsim patch: Fx-hashed, see `crate::Map`.
-    binds: crate::Map<u16, UdpBind>,
-
-    /// UdpSocket channel capacity
-    capacity: usize,
-}
-
-struct UdpBind {
-    bind_addr: SocketAddr,
-    target_addr: Option<SocketAddr>,
-    broadcast: bool,
-    multicast_loop: bool,
-    queue: mpsc::Sender<(Datagram, SocketAddr)>,
-}
-
-impl Udp {
-    fn new(capacity: usize) -> Self {
-        Self {
-            binds: crate::Map::default(),
-            capacity,
-        }
-    }
-
-    pub(crate) fn is_port_assigned(&self, port: u16) -> bool {
-        self.binds.keys().any(|p| *p == port)
-    }
-
-    pub(crate) fn is_broadcast_enabled(&self, port: u16) -> bool {
-        self.binds
-            .get(&port)
-            .map(|bind| bind.broadcast)
-            .unwrap_or(DEFAULT_BROADCAST)
-    }
-
-    pub(crate) fn is_multicast_loop_enabled(&self, port: u16) -> bool {
-        self.binds
-            .get(&port)
-            .map(|bind| bind.multicast_loop)
-            .unwrap_or(DEFAULT_MULTICAST_LOOP)
-    }
-
-    pub(crate) fn set_broadcast(&mut self, port: u16, on: bool) {
-        self.binds
-            .entry(port)
-            .and_modify(|bind| bind.broadcast = on);
-    }
-
-    pub(crate) fn set_multicast_loop(&mut self, port: u16, on: bool) {
-        self.binds
-            .entry(port)
-            .and_modify(|bind| bind.multicast_loop = on);
-    }
-
-    pub(crate) fn bind(&mut self, addr: SocketAddr) -> io::Result<UdpSocket> {
-        let (tx, rx) = mpsc::channel(self.capacity);
-        let bind = UdpBind {
-            bind_addr: addr,
-            target_addr: None,
-            broadcast: DEFAULT_BROADCAST,
-            multicast_loop: DEFAULT_MULTICAST_LOOP,
-            queue: tx,
-        };
-
-        match self.binds.entry(addr.port()) {
-            indexmap::map::Entry::Occupied(_) => {
-                return Err(io::Error::new(io::ErrorKind::AddrInUse, addr.to_string()));
-            }
-            indexmap::map::Entry::Vacant(entry) => entry.insert(bind),
-        };
-
-        tracing::info!(target: TRACING_TARGET, ?addr, protocol = %"UDP", "Bind");
-
-        Ok(UdpSocket::new(addr, rx))
-    }
-    pub(crate) fn connect(&mut self, src: SocketAddr, dst: SocketAddr) {
-        let Some(bind) = self.binds.get_mut(&src.port()) else {
-            panic!("Connect failed (no matching bind) for {src}");
-        };
-
-        bind.target_addr = Some(dst);
-    }
-
-    fn receive_from_network(&mut self, src: SocketAddr, dst: SocketAddr, datagram: Datagram) {
-        if let Some(bind) = self.binds.get_mut(&dst.port()) {
-            if let Some(target) = bind.target_addr {
-                if !matches(target, src) {
-                    tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %Protocol::Udp(datagram), "Dropped (Connect Addr not matching)");
-                    return;
-                }
-            }
-
-            if !matches(bind.bind_addr, dst) {
-                tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %Protocol::Udp(datagram), "Dropped (Addr not bound)");
-                return;
-            }
-            if let Err(err) = bind.queue.try_send((datagram, src)) {
-                // drop any packets that exceed the capacity
-                match err {
-                    mpsc::error::TrySendError::Full((datagram, _)) => {
-                        tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %Protocol::Udp(datagram), "Dropped (Full buffer)");
-                    }
-                    mpsc::error::TrySendError::Closed((datagram, _)) => {
-                        tracing::trace!(target: TRACING_TARGET, ?src, ?dst, protocol = %Protocol::Udp(datagram), "Dropped (Receiver closed)");
-                    }
-                }
-            }
-        }
-    }
-
-    pub(crate) fn unbind(&mut self, addr: SocketAddr) {
-        let exists = self.binds.swap_remove(&addr.port());
-
-        assert!(exists.is_some(), "unknown bind {addr}");
-
-        tracing::info!(target: TRACING_TARGET, ?addr, protocol = %"UDP", "Unbind");
     }
 }
 
@@ -614,34 +448,23 @@ pub(crate) fn is_same(src: SocketAddr, dst: SocketAddr) -> bool {
 mod test {
     use std::time::Duration;
 
-    #[cfg(feature = "unstable-fs")]
-    use crate::fs::FsConfig;
     use crate::{host::HostTimer, Host, Result};
+
+    fn host(ports: std::ops::RangeInclusive<u16>) -> Host {
+        Host::new(
+            "host",
+            std::net::Ipv4Addr::UNSPECIFIED.into(),
+            HostTimer::new(Duration::ZERO, Duration::ZERO),
+            ports,
+            1,
+        )
+    }
 
     #[test]
     fn recycle_ports() -> Result {
-        #[cfg(feature = "unstable-fs")]
-        let mut host = Host::new(
-            "host",
-            std::net::Ipv4Addr::UNSPECIFIED.into(),
-            HostTimer::new(Duration::ZERO, Duration::ZERO),
-            49152..=49162,
-            1,
-            1,
-            FsConfig::default(),
-        );
-        #[cfg(not(feature = "unstable-fs"))]
-        let mut host = Host::new(
-            "host",
-            std::net::Ipv4Addr::UNSPECIFIED.into(),
-            HostTimer::new(Duration::ZERO, Duration::ZERO),
-            49152..=49162,
-            1,
-            1,
-        );
-
-        host.udp.bind((host.addr, 49161).into())?;
-        host.udp.bind((host.addr, 49162).into())?;
+        let mut host = host(49152..=49162);
+        host.tcp.bind((host.addr, 49161).into())?;
+        host.tcp.bind((host.addr, 49162).into())?;
 
         for _ in 49152..49161 {
             host.assign_ephemeral_port()?;
@@ -655,16 +478,9 @@ mod test {
     /// dpsim patch: exhaustion is an error for the caller, not a panic.
     #[test]
     fn exhausted_ephemeral_ports_fail_the_caller() -> Result {
-        let mut host = Host::new(
-            "host",
-            std::net::Ipv4Addr::UNSPECIFIED.into(),
-            HostTimer::new(Duration::ZERO, Duration::ZERO),
-            49152..=49153,
-            1,
-            1,
-        );
-        host.udp.bind((host.addr, 49152).into())?;
-        host.udp.bind((host.addr, 49153).into())?;
+        let mut host = host(49152..=49153);
+        host.tcp.bind((host.addr, 49152).into())?;
+        host.tcp.bind((host.addr, 49153).into())?;
         let e = host
             .assign_ephemeral_port()
             .expect_err("every port is taken");

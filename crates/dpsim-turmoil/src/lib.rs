@@ -1,180 +1,60 @@
-//! Turmoil is a framework for testing distributed systems. It provides
-//! deterministic execution by running multiple concurrent hosts within a single
-//! thread. It introduces "hardship" into the system via changes in the
-//! simulated network. The network can be controlled manually or with a seeded
-//! rng.
+//! dpsim's fork of [turmoil](https://github.com/tokio-rs/turmoil) 0.7.2: the simulated
+//! network and hosts dpsim runs a virtual AWS Data Pipeline service and its task runners on.
+//! It keeps only what dpsim compiles and calls (hosts, TCP, DNS, partitions, holds, link
+//! latency, crashes) and adds the patches its README lists, each marked `dpsim patch` in the
+//! source. It is published only as dpsim's dependency; use turmoil itself for anything else.
 //!
-//! # Hosts and Software
+//! # Hosts and software
 //!
-//! A turmoil simulation is comprised of one or more hosts. Hosts run software,
-//! which is represented as a `Future`.
-//!
-//! Test code is also executed on a special host, called a client. This allows
-//! for an entry point into the simulated system. Client hosts have all the same
-//! capabilities as normal hosts, such as networking support.
+//! A simulation is made of hosts. Hosts run software, which is a `Future`; test code runs on
+//! a special host, a client, with the same capabilities.
 //!
 //! ```
-//! use turmoil;
+//! use dpsim_turmoil as turmoil;
 //!
 //! let mut sim = turmoil::Builder::new().build();
 //!
-//! // register a host
-//! sim.host("host", || async {
-//!
-//!     // host software goes here
-//!
+//! sim.host("server", || async {
+//!     let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 9999)).await?;
+//!     let (mut stream, _) = listener.accept().await?;
+//!     tokio::io::AsyncWriteExt::write_all(&mut stream, b"hello").await?;
 //!     Ok(())
 //! });
 //!
-//! // define test code
-//! sim.client("test", async {
-//!
-//!     // we can interact with other hosts from here
-//!
+//! sim.client("client", async {
+//!     let mut stream = turmoil::net::TcpStream::connect(("server", 9999)).await?;
+//!     let mut buf = [0; 5];
+//!     tokio::io::AsyncReadExt::read_exact(&mut stream, &mut buf).await?;
+//!     assert_eq!(&buf, b"hello");
 //!     Ok(())
 //! });
 //!
-//! // run the simulation and handle the result
-//! _ = sim.run();
-//!
+//! sim.run().unwrap();
 //! ```
 //!
-//! # Networking
+//! # Network manipulation
 //!
-//! Simulated networking types that mirror `tokio::net` are included in the
-//! `turmoil::net` module.
+//! * [`partition`] and [`Sim::partition_oneway`] drop every message between hosts;
+//! * [`repair`] delivers again;
+//! * [`hold`] keeps messages in flight until [`release`];
+//! * [`Sim::set_link_latency`] sets a link's latency; [`Sim::crash`] and [`Sim::bounce`]
+//!   stop and restart a host.
 //!
-//! Turmoil is not yet oppinionated on how to structure your application code to
-//! swap in simulated types under test. More on this coming soon...
+//! # Stepping
 //!
-//! # Network Manipulation
-//!
-//! The simulation has the following network manipulation capabilities:
-//!
-//! * [`partition`], which introduces a network partition between hosts
-//! * [`repair`], which repairs a network partition between hosts
-//! * [`hold`], which holds all "in flight" messages between hosts. Messages are
-//!   available for introspection using [`Sim`]'s `links` method.
-//! * [`release`], which releases all "in flight" messages between hosts
-//!
-//! # Filesystem (unstable)
-//!
-//! *Requires the `unstable-fs` feature.*
-//!
-//! Simulated filesystem types that mirror `std::fs` and `std::os::unix::fs` are
-//! included in the [`fs::shim`] module. This enables crash-consistency testing
-//! for storage systems.
-//!
-//! ```ignore
-//! use turmoil::fs::shim::std::fs::OpenOptions;
-//! use std::os::unix::fs::FileExt;  // Real trait, works with our File
-//!
-//! # fn example() -> std::io::Result<()> {
-//! let file = OpenOptions::new()
-//!     .read(true)
-//!     .write(true)
-//!     .create(true)
-//!     .open("/data/db")?;
-//!
-//! file.write_all_at(b"data", 0)?;
-//! file.sync_all()?;  // Data now durable, survives crash
-//! # Ok(())
-//! # }
-//! ```
-//!
-//! Key features:
-//!
-//! * **Per-host isolation**: Each host has its own filesystem namespace
-//! * **Durability model**: Writes go to a pending buffer and become durable on
-//!   `sync_all()` or randomly based on [`FsConfig::sync_probability`]
-//! * **Crash behavior**: [`Sim::crash`] discards pending writes; synced data
-//!   survives [`Sim::bounce`]
-//!
-//! # Barriers (unstable)
-//!
-//! *Requires the `unstable-barriers` feature.*
-//!
-//! Barriers allow tests to observe and control source code execution by
-//! injecting hooks at specific points. This enables deterministic testing
-//! of complex scenarios without relying on timing or network manipulation.
-//!
-//! ```ignore
-//! use turmoil::barriers::{Barrier, Reaction, trigger};
-//!
-//! // In source code (conditionally compiled)
-//! trigger(MyEvent::PrepareAckReceived(tx_id)).await;
-//!
-//! // In test code
-//! let mut barrier = Barrier::build(Reaction::Suspend, |e: &MyEvent| {
-//!     matches!(e, MyEvent::PrepareAckReceived(_))
-//! });
-//!
-//! // Run simulation until barrier triggers
-//! let triggered = barrier.wait().await.unwrap();
-//! // Source code is now suspended
-//!
-//! // Resume by dropping the handle
-//! drop(triggered);
-//! ```
+//! [`Sim::step`] advances every host one tick. dpsim's patch [`Sim::leap`] passes many idle
+//! ticks at once and says whether that was the same as stepping them one by one;
+//! [`Sim::idle_steps`] and [`Sim::spawned_tasks`] say when a leap may be tried.
 //!
 //! # Tracing
 //!
-//! The `tracing` crate is used to emit important events during the lifetime of
-//! a simulation. To enable traces, your tests must install a
-//! [`tracing-subscriber`](https://docs.rs/tracing-subscriber/latest/tracing_subscriber/).
-//! The log level of turmoil can be configured using `RUST_LOG=turmoil=info`.
+//! Events are emitted with the `tracing` crate under the target `turmoil`
+//! (`RUST_LOG=turmoil=trace` gives a packet-level trace).
 //!
-//! It is possible to configure your tracing subscriber to log elapsed
-//! simulation time instead of real time. See the grpc example.
+//! # tokio_unstable
 //!
-//! Turmoil can provide a full packet level trace of the events happening in a
-//! simulation by passing `RUST_LOG=turmoil=trace`. This is really useful
-//! when you are unable to identify why some unexpected behaviour is happening
-//! and you need to know which packets are reaching where.
-//!
-//! To see this in effect, you can run the axum example with the following
-//! command:
-//!
-//! ```bash
-//! RUST_LOG=INFO,turmoil=TRACE cargo run -p axum-example
-//! ```
-//!
-//! You can see the TCP packets being sent and delivered between the server
-//! and the client:
-//!
-//! ```bash
-//! ...
-//! 2023-11-29T20:23:43.276745Z TRACE node{name="server"}: turmoil: Send src=192.168.0.1:9999 dst=192.168.0.2:49152 protocol=TCP [0x48, 0x54, 0x54, 0x50, 0x2F, 0x31, 0x2E, 0x31, 0x20, 0x32, 0x30, 0x30, 0x20, 0x4F, 0x4B, 0xD, 0xA, 0x63, 0x6F, 0x6E, 0x74, 0x65, 0x6E, 0x74, 0x2D, 0x74, 0x79, 0x70, 0x65, 0x3A, 0x20, 0x74, 0x65, 0x78, 0x74, 0x2F, 0x70, 0x6C, 0x61, 0x69, 0x6E, 0x3B, 0x20, 0x63, 0x68, 0x61, 0x72, 0x73, 0x65, 0x74, 0x3D, 0x75, 0x74, 0x66, 0x2D, 0x38, 0xD, 0xA, 0x63, 0x6F, 0x6E, 0x74, 0x65, 0x6E, 0x74, 0x2D, 0x6C, 0x65, 0x6E, 0x67, 0x74, 0x68, 0x3A, 0x20, 0x31, 0x30, 0xD, 0xA, 0x64, 0x61, 0x74, 0x65, 0x3A, 0x20, 0x57, 0x65, 0x64, 0x2C, 0x20, 0x32, 0x39, 0x20, 0x4E, 0x6F, 0x76, 0x20, 0x32, 0x30, 0x32, 0x33, 0x20, 0x32, 0x30, 0x3A, 0x32, 0x33, 0x3A, 0x34, 0x33, 0x20, 0x47, 0x4D, 0x54, 0xD, 0xA, 0xD, 0xA, 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x20, 0x66, 0x6F, 0x6F, 0x21]
-//! 2023-11-29T20:23:43.276834Z DEBUG turmoil::sim: step 43
-//! 2023-11-29T20:23:43.276907Z DEBUG turmoil::sim: step 44
-//! 2023-11-29T20:23:43.276981Z DEBUG turmoil::sim: step 45
-//! 2023-11-29T20:23:43.277039Z TRACE node{name="client"}: turmoil: Delivered src=192.168.0.1:9999 dst=192.168.0.2:49152 protocol=TCP [0x48, 0x54, 0x54, 0x50, 0x2F, 0x31, 0x2E, 0x31, 0x20, 0x32, 0x30, 0x30, 0x20, 0x4F, 0x4B, 0xD, 0xA, 0x63, 0x6F, 0x6E, 0x74, 0x65, 0x6E, 0x74, 0x2D, 0x74, 0x79, 0x70, 0x65, 0x3A, 0x20, 0x74, 0x65, 0x78, 0x74, 0x2F, 0x70, 0x6C, 0x61, 0x69, 0x6E, 0x3B, 0x20, 0x63, 0x68, 0x61, 0x72, 0x73, 0x65, 0x74, 0x3D, 0x75, 0x74, 0x66, 0x2D, 0x38, 0xD, 0xA, 0x63, 0x6F, 0x6E, 0x74, 0x65, 0x6E, 0x74, 0x2D, 0x6C, 0x65, 0x6E, 0x67, 0x74, 0x68, 0x3A, 0x20, 0x31, 0x30, 0xD, 0xA, 0x64, 0x61, 0x74, 0x65, 0x3A, 0x20, 0x57, 0x65, 0x64, 0x2C, 0x20, 0x32, 0x39, 0x20, 0x4E, 0x6F, 0x76, 0x20, 0x32, 0x30, 0x32, 0x33, 0x20, 0x32, 0x30, 0x3A, 0x32, 0x33, 0x3A, 0x34, 0x33, 0x20, 0x47, 0x4D, 0x54, 0xD, 0xA, 0xD, 0xA, 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x20, 0x66, 0x6F, 0x6F, 0x21]
-//! 2023-11-29T20:23:43.277097Z TRACE node{name="client"}: turmoil: Recv src=192.168.0.1:9999 dst=192.168.0.2:49152 protocol=TCP [0x48, 0x54, 0x54, 0x50, 0x2F, 0x31, 0x2E, 0x31, 0x20, 0x32, 0x30, 0x30, 0x20, 0x4F, 0x4B, 0xD, 0xA, 0x63, 0x6F, 0x6E, 0x74, 0x65, 0x6E, 0x74, 0x2D, 0x74, 0x79, 0x70, 0x65, 0x3A, 0x20, 0x74, 0x65, 0x78, 0x74, 0x2F, 0x70, 0x6C, 0x61, 0x69, 0x6E, 0x3B, 0x20, 0x63, 0x68, 0x61, 0x72, 0x73, 0x65, 0x74, 0x3D, 0x75, 0x74, 0x66, 0x2D, 0x38, 0xD, 0xA, 0x63, 0x6F, 0x6E, 0x74, 0x65, 0x6E, 0x74, 0x2D, 0x6C, 0x65, 0x6E, 0x67, 0x74, 0x68, 0x3A, 0x20, 0x31, 0x30, 0xD, 0xA, 0x64, 0x61, 0x74, 0x65, 0x3A, 0x20, 0x57, 0x65, 0x64, 0x2C, 0x20, 0x32, 0x39, 0x20, 0x4E, 0x6F, 0x76, 0x20, 0x32, 0x30, 0x32, 0x33, 0x20, 0x32, 0x30, 0x3A, 0x32, 0x33, 0x3A, 0x34, 0x33, 0x20, 0x47, 0x4D, 0x54, 0xD, 0xA, 0xD, 0xA, 0x48, 0x65, 0x6C, 0x6C, 0x6F, 0x20, 0x66, 0x6F, 0x6F, 0x21]
-//! 2023-11-29T20:23:43.277324Z  INFO client: axum_example: Got response: Response { status: 200, version: HTTP/1.1, headers: {"content-type": "text/plain; charset=utf-8", "content-length": "10", "date": "Wed, 29 Nov 2023 20:23:43 GMT"}, body: b"Hello foo!" }
-//! ...
-//! ```
-//!
-//! Here the server is sending a response, before it is delivered to, and
-//! received by the client. Note that there are three steps to each packet
-//! trace in turmoil. We see `Send` when a packet is sent from one address
-//! to another. The packet is then `Delivered` to its destination, and when
-//! the destination reads the packet it is `Recv`'d.
-//!
-//! # Feature flags
-//!
-//! * `regex`: Enables regex host resolution through `ToIpAddrs`
-//!
-//! ## tokio_unstable
-//!
-//! Turmoil uses [unhandled_panic] to forward host panics as test failures. See
-//! [unstable features] to opt in.
-//!
-//! [unhandled_panic]:
-//!     https://docs.rs/tokio/latest/tokio/runtime/struct.Builder.html#method.unhandled_panic
-//! [unstable features]: https://docs.rs/tokio/latest/tokio/#unstable-features
-
-#[cfg(doctest)]
-mod readme;
+//! Built with `--cfg tokio_unstable`, a host's panic fails the simulation through tokio's
+//! [unhandled_panic](https://docs.rs/tokio/latest/tokio/runtime/struct.Builder.html#method.unhandled_panic).
 
 mod builder;
 
@@ -191,7 +71,7 @@ pub use dns::{ToIpAddr, ToIpAddrs, ToSocketAddrs};
 
 mod envelope;
 use envelope::Envelope;
-pub use envelope::{Datagram, Protocol, Segment};
+pub use envelope::{Protocol, Segment};
 
 mod error;
 pub use error::Result;
@@ -201,14 +81,6 @@ use host::Host;
 
 mod ip;
 pub use ip::IpVersion;
-
-#[cfg(feature = "unstable-fs")]
-pub mod fs;
-#[cfg(feature = "unstable-fs")]
-pub use fs::FsConfig;
-
-#[cfg(feature = "unstable-barriers")]
-pub mod barriers;
 
 pub mod net;
 
@@ -308,7 +180,7 @@ pub fn reverse_lookup(addr: IpAddr) -> Option<String> {
     World::current(|world| world.reverse_lookup(addr).map(|h| h.to_owned()))
 }
 
-/// Lookup an IP address by host name. Use regex to match a number of hosts.
+/// Lookup the IP addresses of hosts by name.
 ///
 /// Must be called from within a Turmoil simulation.
 pub fn lookup_many(addr: impl ToIpAddrs) -> Vec<IpAddr> {

@@ -34,9 +34,6 @@ pub enum Kind<'a> {
 /// Runtime configuration.
 #[derive(Clone, Default)]
 pub struct Config {
-    /// Whether io is enabled on the runtime.
-    pub enable_io: bool,
-
     /// Rng used to seed the tokio runtime.
     ///
     /// Only used if the `tokio_unstable` cfg flag is set.
@@ -278,15 +275,13 @@ impl<'a> Rt<'a> {
     }
 }
 
+// `config` only seeds tokio under `tokio_unstable`.
+#[cfg_attr(not(tokio_unstable), allow(unused_variables))]
 fn init(config: &mut Config) -> (Runtime, LocalSet) {
     let mut tokio_builder = tokio::runtime::Builder::new_current_thread();
 
     #[cfg(tokio_unstable)]
     tokio_builder.unhandled_panic(tokio::runtime::UnhandledPanic::ShutdownRuntime);
-
-    if config.enable_io {
-        tokio_builder.enable_io();
-    }
 
     #[cfg(tokio_unstable)]
     if let Some(rng) = &mut config.rng {

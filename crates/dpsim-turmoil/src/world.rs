@@ -2,7 +2,6 @@ use crate::config::Config;
 use crate::envelope::Protocol;
 use crate::host::HostTimer;
 use crate::ip::IpVersionAddrIter;
-use crate::net::udp::MulticastGroups;
 use crate::{
     config, for_pairs, Dns, Host, Result as TurmoilResult, ToIpAddr, ToIpAddrs, Topology,
     TRACING_TARGET,
@@ -26,9 +25,6 @@ pub(crate) struct World {
 
     /// Maps hostnames to ip addresses.
     pub(crate) dns: Dns,
-
-    // Maps multicast groups to udp destination addresses.
-    pub(crate) multicast_groups: MulticastGroups,
 
     /// If set, this is the current host being executed.
     pub(crate) current: Option<IpAddr>,
@@ -56,7 +52,6 @@ impl World {
             hosts: crate::Map::default(),
             topology: Topology::new(link),
             dns: Dns::new(addrs),
-            multicast_groups: MulticastGroups::default(),
             current: None,
             rng,
             tick_duration,
@@ -231,7 +226,6 @@ impl World {
         }
 
         // Initialize host state
-        #[cfg(feature = "unstable-fs")]
         self.hosts.insert(
             addr,
             Host::new(
@@ -240,20 +234,6 @@ impl World {
                 timer,
                 config.ephemeral_ports.clone(),
                 config.tcp_capacity,
-                config.udp_capacity,
-                config.fs.clone(),
-            ),
-        );
-        #[cfg(not(feature = "unstable-fs"))]
-        self.hosts.insert(
-            addr,
-            Host::new(
-                nodename,
-                addr,
-                timer,
-                config.ephemeral_ports.clone(),
-                config.tcp_capacity,
-                config.udp_capacity,
             ),
         );
     }

@@ -1,4 +1,4 @@
-//! This module contains the simulated TCP/UDP networking types.
+//! This module contains the simulated TCP networking types.
 //!
 //! They mirror [tokio::net](https://docs.rs/tokio/latest/tokio/net/) to provide
 //! a high fidelity implementation.
@@ -11,9 +11,6 @@ use crate::ToSocketAddrs;
 
 pub mod tcp;
 pub use tcp::{listener::TcpListener, stream::TcpStream};
-
-pub(crate) mod udp;
-pub use udp::UdpSocket;
 
 /// Performs a DNS resolution.
 ///
