@@ -14,6 +14,7 @@
 pub mod merge;
 pub mod search;
 pub mod space;
+mod stable_hash;
 
 pub use merge::merge;
 pub use search::{

@@ -15,7 +15,6 @@
 //!   once the plan's faults moved the run is dropped from the plan's extensions.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +24,7 @@ use crate::scenario::Scenario;
 use crate::trace::{ObservationKind, Trace};
 
 use super::space::{Fault, apply, faults_of};
+use super::stable_hash::StableHasher;
 
 /// How to search.
 #[derive(Clone, Debug)]
@@ -429,8 +429,8 @@ pub(super) fn conclude(result: &mut Verification, found: Findings, distinct_stat
 /// What a search is, for shards to check they belong together: dpsim's version, the base
 /// scenario's file as a hash, and every option that changes the result.
 fn fingerprint(base: &Scenario, options: &Options) -> String {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    crate::chaos::standalone(base).hash(&mut h);
+    let mut h = StableHasher::new("dpsim verify base");
+    h.str(&crate::chaos::standalone(base));
     format!(
         "dpsim {}, base {:016x}, at most {} faults, pruning {}, strict {}, window {:?}",
         env!("CARGO_PKG_VERSION"),
@@ -564,33 +564,30 @@ fn identity(base: &Scenario, plan: &[Fault]) -> String {
 /// same effect meet), and the plan's faults that act over time (a frozen, crashed or cut-off
 /// runner, a held call), with the runners' request timeouts.
 fn state_of(trace: &Trace, plan: &[Fault]) -> u64 {
-    struct Sink<'a>(&'a mut std::collections::hash_map::DefaultHasher);
-    impl std::io::Write for Sink<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.write(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = StableHasher::new("dpsim verify state");
     let beliefs: Vec<_> = trace
         .observations
         .iter()
         .filter(|o| !matches!(o.kind, ObservationKind::Applied { .. } | ObservationKind::MessageFault { .. }))
         .collect();
-    serde_json::to_writer(Sink(&mut h), &(&trace.calls, &trace.journal, &beliefs)).expect("traces serialise");
+    // One JSON value: self-delimiting.
+    serde_json::to_writer(&mut h, &(&trace.calls, &trace.journal, &beliefs)).expect("traces serialise");
     // Every fault with an effect over time, whether or not it is over: when a fault struck
     // depends on the run it was read off, and the same plan must hash the same whatever order
     // its faults were added in.
     let mut lasting: Vec<_> = plan.iter().filter(|f| f.lasting()).map(|f| (f.kind, &f.runner, f.until_ms)).collect();
     lasting.sort();
-    lasting.hash(&mut h);
+    h.u64(lasting.len() as u64);
+    for (kind, runner, until_ms) in lasting {
+        h.str(kind.name()).str(runner).opt_u64(until_ms);
+    }
     let mut timeouts: Vec<_> = plan.iter().filter_map(|f| f.request_timeout).collect();
     timeouts.sort();
-    timeouts.hash(&mut h);
-    trace.end_ms.hash(&mut h);
+    h.u64(timeouts.len() as u64);
+    for (spec, timeout_ms) in timeouts {
+        h.u64(spec as u64).u64(timeout_ms);
+    }
+    h.u64(trace.end_ms);
     h.finish()
 }
 
