@@ -23,8 +23,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
-use crate::cli::serve::{ClockMode, ServeArgs};
 use crate::protocol::Operation;
+use crate::serve::{ClockMode, ServeArgs};
 use crate::serve::{Server, TRACE_LIMIT};
 
 /// The figures of a fuzzing run.
@@ -211,7 +211,7 @@ pub fn fuzz_requests(seed: u64, n: u64, report: &mut FuzzReport) {
     let args = ServeArgs { poll_hold_ms: Some(0), seed: Some(seed), clock: ClockMode::Manual, ..ServeArgs::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let (server, _): (Server, _) = crate::cli::serve::server(&args).expect("server");
+    let (server, _): (Server, _) = crate::serve::server(&args).expect("server");
     let app = server.app();
     let mut known: Vec<String> = Vec::new();
     let start = Instant::now();

@@ -39,7 +39,6 @@
 
 pub mod chaos;
 pub mod check;
-pub mod cli;
 pub mod explore;
 pub mod faults;
 pub mod fuzz;
@@ -53,7 +52,6 @@ pub mod serve;
 pub mod service;
 pub mod shard;
 pub mod sim;
-pub mod sim_time;
 pub mod simulation;
 pub mod testing;
 pub mod time;

@@ -82,7 +82,7 @@ impl Simulation {
     pub fn from_file(path: impl AsRef<Path>) -> Result<Simulation, ScenarioError> {
         let path = path.as_ref();
         let scenario = load_file(path)?;
-        Ok(Simulation { name: crate::cli::run::scenario_name(path), ..Simulation::new(scenario) })
+        Ok(Simulation { name: crate::scenario::name_of(path), ..Simulation::new(scenario) })
     }
 
     /// Names the run in its report.

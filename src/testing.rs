@@ -117,7 +117,7 @@ impl Simulation {
     /// naming it; the result is returned when every seed held.
     pub fn chaos_test(&self, default: Range<u64>, dir: impl AsRef<Path>) -> ChaosResult {
         let seeds = match std::env::var("DPSIM_SEEDS") {
-            Ok(s) => parse_range(&s).unwrap_or_else(|| panic!("dpsim: DPSIM_SEEDS={s:?} is not start..end")),
+            Ok(s) => crate::chaos::parse_seeds(&s).unwrap_or_else(|e| panic!("dpsim: DPSIM_SEEDS: {e}")),
             Err(_) => default,
         };
         let jobs = env_u64("DPSIM_JOBS").map_or(2, |j| j.max(1) as usize);
@@ -187,7 +187,7 @@ impl Simulation {
     /// ownership log), the `report.html` that `dpsim run --out` writes. `report` and `trace`
     /// come from [`Simulation::run_traced`].
     pub fn timeline_html(&self, report: &Report, trace: &Trace) -> String {
-        let svg = crate::cli::run::timeline_svg(self.run_name(), trace);
+        let svg = crate::report::timeline::svg_of(self.run_name(), trace);
         let summary = format!("seed: {}\n{}{}", trace.seed, report.summary_text(), report.violations_text());
         crate::report::timeline::html(self.run_name(), &summary, &svg, &report.log_text())
     }
@@ -239,21 +239,12 @@ fn env_u64(name: &str) -> Option<u64> {
     Some(value.trim().parse().unwrap_or_else(|_| panic!("dpsim: {name}={value:?} is not a number")))
 }
 
-/// `start..end`.
-fn parse_range(s: &str) -> Option<Range<u64>> {
-    let (a, b) = s.trim().split_once("..")?;
-    Some(a.trim().parse().ok()?..b.trim().parse().ok()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn seed_ranges_parse_from_the_environment_form() {
-        assert_eq!(parse_range("0..1000"), Some(0..1000));
-        assert_eq!(parse_range(" 5 .. 7 "), Some(5..7));
-        assert_eq!(parse_range("5"), None);
+    fn file_names_are_made_safe() {
         assert_eq!(file_safe("a/b c"), "a_b_c");
     }
 }

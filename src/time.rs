@@ -197,3 +197,11 @@ mod tests {
         assert_eq!(format_duration(60_100), "1m0.1s");
     }
 }
+
+/// The current instant of the simulation running on this thread, as the ownership log stamps
+/// it (`+00:02:00.100`): for tracing lines stamped with simulated time, never the machine's
+/// (plug it into your subscriber's timer, as `dpsim -v` does). Between runs, and outside any,
+/// it is the start, `+00:00:00.000`.
+pub fn simulated_stamp() -> String {
+    crate::ownership::log::stamp(crate::sim::clock::sim_now().saturating_sub(crate::trace::EPOCH_MS))
+}

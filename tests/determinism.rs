@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use dpsim::cli::run::scenario_name;
 use dpsim::report::Report;
 use dpsim::scenario::load_file;
+use dpsim::scenario::name_of as scenario_name;
 
 /// The full output of a run: the report and the raw events, as bytes.
 fn run_bytes(path: &Path, seed: Option<u64>) -> String {

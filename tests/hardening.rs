@@ -192,7 +192,7 @@ mod hostile {
 
     #[test]
     fn the_last_u64_is_no_seed() {
-        assert!(dpsim::cli::chaos::parse_seeds("18446744073709551615").is_err());
-        assert_eq!(dpsim::cli::chaos::parse_seeds("18446744073709551614"), Ok(18446744073709551614..u64::MAX));
+        assert!(dpsim::chaos::parse_seeds("18446744073709551615").is_err());
+        assert_eq!(dpsim::chaos::parse_seeds("18446744073709551614"), Ok(18446744073709551614..u64::MAX));
     }
 }

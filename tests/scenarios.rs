@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use dpsim::cli::run::scenario_name;
 use dpsim::report::Report;
 use dpsim::scenario::load_file;
+use dpsim::scenario::name_of as scenario_name;
 
 fn replay(path: &Path, seed: Option<u64>) -> Report {
     let scenario = load_file(path).unwrap_or_else(|e| panic!("{e}"));

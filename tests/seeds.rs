@@ -12,7 +12,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 fn main() {
     let args = Arguments::from_args();
     let seeds = std::env::var("DPSIM_SEEDS").unwrap_or_else(|_| "0..16".into());
-    let seeds = dpsim::cli::chaos::parse_seeds(&seeds).unwrap_or_else(|e| panic!("DPSIM_SEEDS: {e}"));
+    let seeds = dpsim::chaos::parse_seeds(&seeds).unwrap_or_else(|e| panic!("DPSIM_SEEDS: {e}"));
     let base_path = std::env::var("DPSIM_CHAOS_BASE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/standard.json")));

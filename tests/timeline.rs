@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use dpsim::cli::run::timeline_svg;
+use dpsim::report::timeline::svg_of as timeline_svg;
 use dpsim::scenario::load_file;
 
 fn svg(file: &str) -> String {

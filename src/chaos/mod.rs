@@ -4,8 +4,11 @@
 pub mod compare;
 pub mod compare_page;
 pub mod plan;
+mod seeds;
 pub mod shrink;
 pub mod stats;
+
+pub use seeds::{SeedRangeError, parse_seeds};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

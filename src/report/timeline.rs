@@ -283,3 +283,9 @@ pub fn html(title: &str, summary: &str, svg: &str, log: &str) -> String {
         l = esc(log)
     )
 }
+
+/// The timeline picture of a run, titled with its name and seed.
+pub fn svg_of(name: &str, out: &Trace) -> String {
+    let analysis = crate::report::analysis::Analysis::of(out);
+    svg(out, &analysis, &format!("{name} (seed {})", out.seed))
+}

@@ -16,3 +16,9 @@ pub fn json_schema() -> serde_json::Value {
     let schema = schemars::schema_for!(Scenario);
     serde_json::to_value(schema).expect("schemas serialise")
 }
+
+/// A scenario's name, from its file: the file's stem (`ack-lost` for
+/// `tests/scenarios/ack-lost.json`), as reports and output directories call it.
+pub fn name_of(path: &std::path::Path) -> String {
+    path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+}

@@ -9,7 +9,10 @@
 
 pub mod admin;
 pub mod clock;
+mod run;
 pub mod script;
+
+pub use run::{ClockMode, ServeArgs, ServeError, run, server, write_out};
 
 use std::sync::Arc;
 

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use crate::explore::{Variant, explore};
-use crate::runner::Programs;
-use crate::scenario::load_file;
+use dpsim::explore::{Variant, explore};
+use dpsim::runner::Programs;
+use dpsim::scenario::load_file;
 
 use super::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
 

@@ -6,12 +6,12 @@ use std::fmt::Write;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use crate::chaos::compare::{Comparison, Config, compare};
-use crate::chaos::compare_page::{html, quantiles, signed};
-use crate::cli::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
-use crate::runner::Programs;
-use crate::scenario::load_file;
-use crate::scenario::overrides::with_assignments;
+use crate::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
+use dpsim::chaos::compare::{Comparison, Config, compare};
+use dpsim::chaos::compare_page::{html, quantiles, signed};
+use dpsim::runner::Programs;
+use dpsim::scenario::load_file;
+use dpsim::scenario::overrides::with_assignments;
 
 /// What to compare the base with.
 #[derive(Clone, Debug)]

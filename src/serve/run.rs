@@ -13,7 +13,7 @@ use crate::wire::sigv4::Credentials;
 use crate::wire::{HostConfig, ManualClock};
 
 /// Which clock `serve` runs on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClockMode {
     /// The machine's time plus whatever `/_dpsim/clock/advance` added (the default: a normal
     /// server, whose held polls time out on their own).

@@ -6,7 +6,15 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use dpsim::cli::run::{self as cli_run, Format};
+mod chaos;
+mod compare;
+mod explore;
+mod merge;
+mod run;
+mod sim_time;
+mod verify;
+
+use crate::run::{self as cli_run, Format};
 use dpsim::wire::sigv4::Credentials;
 
 /// Deterministic simulation and test harness for the AWS Data Pipeline task-runner protocol.
@@ -44,7 +52,7 @@ enum Command {
         /// The base scenario.
         scenario: PathBuf,
         /// Seeds, A..B (B exclusive).
-        #[arg(long, default_value = "0..100", value_parser = dpsim::cli::chaos::parse_seeds)]
+        #[arg(long, default_value = "0..100", value_parser = dpsim::chaos::parse_seeds)]
         seeds: std::ops::Range<u64>,
         /// Worker threads (default: all cores).
         #[arg(long, value_parser = at_least_one)]
@@ -119,7 +127,7 @@ enum Command {
         #[arg(long)]
         strict: bool,
         /// Only faults that strike in this window of simulated time, e.g. 9h..12h.
-        #[arg(long, value_name = "FROM..TO", value_parser = dpsim::cli::verify::parse_window)]
+        #[arg(long, value_name = "FROM..TO", value_parser = crate::verify::parse_window)]
         window: Option<std::ops::Range<u64>>,
         /// Change the scenario first: key.path=value, e.g. service.bug=reassigned_ack_grace
         /// (repeatable).
@@ -171,8 +179,8 @@ enum Command {
         #[arg(long)]
         rate_limits: bool,
         /// wall: the machine's time plus advances; manual: still until advanced.
-        #[arg(long, value_enum, default_value_t = dpsim::cli::serve::ClockMode::Wall)]
-        clock: dpsim::cli::serve::ClockMode,
+        #[arg(long, value_enum, default_value_t = ClockArg::Wall)]
+        clock: ClockArg,
         /// The manual clock's first instant, RFC 3339, or `now` (default 2026-01-01T00:00:00Z).
         #[arg(long, value_parser = parse_start)]
         start: Option<u64>,
@@ -189,6 +197,15 @@ enum Command {
         #[arg(long, value_parser = parse_bound)]
         zombie_bound: Option<u64>,
     },
+}
+
+/// `--clock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum ClockArg {
+    /// The machine's time plus whatever `/_dpsim/clock/advance` added.
+    Wall,
+    /// Still: time moves only through `/_dpsim/clock/advance`.
+    Manual,
 }
 
 /// `--zombie-bound`: a duration such as `30s` or `2m`.
@@ -217,7 +234,7 @@ fn init_tracing(verbose: u8, simulated: bool) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     if simulated {
-        builder.with_timer(dpsim::sim_time::SimTime).init();
+        builder.with_timer(sim_time::SimTime).init();
     } else {
         builder.init();
     }
@@ -255,9 +272,9 @@ fn main() -> ExitCode {
             if compare.is_some() || !sets.is_empty() =>
         {
             let seeds = shard.map_or(seeds.clone(), |s| dpsim::shard::shard_of(seeds, s));
-            let args = dpsim::cli::compare::CompareArgs {
+            let args = crate::compare::CompareArgs {
                 out: out.unwrap_or_else(|| {
-                    let mut dir = dpsim::cli::chaos::default_out(&scenario).into_os_string();
+                    let mut dir = crate::chaos::default_out(&scenario).into_os_string();
                     dir.push("-compare");
                     dir.into()
                 }),
@@ -265,30 +282,30 @@ fn main() -> ExitCode {
                 other: compare,
                 sets,
                 seeds,
-                jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
+                jobs: jobs.unwrap_or_else(crate::chaos::default_jobs),
             };
-            ExitCode::from(dpsim::cli::compare::run(&args))
+            ExitCode::from(crate::compare::run(&args))
         }
         Command::Chaos { scenario, seeds, jobs, shard, out, no_shrink, shrink_runs, shrink_seeds, .. } => {
-            let args = dpsim::cli::chaos::ChaosArgs {
-                out: out.unwrap_or_else(|| dpsim::cli::chaos::default_out(&scenario)),
+            let args = crate::chaos::ChaosArgs {
+                out: out.unwrap_or_else(|| crate::chaos::default_out(&scenario)),
                 scenario,
                 seeds: shard.map_or(seeds.clone(), |s| dpsim::shard::shard_of(seeds, s)),
-                jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
+                jobs: jobs.unwrap_or_else(crate::chaos::default_jobs),
                 shrink: !no_shrink,
                 shrink_runs,
                 shrink_seeds,
             };
-            ExitCode::from(dpsim::cli::chaos::run(&args))
+            ExitCode::from(crate::chaos::run(&args))
         }
-        Command::Merge { dirs, out } => ExitCode::from(dpsim::cli::merge::run(&dirs, out.as_deref())),
+        Command::Merge { dirs, out } => ExitCode::from(crate::merge::run(&dirs, out.as_deref())),
         Command::Verify { scenario, faults, jobs, json, out, no_prune, strict, sets, window, shard } => {
-            let args = dpsim::cli::verify::VerifyArgs {
-                out: out.unwrap_or_else(|| dpsim::cli::verify::default_out(&scenario)),
+            let args = crate::verify::VerifyArgs {
+                out: out.unwrap_or_else(|| crate::verify::default_out(&scenario)),
                 scenario,
                 options: dpsim::verify::Options {
                     faults,
-                    jobs: jobs.unwrap_or_else(dpsim::cli::chaos::default_jobs),
+                    jobs: jobs.unwrap_or_else(crate::chaos::default_jobs),
                     prune: !no_prune,
                     strict,
                     window,
@@ -297,9 +314,9 @@ fn main() -> ExitCode {
                 json,
                 sets,
             };
-            ExitCode::from(dpsim::cli::verify::run(&args))
+            ExitCode::from(crate::verify::run(&args))
         }
-        Command::Explore { scenario, json } => ExitCode::from(dpsim::cli::explore::run(&scenario, json)),
+        Command::Explore { scenario, json } => ExitCode::from(crate::explore::run(&scenario, json)),
         Command::Fuzz { seed, requests, scenarios, bases } => {
             ExitCode::from(dpsim::fuzz::run(seed, requests, scenarios, &bases))
         }
@@ -320,14 +337,17 @@ fn main() -> ExitCode {
             out,
             zombie_bound,
         } => {
-            let args = dpsim::cli::serve::ServeArgs {
+            let args = dpsim::serve::ServeArgs {
                 addr,
                 auth,
                 admin_token,
                 poll_hold_ms,
                 seed,
                 rate_limits,
-                clock,
+                clock: match clock {
+                    ClockArg::Wall => dpsim::serve::ClockMode::Wall,
+                    ClockArg::Manual => dpsim::serve::ClockMode::Manual,
+                },
                 start,
                 scenario,
                 out,
@@ -340,9 +360,9 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(dpsim::cli::serve::run(args)) {
+            match runtime.block_on(dpsim::serve::run(args)) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e @ dpsim::cli::serve::ServeError::Scenario(_)) => {
+                Err(e @ dpsim::serve::ServeError::Scenario(_)) => {
                     eprintln!("dpsim serve: {e}");
                     ExitCode::from(2)
                 }

@@ -3,15 +3,12 @@
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 
-use crate::report::log::stamp;
-use crate::sim::clock::{EPOCH_MS, sim_now};
-
 /// Stamps tracing lines with the simulation's current instant.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SimTime;
 
 impl FormatTime for SimTime {
     fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
-        write!(w, "{}", stamp(sim_now().saturating_sub(EPOCH_MS)))
+        w.write_str(&dpsim::time::simulated_stamp())
     }
 }

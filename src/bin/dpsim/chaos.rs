@@ -7,28 +7,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::chaos::shrink::shrink;
-use crate::chaos::stats::Distribution;
-use crate::chaos::{SeedOutcome, seed_scenario, standalone, sweep};
-use crate::cli::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
-use crate::runner::Programs;
-use crate::scenario::load_file;
-
-/// Parses `A..B` (B exclusive) or a single seed.
-pub fn parse_seeds(text: &str) -> Result<std::ops::Range<u64>, String> {
-    let bad = || format!("invalid seed range {text:?}: expected A..B, e.g. 0..200");
-    match text.split_once("..") {
-        Some((a, b)) => {
-            let (a, b): (u64, u64) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
-            if a >= b {
-                return Err(bad());
-            }
-            Ok(a..b)
-        }
-        // The last u64 is no seed: `A..A+1` must exist.
-        None => text.parse::<u64>().ok().and_then(|a| Some(a..a.checked_add(1)?)).ok_or_else(bad),
-    }
-}
+use crate::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
+use dpsim::chaos::shrink::shrink;
+use dpsim::chaos::stats::Distribution;
+use dpsim::chaos::{SeedOutcome, seed_scenario, standalone, sweep};
+use dpsim::runner::Programs;
+use dpsim::scenario::load_file;
 
 /// Options of a sweep.
 pub struct ChaosArgs {
@@ -240,7 +224,7 @@ pub struct Summary {
 /// Every probe with the number of seeds that hit it, from per-probe counts that may name only
 /// some of them; and the probes never hit, in the order tables list probes.
 fn probe_table(counts: &BTreeMap<String, usize>) -> (BTreeMap<String, usize>, Vec<String>) {
-    let all = crate::check::probes::Probe::ALL.map(|p| p.name());
+    let all = dpsim::check::probes::Probe::ALL.map(|p| p.name());
     let table: BTreeMap<String, usize> =
         all.iter().map(|n| (n.to_string(), counts.get(*n).copied().unwrap_or(0))).collect();
     let never = all.iter().filter(|n| table[**n] == 0).map(|n| n.to_string()).collect();
@@ -411,7 +395,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
 }
 
 fn summary_text(s: &Summary) -> String {
-    use crate::time::format_duration as d;
+    use dpsim::time::format_duration as d;
     let mut out = format!("runs: {}  failed: {}  errors: {}\n", s.runs, s.failed_runs, s.errors);
     if s.harness_defects > 0 {
         out += &format!(
@@ -431,7 +415,7 @@ fn summary_text(s: &Summary) -> String {
     }
     let hit = s.probes.values().filter(|n| **n > 0).count();
     out += &format!("probes hit: {hit} of {} (seeds that hit each):\n", s.probes.len());
-    let order = crate::check::probes::Probe::ALL.map(|p| p.name());
+    let order = dpsim::check::probes::Probe::ALL.map(|p| p.name());
     let rows: Vec<String> = order.iter().map(|n| format!("{n} {}", s.probes.get(*n).copied().unwrap_or(0))).collect();
     for row in rows.chunks(3) {
         out += &format!("  {}\n", row.iter().map(|r| format!("{r:<46}")).collect::<String>().trim_end());
@@ -452,5 +436,5 @@ pub fn default_jobs() -> usize {
 
 /// Where output goes by default.
 pub fn default_out(scenario: &Path) -> PathBuf {
-    PathBuf::from("chaos-out").join(crate::cli::run::scenario_name(scenario))
+    PathBuf::from("chaos-out").join(dpsim::scenario::name_of(scenario))
 }

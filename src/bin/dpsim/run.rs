@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::report::Report;
-use crate::scenario::{Scenario, load_file};
-use crate::sim;
-use crate::simulation::{Simulation, SimulationError};
-use crate::trace::Trace;
+use dpsim::report::Report;
+use dpsim::scenario::{Scenario, load_file};
+use dpsim::sim;
+use dpsim::simulation::{Simulation, SimulationError};
+use dpsim::trace::Trace;
 
 /// Output format of `run`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -25,10 +25,7 @@ pub const EXIT_EXPECTATION_FAILED: u8 = 1;
 /// Exit status for an invalid scenario or a failed simulation.
 pub const EXIT_INVALID: u8 = 2;
 
-/// A scenario's name: its file stem.
-pub fn scenario_name(path: &Path) -> String {
-    path.file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
-}
+use dpsim::scenario::name_of as scenario_name;
 
 /// Runs a loaded scenario with a progress bar on a terminal.
 pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, Trace), SimulationError> {
@@ -73,7 +70,7 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
         Ok(r) => r,
         // A scenario the simulation refuses (a program the CLI does not have) is input to fix,
         // not a run to repeat: no repro line.
-        Err(e @ crate::simulation::SimulationError::Scenario(_)) => {
+        Err(e @ dpsim::simulation::SimulationError::Scenario(_)) => {
             eprintln!("dpsim: {e}");
             return EXIT_INVALID;
         }
@@ -95,7 +92,11 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
     }
     // Drawn once, for --timeline and --out alike.
-    let svg = if timeline.is_some() || out_dir.is_some() { timeline_svg(&name, &output) } else { String::new() };
+    let svg = if timeline.is_some() || out_dir.is_some() {
+        dpsim::report::timeline::svg_of(&name, &output)
+    } else {
+        String::new()
+    };
     if let Some(file) = timeline
         && let Err(e) = std::fs::write(&file, &svg)
     {
@@ -119,12 +120,6 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     }
 }
 
-/// The timeline picture of a run.
-pub fn timeline_svg(name: &str, out: &Trace) -> String {
-    let analysis = crate::report::analysis::Analysis::of(out);
-    crate::report::timeline::svg(out, &analysis, &format!("{name} (seed {})", out.seed))
-}
-
 fn write_out(dir: &Path, report: &Report, out: &Trace, svg: &str, path: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("log.txt"), format!("seed: {}\n{}", out.seed, report.snapshot_text()))?;
@@ -133,7 +128,7 @@ fn write_out(dir: &Path, report: &Report, out: &Trace, svg: &str, path: &Path) -
     let name = scenario_name(path);
     std::fs::write(dir.join("timeline.svg"), svg)?;
     let summary = format!("seed: {}\n{}{}", out.seed, report.summary_text(), report.violations_text());
-    std::fs::write(dir.join("report.html"), crate::report::timeline::html(&name, &summary, svg, &report.log_text()))?;
+    std::fs::write(dir.join("report.html"), dpsim::report::timeline::html(&name, &summary, svg, &report.log_text()))?;
     std::fs::write(dir.join("events.json"), serde_json::to_string_pretty(&raw).expect("events serialise"))?;
     Ok(())
 }

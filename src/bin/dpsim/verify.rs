@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::runner::Programs;
-use crate::scenario::load_file;
-use crate::verify::search::plan_text;
-use crate::verify::{Options, Verification, verify};
+use dpsim::runner::Programs;
+use dpsim::scenario::load_file;
+use dpsim::verify::search::plan_text;
+use dpsim::verify::{Options, Verification, verify};
 
 use super::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
 
@@ -28,7 +28,7 @@ pub struct VerifyArgs {
 /// Parses `--window FROM..TO` (durations, as scenario files write them: `9h..12h`).
 pub fn parse_window(text: &str) -> Result<std::ops::Range<u64>, String> {
     let (from, to) = text.split_once("..").ok_or_else(|| format!("expected FROM..TO, as in 9h..12h, not {text:?}"))?;
-    let parse = |t: &str| crate::scenario::duration::parse_duration(t.trim());
+    let parse = |t: &str| dpsim::scenario::duration::parse_duration(t.trim());
     let (from, to) = (parse(from)?, parse(to)?);
     if from >= to {
         return Err(format!("the window {text:?} is empty: FROM must come before TO"));
@@ -38,7 +38,7 @@ pub fn parse_window(text: &str) -> Result<std::ops::Range<u64>, String> {
 
 /// Where `dpsim verify` writes by default: `verify-out/<scenario name>`.
 pub fn default_out(scenario: &Path) -> PathBuf {
-    PathBuf::from("verify-out").join(super::run::scenario_name(scenario))
+    PathBuf::from("verify-out").join(dpsim::scenario::name_of(scenario))
 }
 
 /// Runs `dpsim verify`; returns the exit status: 0 when no plan within the bound breaks
@@ -51,14 +51,14 @@ pub fn run(args: &VerifyArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let base = match crate::scenario::overrides::with_assignments(&base, &args.sets) {
+    let base = match dpsim::scenario::overrides::with_assignments(&base, &args.sets) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dpsim: invalid --set: {e}");
             return EXIT_INVALID;
         }
     };
-    let name = super::run::scenario_name(&args.scenario);
+    let name = dpsim::scenario::name_of(&args.scenario);
     let mut result = verify(&base, &Programs::default(), &args.options);
     if let Some(part) = &mut result.shard {
         part.scenario.clone_from(&name);
@@ -84,7 +84,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> u8 {
         }
     }
     let name = shards.iter().find_map(|s| s.shard.as_ref()).map(|p| p.scenario.clone()).unwrap_or_default();
-    let result = match crate::verify::merge(&shards) {
+    let result = match dpsim::verify::merge(&shards) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("dpsim: cannot merge: {e}");
@@ -115,7 +115,7 @@ fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
     std::fs::write(out.join("verify.json"), json)?;
     let file = out.join("counterexample.json");
     match &result.counterexample {
-        Some(c) => std::fs::write(file, crate::chaos::standalone(&c.scenario)),
+        Some(c) => std::fs::write(file, dpsim::chaos::standalone(&c.scenario)),
         None if file.exists() => std::fs::remove_file(file),
         None => Ok(()),
     }
@@ -125,7 +125,7 @@ fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
 pub fn text(name: &str, r: &Verification, out: &Path) -> String {
     let mut s = format!("verify {name}: every plan of at most {} fault(s)", r.bound);
     if let Some(w) = &r.window {
-        s += &format!(" striking in {}..{}", crate::report::log::stamp(w.start), crate::report::log::stamp(w.end));
+        s += &format!(" striking in {}..{}", dpsim::report::log::stamp(w.start), dpsim::report::log::stamp(w.end));
     }
     s += "\n";
     s += &format!(
@@ -163,7 +163,7 @@ pub fn text(name: &str, r: &Verification, out: &Path) -> String {
             s += &format!("  - {l}\n");
         }
         for v in &c.violations {
-            s += &format!("  breaks {} at {}: {}\n", v.invariant, crate::report::log::stamp(v.at), v.message);
+            s += &format!("  breaks {} at {}: {}\n", v.invariant, dpsim::report::log::stamp(v.at), v.message);
         }
         s += &format!("  as a scenario: {} (dpsim run it)\n", out.join("counterexample.json").display());
     }
