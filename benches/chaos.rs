@@ -8,7 +8,7 @@ mod common;
 use std::time::Instant;
 
 use common::child;
-use dpsim::sim::Stepping;
+use dpsim::scenario::Stepping;
 
 /// Seeds per sweep: fixed-tick stepping is about twenty times slower, so it sweeps fewer.
 const SEEDS_SKIPPING: u64 = 600;
@@ -17,8 +17,9 @@ const SEEDS_FIXED: u64 = 60;
 /// One sweep in this (child) process; prints its `RESULT` line.
 fn sweep(stepping: Stepping, seeds: u64, jobs: usize) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/standard.json");
-    let mut base = dpsim::scenario::load_file(std::path::Path::new(path)).expect("standard base");
-    base.stepping = stepping;
+    let base = dpsim::scenario::load_file(std::path::Path::new(path)).expect("standard base");
+    let stepping = serde_json::to_value(stepping).expect("steppings serialise");
+    let base = base.with([format!("stepping={stepping}")]).expect("a stepping");
     let start = Instant::now();
     let outcomes = dpsim::chaos::sweep(&base, 0..seeds, jobs, &dpsim::runner::Programs::default(), &|| {});
     let wall = start.elapsed().as_secs_f64();

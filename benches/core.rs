@@ -14,9 +14,8 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use dpsim::protocol::input::{PollForTaskInput, ReportTaskProgressInput};
-use dpsim::protocol::{Field, Operation, Request, Response};
-use dpsim::service::{Outcome, Service, Settings};
+use dpsim::bench::{Outcome, PollForTaskInput, ReportTaskProgressInput, Request, Response, Service, Settings};
+use dpsim::protocol::{Field, Operation};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;

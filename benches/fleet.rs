@@ -49,8 +49,7 @@ fn fleet_scenario() -> dpsim::scenario::Scenario {
 fn harness() {
     let scenario = fleet_scenario();
     let start = Instant::now();
-    let out =
-        dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).expect("simulation runs");
+    let out = dpsim::bench::simulate(&scenario);
     let sim_wall = start.elapsed().as_secs_f64();
     let report = Report::new("fleet", &scenario, &out);
     let wall = start.elapsed().as_secs_f64();

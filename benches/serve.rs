@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use dpsim::serve::{ServeArgs, server};
+use dpsim::serve::ServeOptions;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -76,18 +76,15 @@ fn quantile(sorted: &[Duration], q: f64) -> Duration {
 }
 
 async fn serve_under_test(tasks: usize) -> SocketAddr {
-    let args = ServeArgs {
+    let options = ServeOptions {
         addr: "127.0.0.1:0".parse().expect("addr"),
         poll_hold_ms: Some(0),
         seed: Some(1),
-        ..ServeArgs::default()
+        ..ServeOptions::default()
     };
-    let (server, _) = server(&args).expect("server");
-    let listener = tokio::net::TcpListener::bind(args.addr).await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = server.app();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    tokio::spawn(server.host().clone().run_deadlines());
+    let serving = dpsim::serve::bind(options).await.expect("bind");
+    let addr = serving.local_addr();
+    tokio::spawn(serving.serve_until(std::future::pending()));
     let mut sender = connect(addr).await;
     let mut ignored = Vec::new();
     let id = call(&mut sender, "CreatePipeline", json!({"name": "bench", "uniqueId": "bench"}), &mut ignored).await;

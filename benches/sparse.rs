@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use common::{alternate, best, child, ratio_range};
 use dpsim::report::Report;
+use dpsim::scenario::Stepping;
 use dpsim::scenario::parse;
-use dpsim::sim::Stepping;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -69,8 +69,7 @@ fn week_scenario(stepping: Stepping) -> dpsim::scenario::Scenario {
 fn week(stepping: Stepping) {
     let scenario = week_scenario(stepping);
     let start = Instant::now();
-    let out =
-        dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).expect("simulation runs");
+    let out = dpsim::bench::simulate(&scenario);
     let report = Report::new("week", &scenario, &out);
     let wall = start.elapsed().as_secs_f64();
     assert!(report.passed(), "{}", report.summary_text());
@@ -83,8 +82,7 @@ fn harness(stepping: Stepping) {
     let (mut requests, mut steps) = (0, 0);
     for _ in 0..REPEATS {
         let start = Instant::now();
-        let out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None)
-            .expect("simulation runs");
+        let out = dpsim::bench::simulate(&scenario);
         best_sim = best_sim.min(start.elapsed().as_secs_f64());
         let report = Report::new("sparse", &scenario, &out);
         best = best.min(start.elapsed().as_secs_f64());
@@ -97,9 +95,9 @@ fn harness(stepping: Stepping) {
 /// The service's clock in the baseline: tokio's paused time.
 struct PausedClock(tokio::time::Instant);
 
-impl dpsim::wire::Clock for PausedClock {
+impl dpsim::bench::Clock for PausedClock {
     fn now(&self) -> u64 {
-        dpsim::trace::EPOCH_MS + self.0.elapsed().as_millis() as u64
+        dpsim::bench::EPOCH_MS + self.0.elapsed().as_millis() as u64
     }
 }
 
@@ -120,9 +118,9 @@ async fn call(
 }
 
 /// A connection to the service in memory: the same AWS front door `serve` uses.
-async fn connect(host: &dpsim::wire::Host) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
+async fn connect(host: &dpsim::bench::Host) -> hyper::client::conn::http1::SendRequest<Full<Bytes>> {
     let (client, server) = tokio::io::duplex(1 << 16);
-    let service = hyper_util::service::TowerToHyperService::new(dpsim::wire::http::router(host.clone()));
+    let service = hyper_util::service::TowerToHyperService::new(dpsim::bench::router(host.clone()));
     tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(server), service));
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(client)).await.unwrap();
     tokio::spawn(conn);
@@ -142,15 +140,15 @@ fn baseline() {
         let calls = runtime.block_on(async {
             // The service's rules as the harness gets them from the scenario.
             let scenario = sparse_scenario(Stepping::SkipIdle);
-            let settings = dpsim::scenario::settings(&scenario, scenario.seed);
-            let config = dpsim::wire::HostConfig {
+            let settings = dpsim::bench::settings(&scenario, scenario.seed());
+            let config = dpsim::bench::HostConfig {
                 settings,
                 credentials: None,
                 keep_journal: true,
                 rate_limits: false,
                 journal_limit: None,
             };
-            let host = dpsim::wire::Host::new(config, std::sync::Arc::new(PausedClock(tokio::time::Instant::now())));
+            let host = dpsim::bench::Host::new(config, std::sync::Arc::new(PausedClock(tokio::time::Instant::now())));
             tokio::spawn(host.clone().run_deadlines());
             let mut operator = connect(&host).await;
             let mut calls = 0u64;

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use crate::check::Invariant;
 use crate::journal::EventKind;
 use crate::report::Report;
 use crate::report::analysis::rel;
@@ -16,10 +17,11 @@ use crate::scenario::model::{
     Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, RunnerSpec, Scenario, TaskMoment,
     TimedEvent,
 };
+use crate::sim::SimError;
 use crate::trace::component_of;
 
 /// Most deadlines explored per run (the earliest ones).
-pub const MAX_DEADLINES: usize = 12;
+pub(crate) const MAX_DEADLINES: usize = 12;
 
 /// One explored variant.
 #[derive(Clone, Debug, Serialize)]
@@ -31,7 +33,7 @@ pub struct Variant {
     /// What happened to the lease.
     pub outcome: String,
     /// Invariants broken (beyond those the scenario expects).
-    pub violations: Vec<String>,
+    pub violations: Vec<Invariant>,
     /// Expectations that failed (they were written for the unmodified scenario).
     pub failed_expectations: usize,
 }
@@ -50,8 +52,8 @@ struct Found {
     at: u64,
 }
 
-fn deadlines(base: &Scenario, programs: &Programs) -> Result<Vec<Found>, String> {
-    let out = crate::sim::run(base, base.seed, programs, None).map_err(|e| e.to_string())?;
+fn deadlines(base: &Scenario, programs: &Programs) -> Result<Vec<Found>, SimError> {
+    let out = crate::sim::run(base, base.seed, programs, None)?;
     let mut found = Vec::new();
     let mut handouts: std::collections::BTreeMap<(String, String), u32> = Default::default();
     let mut reports: std::collections::BTreeMap<(String, String), u32> = Default::default();
@@ -199,7 +201,7 @@ fn outcome(report: &Report, seq: u64) -> String {
 }
 
 /// Explores every deadline of a scenario.
-pub fn explore(base: &Scenario, programs: &Programs) -> Result<Vec<Variant>, String> {
+pub(crate) fn explore(base: &Scenario, programs: &Programs) -> Result<Vec<Variant>, SimError> {
     let mut rows = Vec::new();
     for f in deadlines(base, programs)? {
         let label = format!(
@@ -214,13 +216,13 @@ pub fn explore(base: &Scenario, programs: &Programs) -> Result<Vec<Variant>, Str
             stamp(rel(f.at))
         );
         for (variant, scenario) in variants_of(base, &f) {
-            let out = crate::sim::run(&scenario, scenario.seed, programs, None).map_err(|e| e.to_string())?;
+            let out = crate::sim::run(&scenario, scenario.seed, programs, None)?;
             let report = Report::new("explore", &scenario, &out);
             let violations = report
                 .violations
                 .iter()
-                .filter(|v| !scenario.expect_violations.iter().any(|e| e == v.invariant))
-                .map(|v| v.invariant.to_string())
+                .filter(|v| !scenario.expect_violations.contains(&v.invariant))
+                .map(|v| v.invariant)
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();

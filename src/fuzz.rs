@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use tower::ServiceExt;
 
 use crate::protocol::Operation;
-use crate::serve::{ClockMode, ServeArgs};
+use crate::serve::{ClockMode, ServeOptions};
 use crate::serve::{Server, TRACE_LIMIT};
 
 /// The figures of a fuzzing run.
@@ -208,7 +208,8 @@ fn request(rng: &mut ChaCha8Rng, known: &[String]) -> Request<Body> {
 /// thread is counted as a failure of the request being served rather than printed.
 pub fn fuzz_requests(seed: u64, n: u64, report: &mut FuzzReport) {
     let _watch = PanicWatch::install();
-    let args = ServeArgs { poll_hold_ms: Some(0), seed: Some(seed), clock: ClockMode::Manual, ..ServeArgs::default() };
+    let args =
+        ServeOptions { poll_hold_ms: Some(0), seed: Some(seed), clock: ClockMode::Manual, ..ServeOptions::default() };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (server, _): (Server, _) = crate::serve::server(&args).expect("server");
@@ -380,40 +381,4 @@ pub fn fuzz_scenarios(seed: u64, n: u64, bases: &[String], report: &mut FuzzRepo
         report.scenarios += 1;
     }
     report.scenarios_per_s = report.scenarios as f64 / start.elapsed().as_secs_f64().max(1e-9);
-}
-
-/// `dpsim fuzz`: runs both fuzzers and prints their figures; 1 when anything failed.
-pub fn run(seed: u64, requests: u64, scenarios: u64, bases: &[std::path::PathBuf]) -> u8 {
-    let mut texts = Vec::new();
-    for dir in bases {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            eprintln!("dpsim fuzz: cannot read {}", dir.display());
-            return 2;
-        };
-        let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        paths.sort();
-        texts.extend(
-            paths
-                .iter()
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .filter_map(|p| std::fs::read_to_string(p).ok()),
-        );
-    }
-    let mut report = FuzzReport::default();
-    fuzz_requests(seed, requests, &mut report);
-    fuzz_scenarios(seed, scenarios, &texts, &mut report);
-    println!(
-        "requests: {} ({} unanswered on purpose) at {:.0}/s; scenario mutations: {} of {} bases ({:.0}/s); failures: {}",
-        report.requests,
-        report.unanswered,
-        report.requests_per_s,
-        report.scenarios,
-        texts.len(),
-        report.scenarios_per_s,
-        report.failure_count
-    );
-    for f in &report.failures {
-        println!("  FAIL {f}");
-    }
-    u8::from(report.failure_count > 0)
 }

@@ -1,60 +1,123 @@
 //! dpsim: a deterministic simulation and test harness for the AWS Data Pipeline task-runner
-//! protocol.
+//! protocol (PollForTask, ReportTaskProgress, SetTaskStatus, ReportTaskRunnerHeartbeat).
 //!
-//! Start at [`simulation::Simulation`]: load a scenario, register your runner programs
-//! (written against [`runner::RunnerEnv`], with the official `aws-sdk-datapipeline` client),
-//! run, and read the [`report::Report`].
+//! A simulated network hosts a virtual Data Pipeline service and task runners under a
+//! simulated clock. A scenario file says what happens (pipelines, runners, lost messages,
+//! partitions, crashes, cancels); dpsim replays it deterministically, records every change of
+//! task ownership in an **ownership log**, and checks it against the lease rules. The same
+//! scenario and seed give byte-identical output, every run, on every machine.
 //!
-//! Module map:
-//! - [`simulation`]: the library's front door: a scenario plus runner programs, run to a report.
-//! - [`testing`]: what a user's `#[test]` calls: a run that fails with its log, timeline and
-//!   repro; chaos with shrinking; explore; the timeline page.
-//! - [`runner`]: the public runner API (environment, SDK client, belief hooks) and dpsim's
-//!   own virtual Task Runner, a program on that API.
-//! - [`time`]: simulated instants, Data Pipeline periods, AWS time formats.
-//! - [`protocol`]: the AWS model: operations, typed requests and responses, validation, errors.
-//! - [`service`]: the sans-IO service core: pipelines, schedules and their periods, instances,
-//!   attempts, leases, deadlines.
-//! - [`journal`]: the events the core emits for every state change.
-//! - [`trace`]: the run's plain data (journal, observations, facts) that checks and reports read.
-//! - [`faults`]: message faults, one path for the simulation's edge and `serve`.
-//! - [`wire`]: the AWS JSON 1.1 HTTP front (router, errors, request ids, Date, SigV4).
-//! - [`serve`]: the service on a real port for runners in any language: clock, live faults, log.
-//! - [`scenario`]: scenario files: format, strict loading, JSON Schema, world plan.
-//! - [`sim`]: the turmoil world (service, operator, runner machines) and its driver loop,
-//!   which skips idle simulated time.
-//! - [`ownership`]: ownership facts from a trace: leases, work, zombie work, the log's lines.
-//! - [`report`]: the report of a run: summary, expectations, invariants, timeline, JSON.
-//! - [`check`]: named invariants over a run (single owner, no early handout, ...).
-//! - [`chaos`]: seed sweeps that draw their own faults, run statistics, shrinking, and
-//!   experiments comparing two configurations on the same plans.
-//! - [`cli`]: the subcommands: `run`, `chaos`, `explore`, `serve`.
-//! - [`fuzz`]: `dpsim fuzz`: generated HTTP requests and scenario mutations, measured.
-//! - [`explore`]: `dpsim explore`: competing events one tick around every lease deadline.
-//! - [`verify`]: `dpsim verify`: every plan of up to k faults, exhaustively, smallest first.
-//! - [`shard`]: `--shard I/N`: which seeds or plans each machine takes, for `dpsim merge`.
-//! - [`sim_time`]: tracing timestamps in simulated time.
+//! # Testing your own runner
+//!
+//! A runner program is an async function of a [`RunnerEnv`]: the environment hands it an
+//! `aws-sdk-datapipeline` client that talks over the simulated network
+//! ([`RunnerEnv::sdk_client`]), its name, hostname and worker group, and simulated time.
+//! Register it on a [`Simulation`] under the name a scenario's runner entry gives as its
+//! `"program"`, and run:
+//!
+//! ```no_run
+//! use dpsim::runner::RunnerEnv;
+//! use dpsim::Simulation;
+//!
+//! async fn my_runner(env: RunnerEnv) {
+//!     let client = env.sdk_client();
+//!     // ... poll, acknowledge with a first ReportTaskProgress, work, report, SetTaskStatus ...
+//! #   let _ = client;
+//! }
+//!
+//! let report = Simulation::from_file("tests/scenarios/ack-lost.json")
+//!     .unwrap()
+//!     .program("my-runner", my_runner)
+//!     .run_test(); // panics with the log, the failures and a one-line repro if anything broke
+//! println!("{}", report.log_text());
+//! ```
+//!
+//! [`Simulation::run_test`], [`Simulation::chaos_test`] and [`Simulation::verify_test`] are
+//! the `#[test]` forms; [`Simulation::run`], [`Simulation::chaos`] and [`Simulation::verify`]
+//! return the results for a tool to read. See [`testing`] for the environment variables CI can
+//! set.
+//!
+//! # Scenarios without code
+//!
+//! dpsim's own virtual Task Runner ([`runner::BUILTIN`], the default program) models the AWS
+//! Task Runner, so a scenario file alone is a test:
+//!
+//! ```
+//! let scenario = dpsim::scenario::parse(r#"{
+//!   "seed": 1, "duration": "1h",
+//!   "pipelines": [{"name": "copy", "definition": {"objects": [
+//!     {"id": "Default", "name": "Default", "scheduleType": "ondemand"},
+//!     {"id": "Copy", "name": "Copy", "type": "ShellCommandActivity", "workerGroup": "wg-1"}]}}],
+//!   "runners": [{"name": "runner-a", "worker_group": "wg-1"}],
+//!   "expect": [{"kind": "final_status", "task": "Copy", "status": "FINISHED"}]
+//! }"#).unwrap();
+//! let report = dpsim::Simulation::new(scenario).run().unwrap();
+//! assert!(report.passed(), "{}", report.summary_text());
+//! assert!(report.log_text().contains("finished"));
+//! ```
+//!
+//! # What a run gives
+//!
+//! - a [`Report`]: the ownership log as lines and text, a summary, the verdict of every
+//!   expectation, every broken invariant ([`check::Violation`], named by [`check::Invariant`]),
+//!   the coverage probes hit, and JSON;
+//! - a [`Trace`] ([`Simulation::run_traced`]): the run as plain data (the service's journal,
+//!   the calls its edge saw and what it answered, what runners did and believed, the faults
+//!   applied), what every check and report reads;
+//! - from chaos, a [`chaos::SeedOutcome`] per seed, a [`chaos::ChaosSummary`], and failing
+//!   seeds shrunk to their fewest faults ([`testing::ChaosResult`]);
+//! - from verify, a [`verify::Verification`]: a bounded proof, or the smallest
+//!   counterexample as a standalone scenario.
+//!
+//! # Modules
+//!
+//! - [`simulation`]: the front door, [`Simulation`]; [`testing`] adds its `#[test]` forms.
+//! - [`runner`]: what a runner program is written against.
+//! - [`scenario`]: scenario files: loading with precise errors, the JSON Schema, variants.
+//! - [`report`], [`trace`], [`check`]: what a run produced and what broke.
+//! - [`chaos`], [`verify`], [`explore`], [`fuzz`]: generated faults, exhaustive plans,
+//!   deadline boundaries, generated requests.
+//! - [`serve`]: the virtual service on a real port, for runners in any language.
+//! - [`protocol`], [`time`], [`shard`]: the operations and error codes, time formats, and
+//!   how a sweep or search splits over machines.
+//!
+//! The `dpsim` command line is a user of this API like any tool; it is built with the `cli`
+//! feature (on by default). A crate that depends on the library turns it off:
+//! `dpsim = { version = "0.1", default-features = false }`.
 
 #![warn(missing_docs)]
 
 pub mod chaos;
 pub mod check;
 pub mod explore;
-pub mod faults;
 pub mod fuzz;
-pub mod journal;
-pub mod ownership;
 pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod serve;
-pub mod service;
 pub mod shard;
-pub mod sim;
 pub mod simulation;
 pub mod testing;
 pub mod time;
 pub mod trace;
 pub mod verify;
-pub mod wire;
+
+mod faults;
+mod journal;
+mod ownership;
+mod service;
+mod sim;
+mod wire;
+
+#[doc(hidden)]
+pub mod bench;
+
+#[cfg(test)]
+mod tests;
+
+pub use report::Report;
+pub use runner::RunnerEnv;
+pub use scenario::{Scenario, ScenarioError};
+pub use simulation::{Simulation, SimulationError};
+pub use trace::Trace;

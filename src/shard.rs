@@ -2,9 +2,26 @@
 //! machines (`--shard I/N`): one rule for which shard takes what, so that `dpsim merge` can put
 //! the shards back together into the result of one run.
 
+/// A shard that does not parse: not `I/N` with `0 <= I < N`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardError(String);
+
+impl std::fmt::Display for ShardError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid shard {:?}: expected I/N with 0 <= I < N, e.g. 0/4", self.0)
+    }
+}
+
+impl std::error::Error for ShardError {}
+
 /// Parses `--shard I/N`: shard I (from 0) of N.
-pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
-    let bad = || format!("invalid shard {text:?}: expected I/N with 0 <= I < N, e.g. 0/4");
+///
+/// ```
+/// assert_eq!(dpsim::shard::parse_shard("1/4"), Ok((1, 4)));
+/// assert!(dpsim::shard::parse_shard("4/4").is_err());
+/// ```
+pub fn parse_shard(text: &str) -> Result<(u64, u64), ShardError> {
+    let bad = || ShardError(text.to_string());
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
     let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
     if n == 0 || i >= n {

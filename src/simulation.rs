@@ -26,8 +26,9 @@ use std::path::Path;
 use crate::chaos::SeedOutcome;
 use crate::report::Report;
 use crate::runner::{BUILTIN, Programs, RunnerEnv};
+use crate::scenario::Stepping;
 use crate::scenario::{Scenario, ScenarioError, load_file};
-use crate::sim::{Progress, SimError, Stepping};
+pub use crate::sim::{Progress, SimError};
 use crate::trace::Trace;
 use crate::verify::Verification;
 

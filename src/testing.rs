@@ -27,10 +27,11 @@ use std::path::{Path, PathBuf};
 
 use crate::chaos::SeedOutcome;
 use crate::chaos::shrink::{Shrunk, shrink};
+use crate::check::Invariant;
 use crate::explore::Variant;
 use crate::report::Report;
 use crate::scenario::ScenarioError;
-use crate::simulation::Simulation;
+use crate::simulation::{Simulation, SimulationError};
 use crate::trace::Trace;
 
 /// Simulations a chaos failure's shrinking may run.
@@ -50,8 +51,10 @@ pub struct ChaosResult {
 pub struct ChaosFailure {
     /// The seed.
     pub seed: u64,
-    /// The first invariant it broke (or the simulation error, when it could not run).
-    pub invariant: String,
+    /// The first invariant it broke; `None` when it broke none (see `error`).
+    pub invariant: Option<Invariant>,
+    /// Why it failed without breaking an invariant: the simulation error, or a harness defect.
+    pub error: Option<String>,
     /// The smallest plan that still breaks the invariant, as a standalone scenario; `None`
     /// when the run failed without an invariant to shrink against.
     pub shrunk: Option<Shrunk>,
@@ -95,16 +98,12 @@ impl Simulation {
     pub fn chaos_shrunk(&self, seeds: Range<u64>, jobs: usize) -> Result<ChaosResult, ScenarioError> {
         let outcomes = self.chaos(seeds, jobs)?;
         let first_failure = outcomes.iter().find(|o| o.failed()).map(|o| {
-            let invariant = o.violations.first().map(|v| v.invariant.to_string());
-            let shrunk = invariant
-                .as_deref()
-                .and_then(|inv| shrink(self.scenario(), o.seed, inv, SHRINK_RUNS, self.registered()));
+            let invariant = o.violations.first().map(|v| v.invariant);
+            let shrunk = invariant.and_then(|inv| shrink(self.scenario(), o.seed, inv, SHRINK_RUNS, self.registered()));
             ChaosFailure {
                 seed: o.seed,
-                invariant: invariant
-                    .or_else(|| o.error.clone())
-                    .or_else(|| o.harness_defect.clone())
-                    .unwrap_or_default(),
+                invariant,
+                error: o.error.clone().or_else(|| o.harness_defect.clone()),
                 shrunk,
             }
         });
@@ -131,11 +130,15 @@ impl Simulation {
             failed.len(),
             result.outcomes.len(),
             failure.seed,
-            failure.invariant
+            match (&failure.invariant, &failure.error) {
+                (Some(invariant), _) => invariant.to_string(),
+                (None, Some(error)) => error.clone(),
+                (None, None) => "nothing".to_string(),
+            }
         );
         if let Some(shrunk) = &failure.shrunk {
             let file = dir.as_ref().join(format!("{}-seed-{}.json", file_safe(self.run_name()), failure.seed));
-            let written = write(&file, &crate::chaos::standalone(&shrunk.scenario));
+            let written = write(&file, &shrunk.scenario.to_file_text());
             message += &format!(
                 "\nshrunk to {} fault(s) in {} runs: {written}\nreplay it with Simulation::from_file on that file",
                 shrunk.plan.faults.len(),
@@ -161,7 +164,7 @@ impl Simulation {
         let mut message = format!("dpsim verify {}: {}", self.run_name(), result.verdict);
         if let Some(c) = &result.counterexample {
             let file = dir.as_ref().join(format!("{}-counterexample.json", file_safe(self.run_name())));
-            let written = write(&file, &crate::chaos::standalone(&c.scenario));
+            let written = write(&file, &c.scenario.to_file_text());
             for l in &c.labels {
                 message += &format!("\n  - {l}");
             }
@@ -178,18 +181,16 @@ impl Simulation {
 
     /// Explores every lease deadline of the scenario with its programs, as `dpsim explore`
     /// does: the competing events one tick before, at and after each.
-    pub fn explore(&self) -> Result<Vec<Variant>, String> {
-        self.check().map_err(|e| e.to_string())?;
-        crate::explore::explore(self.scenario(), self.registered())
+    pub fn explore(&self) -> Result<Vec<Variant>, SimulationError> {
+        self.check()?;
+        Ok(crate::explore::explore(self.scenario(), self.registered())?)
     }
 
     /// The timeline picture of a run as a standalone HTML page (summary, SVG timeline,
     /// ownership log), the `report.html` that `dpsim run --out` writes. `report` and `trace`
     /// come from [`Simulation::run_traced`].
     pub fn timeline_html(&self, report: &Report, trace: &Trace) -> String {
-        let svg = crate::report::timeline::svg_of(self.run_name(), trace);
-        let summary = format!("seed: {}\n{}{}", trace.seed, report.summary_text(), report.violations_text());
-        crate::report::timeline::html(self.run_name(), &summary, &svg, &report.log_text())
+        crate::report::page(self.run_name(), report, trace)
     }
 }
 

@@ -1,7 +1,11 @@
-//! Simulated instants and durations, and the Data Pipeline period syntax.
+//! Simulated time as dpsim writes and reads it: instants ([`Millis`]), the ownership log's
+//! stamps since the start of a run ([`stamp`]), durations for people ([`format_duration`]),
+//! and the instant of the simulation running now ([`simulated_stamp`]).
 //!
 //! The service core never reads a clock: every call is handed a [`Millis`] instant. Instants are
 //! milliseconds since the Unix epoch so that they render directly as AWS timestamps.
+
+pub use crate::ownership::log::stamp;
 
 use std::fmt;
 
@@ -9,17 +13,17 @@ use std::fmt;
 pub type Millis = u64;
 
 /// One second in milliseconds.
-pub const SECOND_MS: u64 = 1_000;
+pub(crate) const SECOND_MS: u64 = 1_000;
 /// One minute in milliseconds.
-pub const MINUTE_MS: u64 = 60 * SECOND_MS;
+pub(crate) const MINUTE_MS: u64 = 60 * SECOND_MS;
 /// One hour in milliseconds.
-pub const HOUR_MS: u64 = 60 * MINUTE_MS;
+pub(crate) const HOUR_MS: u64 = 60 * MINUTE_MS;
 /// One day in milliseconds.
-pub const DAY_MS: u64 = 24 * HOUR_MS;
+pub(crate) const DAY_MS: u64 = 24 * HOUR_MS;
 
 /// Why a Data Pipeline period string was rejected.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PeriodError(pub String);
+pub(crate) struct PeriodError(pub String);
 
 impl fmt::Display for PeriodError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -33,7 +37,7 @@ impl std::error::Error for PeriodError {}
 ///
 /// Units are case-insensitive and may be singular. A month counts as 30 days: Data Pipeline
 /// only uses months for schedules, where a fixed length keeps the simulation exact.
-pub fn parse_period(text: &str) -> Result<u64, PeriodError> {
+pub(crate) fn parse_period(text: &str) -> Result<u64, PeriodError> {
     let bad = || {
         PeriodError(format!(
             "invalid period {text:?}: expected \"<positive integer> <minutes|hours|days|weeks|months>\", e.g. \"15 minutes\""
@@ -56,7 +60,7 @@ pub fn parse_period(text: &str) -> Result<u64, PeriodError> {
 }
 
 /// Renders an instant the way Data Pipeline writes object times: `2012-12-12T00:00:00`.
-pub fn format_dp_time(at: Millis) -> String {
+pub(crate) fn format_dp_time(at: Millis) -> String {
     let t = to_offset_date_time(at);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
@@ -70,13 +74,13 @@ pub fn format_dp_time(at: Millis) -> String {
 }
 
 /// Renders an instant as RFC 3339 with milliseconds: `2026-01-01T00:02:00.000Z`.
-pub fn format_rfc3339(at: Millis) -> String {
+pub(crate) fn format_rfc3339(at: Millis) -> String {
     let t = to_offset_date_time(at);
     format!("{}.{:03}Z", format_dp_time(at), t.millisecond())
 }
 
 /// Renders an instant as an HTTP date (IMF-fixdate), for the `Date` response header.
-pub fn format_http_date(at: Millis) -> String {
+pub(crate) fn format_http_date(at: Millis) -> String {
     let t = to_offset_date_time(at);
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
@@ -93,12 +97,12 @@ pub fn format_http_date(at: Millis) -> String {
 }
 
 /// The whole second an instant falls in: object times have second resolution.
-pub fn whole_second(at: Millis) -> Millis {
+pub(crate) fn whole_second(at: Millis) -> Millis {
     at / SECOND_MS * SECOND_MS
 }
 
 /// Parses a Data Pipeline date-time (`2012-12-12T00:00:00`, optionally with `Z`) as UTC.
-pub fn parse_dp_time(text: &str) -> Option<Millis> {
+pub(crate) fn parse_dp_time(text: &str) -> Option<Millis> {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     let text = text.strip_suffix('Z').unwrap_or(text);
     let t = time::PrimitiveDateTime::parse(text, &format).ok()?;
@@ -107,6 +111,11 @@ pub fn parse_dp_time(text: &str) -> Option<Millis> {
 
 /// Parses an RFC 3339 instant (`2026-01-01T00:02:00Z`, `2026-01-01T00:02:00.5+01:00`), or a
 /// Data Pipeline date-time taken as UTC; None before 1970 or when malformed.
+///
+/// ```
+/// assert_eq!(dpsim::time::parse_instant("2026-01-01T00:02:00Z"), Some(1_767_225_720_000));
+/// assert_eq!(dpsim::time::parse_instant("yesterday"), None);
+/// ```
 pub fn parse_instant(text: &str) -> Option<Millis> {
     if let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
         return u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok();
@@ -115,6 +124,10 @@ pub fn parse_instant(text: &str) -> Option<Millis> {
 }
 
 /// Renders a duration compactly for humans: `2m`, `15m`, `1h30m`, `1m30s`, `4m4.3s`, `250ms`.
+///
+/// ```
+/// assert_eq!(dpsim::time::format_duration(5_400_000), "1h30m");
+/// ```
 pub fn format_duration(ms: u64) -> String {
     if ms == 0 {
         return "0s".into();
@@ -143,6 +156,14 @@ fn to_offset_date_time(at: Millis) -> time::OffsetDateTime {
     let nanos = i128::from(at) * 1_000_000;
     // Millis beyond year 9999 cannot come from a sane clock; clamp rather than panic.
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The current instant of the simulation running on this thread, as the ownership log stamps
+/// it (`+00:02:00.100`): for tracing lines stamped with simulated time, never the machine's
+/// (plug it into your subscriber's timer, as `dpsim -v` does). Between runs, and outside any,
+/// it is the start, `+00:00:00.000`.
+pub fn simulated_stamp() -> String {
+    crate::ownership::log::stamp(crate::sim::clock::sim_now().saturating_sub(crate::trace::EPOCH_MS))
 }
 
 #[cfg(test)]
@@ -196,12 +217,4 @@ mod tests {
         assert_eq!(format_duration(244_300), "4m4.3s");
         assert_eq!(format_duration(60_100), "1m0.1s");
     }
-}
-
-/// The current instant of the simulation running on this thread, as the ownership log stamps
-/// it (`+00:02:00.100`): for tracing lines stamped with simulated time, never the machine's
-/// (plug it into your subscriber's timer, as `dpsim -v` does). Between runs, and outside any,
-/// it is the start, `+00:00:00.000`.
-pub fn simulated_stamp() -> String {
-    crate::ownership::log::stamp(crate::sim::clock::sim_now().saturating_sub(crate::trace::EPOCH_MS))
 }

@@ -3,17 +3,15 @@
 
 use std::path::Path;
 
-use dpsim::report::Report;
-use dpsim::scenario::load_file;
-use dpsim::scenario::name_of as scenario_name;
+use dpsim::Simulation;
 
 /// The full output of a run: the report and the raw events, as bytes.
 fn run_bytes(path: &Path, seed: Option<u64>) -> String {
-    let scenario = load_file(path).unwrap_or_else(|e| panic!("{e}"));
-    let seed = seed.unwrap_or(scenario.seed);
-    let out =
-        dpsim::sim::run(&scenario, seed, &dpsim::runner::Programs::default(), None).unwrap_or_else(|e| panic!("{e}"));
-    let report = Report::new(&scenario_name(path), &scenario, &out);
+    let mut sim = Simulation::from_file(path).unwrap_or_else(|e| panic!("{e}"));
+    if let Some(seed) = seed {
+        sim = sim.seed(seed);
+    }
+    let (report, out) = sim.run_traced(None).unwrap_or_else(|e| panic!("{e}"));
     let raw = serde_json::json!({"journal": out.journal, "observations": out.observations});
     format!("{}\n{}\n{}", report.snapshot_text(), serde_json::to_string(&report).unwrap(), raw)
 }

@@ -13,12 +13,19 @@ mod buggy_runner;
 
 use std::path::Path;
 
-use dpsim::chaos::shrink::shrink;
-use dpsim::chaos::{standalone, violations_of};
+mod common;
+
+use dpsim::chaos::shrink;
+use dpsim::check::{Invariant, Violation};
 use dpsim::report::Report;
 use dpsim::runner::Programs;
 use dpsim::scenario::{Scenario, parse};
 use dpsim::simulation::{Simulation, SimulationError};
+
+/// The invariants a scenario breaks when run on its own with the examples' programs.
+fn broken_by(scenario: Scenario) -> Vec<Violation> {
+    Simulation::new(scenario).programs(programs()).run().unwrap().violations
+}
 
 fn programs() -> Programs {
     let mut p = Programs::new();
@@ -48,7 +55,7 @@ fn example() {
             let sim = Simulation::from_file(path).unwrap_or_else(|e| panic!("{e}")).programs(programs());
             let report = sim.run().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert!(report.passed(), "{}\n{}", report.summary_text(), report.log_text());
-            insta::with_settings!({ description => sim.scenario().description.clone() }, {
+            insta::with_settings!({ description => sim.scenario().description().to_string() }, {
                 insta::assert_snapshot!(report.snapshot_text());
             });
         });
@@ -114,8 +121,7 @@ fn sdk_runner_runs_are_byte_identical_and_another_seed_changes_a_jittery_one() {
 
 #[test]
 fn an_unknown_program_is_a_scenario_error_with_its_path() {
-    let mut scenario = two_runners("[]", 1, "{}");
-    scenario.runners[1].program = Some("no-such-runner".into());
+    let scenario = two_runners("[]", 1, "{}").with(["runners.1.program=no-such-runner"]).unwrap();
     match Simulation::new(scenario).programs(programs()).run() {
         Err(SimulationError::Scenario(e)) => {
             assert_eq!(e.path, "runners[1].program");
@@ -161,7 +167,7 @@ fn runner_faults_apply_to_user_runners() {
 #[test]
 fn the_buggy_runner_is_caught_by_zombie_bound_and_shrunk_to_a_small_chaos_repro() {
     let report = file("examples/scenarios/buggy-runner-canceled.json").run().unwrap();
-    assert!(report.violations.iter().any(|v| v.invariant == "zombie_bound"), "{}", report.summary_text());
+    assert!(report.violations.iter().any(|v| v.invariant == Invariant::ZombieBound), "{}", report.summary_text());
     assert!(report.log_text().contains("(inferred from its calls)"));
 
     let base = file("examples/scenarios/chaos-buggy-runner.json");
@@ -169,14 +175,17 @@ fn the_buggy_runner_is_caught_by_zombie_bound_and_shrunk_to_a_small_chaos_repro(
     let outcomes = base.chaos(0..200, 2).unwrap();
     let seed = outcomes
         .iter()
-        .find(|o| o.violations.iter().any(|v| v.invariant == "zombie_bound"))
+        .find(|o| o.violations.iter().any(|v| v.invariant == Invariant::ZombieBound))
         .map(|o| o.seed)
         .expect("chaos finds the buggy runner within 200 seeds");
-    let small = shrink(base.scenario(), seed, "zombie_bound", 150, &programs).expect("the failing seed still fails");
-    assert!(small.plan.effective().len() <= 3, "shrunk to {:?}", small.plan.effective());
-    let repro = parse(&standalone(&small.scenario)).unwrap();
-    let (violations, _) = violations_of(&repro, &programs).unwrap();
-    assert!(violations.iter().any(|v| v.invariant == "zombie_bound"), "the standalone repro fails on its own");
+    let small =
+        shrink(base.scenario(), seed, Invariant::ZombieBound, 150, &programs).expect("the failing seed still fails");
+    assert!(small.faults() <= 3, "shrunk to {} faults", small.faults());
+    let repro = parse(&small.scenario.to_file_text()).unwrap();
+    assert!(
+        broken_by(repro).iter().any(|v| v.invariant == Invariant::ZombieBound),
+        "the standalone repro fails on its own"
+    );
 }
 
 #[test]
@@ -205,7 +214,7 @@ fn the_readme_shows_the_example_runner_verbatim() {
 #[test]
 fn explore_and_the_timeline_work_with_user_runners() {
     let sim = file("examples/scenarios/sdk-runner-ack-lost.json");
-    let rows = dpsim::explore::explore(sim.scenario(), sim.registered()).unwrap();
+    let rows = sim.explore().unwrap();
     assert!(rows.iter().any(|r| r.deadline.starts_with("ack t1 (Copy, runner-a)")), "{rows:?}");
     // The user runner's acknowledgement, held to one tick before its deadline, is still lost
     // (the scenario drops it); a competing cancel one tick early cancels the lease.
@@ -213,18 +222,18 @@ fn explore_and_the_timeline_work_with_user_runners() {
     assert_eq!(row("cancel -1 tick").map(|r| r.outcome.as_str()), Some("canceled at +00:02:00.500"), "{rows:?}");
     assert!(rows.iter().all(|r| r.violations.is_empty()), "{rows:?}");
     let (_, trace) = file("examples/scenarios/buggy-runner-canceled.json").run_traced(None).unwrap();
-    let analysis = dpsim::report::analysis::Analysis::of(&trace);
-    let svg = dpsim::report::timeline::svg(&trace, &analysis, "buggy runner");
+    let svg = dpsim::report::timeline_svg("buggy runner", &trace);
     assert!(svg.contains("runner-a") && svg.contains("zombie"), "the picture shows the user runner's zombie work");
 }
 
 /// The README's SDK runner, alone on one short task: the base `verify` proves it on.
 fn sdk_runner_alone() -> Simulation {
-    let mut s = file("examples/scenarios/sdk-runner-ack-lost.json").scenario().clone();
-    s.runners.truncate(1);
-    s.events.clear();
-    s.expect.clear();
-    s.pipelines[0].definition.objects[1].insert("myWorkTime".into(), "2 minutes".into());
+    let s = common::edited(file("examples/scenarios/sdk-runner-ack-lost.json").scenario(), |s| {
+        s["runners"].as_array_mut().unwrap().truncate(1);
+        s["events"] = serde_json::json!([]);
+        s["expect"] = serde_json::json!([]);
+        s["pipelines"][0]["definition"]["objects"][1]["myWorkTime"] = "2 minutes".into();
+    });
     Simulation::new(s).name("sdk-runner-alone").programs(programs())
 }
 
@@ -239,16 +248,19 @@ fn the_sdk_runner_is_verified_with_two_faults_through_the_library() {
 
 #[test]
 fn verify_finds_the_buggy_runners_bug_with_one_fault() {
-    let mut s = file("examples/scenarios/buggy-runner-canceled.json").scenario().clone();
-    s.events.clear();
-    s.expect_violations.clear();
+    let s = common::edited(file("examples/scenarios/buggy-runner-canceled.json").scenario(), |s| {
+        s["events"] = serde_json::json!([]);
+        s["expect_violations"] = serde_json::json!([]);
+    });
     let sim = Simulation::new(s).name("buggy-runner").programs(programs());
     let r = sim.verify(2).unwrap();
     let c = r.counterexample.expect("verify finds the bug");
     println!("{}: {:?}", r.verdict, c.labels);
     assert!(c.faults.len() <= 2, "{:?}", c.labels);
-    assert!(c.violations.iter().any(|v| v.invariant == "zombie_bound"), "{:?}", c.violations);
-    let repro = parse(&standalone(&c.scenario)).unwrap();
-    let (violations, _) = violations_of(&repro, &programs()).unwrap();
-    assert!(violations.iter().any(|v| v.invariant == "zombie_bound"), "the counterexample fails on its own");
+    assert!(c.violations.iter().any(|v| v.invariant == Invariant::ZombieBound), "{:?}", c.violations);
+    let repro = parse(&c.scenario.to_file_text()).unwrap();
+    assert!(
+        broken_by(repro).iter().any(|v| v.invariant == Invariant::ZombieBound),
+        "the counterexample fails on its own"
+    );
 }

@@ -14,6 +14,7 @@ mod sdk_runner;
 use std::cell::Cell;
 use std::path::Path;
 
+use dpsim::check::Invariant;
 use dpsim::runner::RunnerEnv;
 use dpsim::simulation::Simulation;
 
@@ -33,10 +34,9 @@ async fn flaky_runner(env: RunnerEnv) {
 
 fn scenario() -> dpsim::scenario::Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/scenarios/buggy-runner-canceled.json");
-    let mut scenario = Simulation::from_file(path).unwrap().scenario().clone();
+    let scenario = Simulation::from_file(path).unwrap().scenario().clone();
     // A user's sweep expects no violation.
-    scenario.expect_violations.clear();
-    scenario
+    scenario.with(["expect_violations=[]"]).unwrap()
 }
 
 #[test]
@@ -44,7 +44,7 @@ fn a_runner_that_breaks_the_rules_every_time_is_confirmed() {
     let sim = Simulation::new(scenario()).program("buggy-runner", buggy_runner::buggy_runner);
     let outcomes = sim.chaos(0..1, 1).unwrap();
     let o = &outcomes[0];
-    assert!(o.violations.iter().any(|v| v.invariant == "zombie_bound"), "{o:?}");
+    assert!(o.violations.iter().any(|v| v.invariant == Invariant::ZombieBound), "{o:?}");
     assert_eq!(o.harness_defect, None);
 }
 

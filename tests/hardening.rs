@@ -55,8 +55,7 @@ fn a_duplicate_does_not_hold_up_the_original_and_its_copy_arrives_later() {
     // runner-a never hears of, so that lease expires unacknowledged.
     let events = r#"[{"at": "0s", "do": {"kind": "message", "operation": "PollForTask", "runner": "runner-a",
                       "effect": {"type": "duplicate", "after": "30s"}}}]"#;
-    let mut s = scenario(2, "{}", events);
-    s.runners[1].start_at = dpsim::scenario::Dur(10 * 60_000);
+    let s = scenario(2, "{}", events).with(["runners.1.start_at=10m"]).unwrap();
     let report = run(s);
     let log = report.log_text();
     let first = lines(&report, &["assigned", "runner-a", "t1"]);
@@ -87,9 +86,8 @@ fn a_link_latency_change_keeps_the_network_s_jitter() {
     let events = r#"[{"at": "0s", "do": {"kind": "latency", "machine": "runner-a", "latency": "50ms"}},
                      {"at": "0s", "do": {"kind": "latency", "machine": "runner-b", "latency": "50ms"}}]"#;
     let with_seed = |seed: u64| {
-        let mut s = scenario(1, r#"{"latency": "0s", "jitter": "900ms"}"#, events);
-        s.seed = seed;
-        run(s).log_text()
+        let s = scenario(1, r#"{"latency": "0s", "jitter": "900ms"}"#, events);
+        run(s.with([format!("seed={seed}")]).unwrap()).log_text()
     };
     assert_ne!(with_seed(1), with_seed(2));
 }
@@ -112,8 +110,7 @@ fn restarting_what_never_crashed_kills_and_starts_it_afresh_with_no_open_work() 
 
 #[test]
 fn a_panicking_runner_fails_its_chaos_seed_not_the_sweep() {
-    let mut s = scenario(1, "{}", "[]");
-    s.runners[0].program = Some("panics".into());
+    let s = scenario(1, "{}", "[]").with(["runners.0.program=panics"]).unwrap();
     let mut programs = Programs::new();
     programs.register("panics", |_env| async { panic!("a runner program's bug") });
     let outcomes = Simulation::new(s).programs(programs).chaos(0..3, 1).unwrap();

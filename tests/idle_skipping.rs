@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use aws_sdk_datapipeline::types::TaskStatus;
 use dpsim::runner::{Programs, RunnerEnv};
-use dpsim::sim::Stepping;
+use dpsim::scenario::Stepping;
 use dpsim::simulation::Simulation;
 
 /// A runner that sleeps with tokio directly, for durations that fall between ticks, and

@@ -1,11 +1,15 @@
 //! The invariants catch a deliberately broken service, and stay quiet on a correct one.
 
-use dpsim::report::Report;
+use dpsim::check::Invariant;
 use dpsim::scenario::{Scenario, load_file};
+use dpsim::{Report, Simulation, Trace};
 
 fn run(scenario: &Scenario) -> Report {
-    let out = dpsim::sim::run(scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
-    Report::new("test", scenario, &out)
+    Simulation::new(scenario.clone()).run().unwrap()
+}
+
+fn trace(scenario: &Scenario) -> Trace {
+    Simulation::new(scenario.clone()).run_traced(None).unwrap().1
 }
 
 fn delayed_report() -> Scenario {
@@ -24,14 +28,15 @@ fn a_correct_service_breaks_no_invariant() {
 
 #[test]
 fn a_service_that_revives_late_leases_is_caught_with_the_transitions_that_led_to_it() {
-    let mut scenario = delayed_report();
-    scenario.service.bug = Some(dpsim::service::Bug::ExtendLeaseOnLateReport);
+    let scenario = delayed_report().with(["service.bug=extend_lease_on_late_report"]).unwrap();
     let report = run(&scenario);
     // The history checker, judging only the calls and answers at the edge, catches it too.
-    let history = report.violations.iter().find(|v| v.invariant == "history").expect("the history checker catches it");
+    let history =
+        report.violations.iter().find(|v| v.invariant == Invariant::History).expect("the history checker catches it");
     assert!(history.message.contains("its progress deadline passed"), "{}", history.message);
     assert_eq!(history.runner.as_deref(), Some("runner-a"));
-    let first = report.violations.iter().find(|v| v.invariant == "stale_no_change").expect("the broken rule is caught");
+    let first =
+        report.violations.iter().find(|v| v.invariant == Invariant::StaleNoChange).expect("the broken rule is caught");
     assert_eq!(first.task.as_deref(), Some("Copy@1"));
     assert_eq!(first.runner.as_deref(), Some("runner-a"));
     let trail: Vec<&str> = first.trail.iter().map(|l| l.what.as_str()).collect();
@@ -41,18 +46,18 @@ fn a_service_that_revives_late_leases_is_caught_with_the_transitions_that_led_to
 
 #[test]
 fn a_service_that_ignores_try_cancel_is_caught_by_the_history_checker_alone() {
-    let mut scenario = load_file(std::path::Path::new(concat!(
+    let scenario = load_file(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/scenarios/try-cancel-while-running.json"
     )))
     .unwrap();
     assert!(run(&scenario).violations.is_empty(), "the correct service breaks nothing");
-    scenario.service.bug = Some(dpsim::service::Bug::IgnoreTryCancel);
+    let scenario = scenario.with(["service.bug=ignore_try_cancel"]).unwrap();
     let report = run(&scenario);
     // The service writes no "canceled" event, so the journal-based cancel_learned has nothing
     // to check; the history checker holds the answers against the answered TRY_CANCEL.
-    assert!(report.violations.iter().all(|v| v.invariant != "cancel_learned"));
-    let history = report.violations.iter().find(|v| v.invariant == "history").expect("caught from the edge");
+    assert!(report.violations.iter().all(|v| v.invariant != Invariant::CancelLearned));
+    let history = report.violations.iter().find(|v| v.invariant == Invariant::History).expect("caught from the edge");
     assert!(history.message.contains("TRY_CANCEL was answered"), "{}", history.message);
 }
 
@@ -64,7 +69,7 @@ fn a_fault_that_hits_another_runner_than_it_names_is_caught() {
         "/scenarios/duplicate-status-on-shared-machine.json"
     )))
     .unwrap();
-    let mut out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
+    let mut out = trace(&scenario);
     assert!(Report::new("test", &scenario, &out).violations.is_empty(), "the harness hits the named runner");
     // A harness that applied the fault to the other runner on the shared machine: the edge's
     // record says whose call it hit, and the check holds it against the name.
@@ -75,7 +80,7 @@ fn a_fault_that_hits_another_runner_than_it_names_is_caught() {
         .expect("the fault hit a call");
     hit.runner = Some("runner-a".into());
     let report = Report::new("test", &scenario, &out);
-    let v = report.violations.iter().find(|v| v.invariant == "fault_target").expect("caught");
+    let v = report.violations.iter().find(|v| v.invariant == Invariant::FaultTarget).expect("caught");
     assert!(v.message.contains("naming runner-b") && v.message.contains("from runner-a"), "{}", v.message);
 }
 
@@ -95,7 +100,7 @@ fn twin_pipelines() -> Scenario {
 #[test]
 fn instances_of_two_pipelines_that_share_an_id_are_two_tasks() {
     let scenario = twin_pipelines();
-    let mut out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
+    let mut out = trace(&scenario);
     let ids: Vec<&str> = out.instances.iter().map(|i| i.instance_id.as_str()).collect();
     assert_eq!(ids.len(), 2);
     assert_eq!(ids[0], ids[1], "the case needs instance ids that coincide");
@@ -107,11 +112,11 @@ fn instances_of_two_pipelines_that_share_an_id_are_two_tasks() {
 
     // Both leases moved onto one pipeline's instance: now one task has two owners.
     let first = out.instances[0].pipeline_id.clone();
-    for e in out.journal.iter_mut().filter(|e| matches!(e.kind, dpsim::journal::EventKind::Assigned { .. })) {
+    for e in out.journal.iter_mut().filter(|e| matches!(e.kind, dpsim::trace::EventKind::Assigned { .. })) {
         e.pipeline_id = Some(first.as_str().into());
     }
     let report = Report::new("test", &scenario, &out);
-    let v = report.violations.iter().find(|v| v.invariant == "single_owner").expect("caught");
+    let v = report.violations.iter().find(|v| v.invariant == Invariant::SingleOwner).expect("caught");
     assert!(v.message.contains("while t"), "{}", v.message);
 }
 
@@ -141,14 +146,16 @@ fn a_forged_task_id_names_no_lease() {
     // A client (under `serve`, any client) reports on `<seq>.forged` while lease <seq> is live;
     // the service rightly answers TaskNotFoundException. That says nothing about lease <seq>.
     let scenario = delayed_report();
-    let mut out = dpsim::sim::run(&scenario, scenario.seed, &dpsim::runner::Programs::default(), None).unwrap();
+    let mut out = trace(&scenario);
     let live = out
         .calls
         .iter()
         .find(|c| matches!(c.outcome, dpsim::trace::CallOutcome::Report { canceled: false }))
         .expect("an accepted report")
         .clone();
-    let seq = dpsim::trace::task_seq(live.task_id.as_deref().unwrap());
+    // dpsim's taskIds are `<lease number>.<mac>`.
+    let task_id = live.task_id.as_deref().unwrap();
+    let seq = task_id.split_once('.').expect("a dpsim taskId").0;
     let mut forged = live.clone();
     forged.task_id = Some(format!("{seq}.forged"));
     forged.outcome = dpsim::trace::CallOutcome::Error { code: dpsim::protocol::ErrorCode::TaskNotFoundException };

@@ -16,7 +16,7 @@ fn error(text: &str) -> String {
 #[test]
 fn the_reference_scenario_parses() {
     let s = parse(GOOD).unwrap();
-    assert_eq!(s.tick.ms(), 100, "tick defaults to 100 ms");
+    assert!(s.to_file_text().contains("\"tick\": \"100ms\""), "tick defaults to 100 ms");
 }
 
 #[test]

@@ -3,16 +3,12 @@
 
 use std::path::Path;
 
-use dpsim::report::Report;
 use dpsim::scenario::load_file;
-use dpsim::scenario::name_of as scenario_name;
+use dpsim::{Report, Simulation};
 
-fn replay(path: &Path, seed: Option<u64>) -> Report {
-    let scenario = load_file(path).unwrap_or_else(|e| panic!("{e}"));
-    let seed = seed.unwrap_or(scenario.seed);
-    let out = dpsim::sim::run(&scenario, seed, &dpsim::runner::Programs::default(), None)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    Report::new(&scenario_name(path), &scenario, &out)
+fn replay(path: &Path) -> Report {
+    let sim = Simulation::from_file(path).unwrap_or_else(|e| panic!("{e}"));
+    sim.run().unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
@@ -23,7 +19,7 @@ fn scenario() {
     settings.set_omit_expression(true);
     settings.bind(|| {
         insta::glob!("../scenarios", "*.json", |path| {
-            let report = replay(path, None);
+            let report = replay(path);
             assert!(
                 report.passed(),
                 "{}: expectations failed\n{}\nrepro: cargo run --release -- run {} --seed {}",
@@ -32,7 +28,7 @@ fn scenario() {
                 path.display(),
                 report.seed
             );
-            let description = load_file(path).map(|s| s.description).unwrap_or_default();
+            let description = load_file(path).map(|s| s.description().to_string()).unwrap_or_default();
             insta::with_settings!({ description => description }, {
                 insta::assert_snapshot!(report.snapshot_text());
             });

@@ -27,11 +27,11 @@ fn main() {
                     return Ok(());
                 }
                 let file = std::env::temp_dir().join(format!("dpsim-seed-{seed}.json"));
-                let _ = std::fs::write(&file, dpsim::chaos::standalone(&scenario));
+                let _ = std::fs::write(&file, scenario.to_file_text());
                 let what: Vec<String> = outcome
                     .violations
                     .iter()
-                    .map(|v| format!("{} at {}: {}", v.invariant, dpsim::report::log::stamp(v.at), v.message))
+                    .map(|v| format!("{} at {}: {}", v.invariant, dpsim::time::stamp(v.at), v.message))
                     .chain(outcome.error.clone())
                     .collect();
                 Err(Failed::from(format!(

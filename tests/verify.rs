@@ -4,14 +4,39 @@
 
 use std::path::Path;
 
-use dpsim::chaos::{standalone, sweep};
+use dpsim::check::Invariant;
+mod common;
+
+use dpsim::Simulation;
+use dpsim::chaos::sweep;
 use dpsim::runner::Programs;
 use dpsim::scenario::{Scenario, load_file, parse};
-use dpsim::service::Bug;
 use dpsim::verify::{Options, verify};
 
 fn scenario(name: &str) -> Scenario {
     load_file(&Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios").join(format!("{name}.json"))).unwrap()
+}
+
+/// The base with a broken service rule (`service.bug`).
+fn with_bug(base: &Scenario, bug: &str) -> Scenario {
+    base.with([format!("service.bug={bug}")]).unwrap()
+}
+
+/// The broken modes that need two precisely placed faults.
+const DEEP: [&str; 4] = [
+    "second_handout_never_expires",
+    "ack_at_deadline_arms_no_timer",
+    "reassigned_ack_grace",
+    "retry_ack_on_progress_timeout",
+];
+
+/// The base with these events added.
+fn with_events(base: &Scenario, events: &[&str]) -> Scenario {
+    common::edited(base, |s| {
+        for e in events {
+            s["events"].as_array_mut().unwrap().push(serde_json::from_str(e).unwrap());
+        }
+    })
 }
 
 fn options(faults: usize) -> Options {
@@ -40,25 +65,27 @@ fn small_scenarios_are_verified_clean_with_two_faults() {
 #[test]
 fn deep_broken_modes_need_two_precise_faults_and_chaos_misses_them() {
     let correct = scenario("happy-path");
-    let invariants_broken = |outcomes: &[dpsim::chaos::SeedOutcome]| -> Vec<(u64, &'static str)> {
+    let invariants_broken = |outcomes: &[dpsim::chaos::SeedOutcome]| -> Vec<(u64, Invariant)> {
         outcomes
             .iter()
             .flat_map(|o| {
-                o.violations.iter().filter(|v| v.invariant != "expectation").map(move |v| (o.seed, v.invariant))
+                o.violations
+                    .iter()
+                    .filter(|v| v.invariant != Invariant::Expectation)
+                    .map(move |v| (o.seed, v.invariant))
             })
             .collect()
     };
-    for bug in Bug::DEEP {
-        let mut base = correct.clone();
-        base.service.bug = Some(bug);
+    for bug in DEEP {
+        let base = with_bug(&correct, bug);
         let one = verify(&base, &Programs::default(), &options(1));
         assert!(one.proved(), "{bug:?} shows with one fault: {:?}", one.counterexample.map(|c| c.labels));
         let two = verify(&base, &Programs::default(), &options(2));
         let c = two.counterexample.unwrap_or_else(|| panic!("verify --faults 2 missed {bug:?}: {}", two.verdict));
         assert_eq!(c.faults.len(), 2, "{bug:?}");
         let invariant = c.violations[0].invariant;
-        let again = parse(&standalone(&c.scenario)).expect("the counterexample is a valid scenario");
-        let (v, _) = dpsim::chaos::violations_of(&again, &Programs::default()).unwrap();
+        let again = parse(&c.scenario.to_file_text()).expect("the counterexample is a valid scenario");
+        let v = Simulation::new(again).run().unwrap().violations;
         assert!(v.iter().any(|v| v.invariant == invariant), "{bug:?}: the file does not break {invariant}");
         let chaos = sweep(&base, 0..200, 2, &Programs::default(), &|| {});
         let found = invariants_broken(&chaos);
@@ -73,8 +100,7 @@ fn deep_broken_modes_need_two_precise_faults_and_chaos_misses_them() {
 
 #[test]
 fn the_result_does_not_depend_on_threads() {
-    let mut base = scenario("happy-path");
-    base.service.bug = Some(Bug::SecondHandoutNeverExpires);
+    let base = with_bug(&scenario("happy-path"), "second_handout_never_expires");
     for s in [scenario("try-cancel-while-running"), base] {
         let one = verify(&s, &Programs::default(), &Options { faults: 2, jobs: 1, ..Options::default() });
         let two = verify(&s, &Programs::default(), &Options { faults: 2, jobs: 2, ..Options::default() });
@@ -89,12 +115,11 @@ fn state_hashing_loses_no_distinct_behaviour() {
     // The second base has a message fault of its own on runner-a's acknowledgement: a plan's
     // fault on that same call is taken by it, and must not move on to the next report (which
     // would be a pending effect the state cannot see).
-    let mut held = scenario("try-cancel-while-running");
-    held.events.push(
-        serde_json::from_str(
+    let held = with_events(
+        &scenario("try-cancel-while-running"),
+        &[
             r#"{"at": "0s", "do": {"kind": "message", "operation": "ReportTaskProgress", "runner": "runner-a", "effect": {"type": "delay", "by": "1s"}}}"#,
-        )
-        .unwrap(),
+        ],
     );
     for s in [scenario("try-cancel-while-running"), held] {
         let pruned = verify(&s, &Programs::default(), &options(2));
@@ -110,11 +135,10 @@ fn state_hashing_loses_no_distinct_behaviour() {
 /// the operation and which of its calls; the others strike at the moment after a call.
 #[test]
 fn plans_are_standalone_scenarios_named_by_their_targets() {
-    let mut base = scenario("happy-path");
-    base.service.bug = Some(Bug::ReassignedAckGrace);
+    let base = with_bug(&scenario("happy-path"), "reassigned_ack_grace");
     let r = verify(&base, &Programs::default(), &options(2));
     let c = r.counterexample.expect("found");
-    let text = standalone(&c.scenario);
+    let text = c.scenario.to_file_text();
     assert!(text.contains("\"operation\": \"ReportTaskProgress\""), "{text}");
     assert!(text.contains("\"runner\": \"runner-a\""), "{text}");
     assert!(text.contains("\"occurrence\": 2"), "{text}");
@@ -125,13 +149,12 @@ fn plans_are_standalone_scenarios_named_by_their_targets() {
 /// calls of one operation each hit the call they name, even when the other takes a call first.
 #[test]
 fn faults_named_by_their_call_hit_that_call_whatever_hit_the_one_before() {
-    let mut s = scenario("happy-path");
-    for occurrence in [2, 3] {
-        let fault = format!(
+    let faults = [2, 3].map(|occurrence| {
+        format!(
             r#"{{"at": "0s", "do": {{"kind": "message", "operation": "ReportTaskProgress", "runner": "runner-a", "occurrence": {occurrence}, "effect": {{"type": "drop_response"}}}}}}"#
-        );
-        s.events.push(serde_json::from_str(&fault).unwrap());
-    }
+        )
+    });
+    let s = with_events(&scenario("happy-path"), &faults.each_ref().map(String::as_str));
     let (_, trace) = dpsim::simulation::Simulation::new(s).run_traced(None).unwrap();
     let reports: Vec<bool> = trace
         .calls

@@ -37,7 +37,7 @@ pub struct Config {
 
 /// What one seed gave under one configuration.
 #[derive(Clone, Debug, Default)]
-pub struct SeedRun {
+pub(crate) struct SeedRun {
     /// Invariants broken (and `expectation`), or `error` when the run could not complete.
     pub broken: Vec<String>,
     /// Figures of the run.
@@ -148,7 +148,7 @@ pub fn compare(
 }
 
 /// The comparison of finished runs, in seed order.
-pub fn analyse(seeds: std::ops::Range<u64>, configs: &[Config; 2], runs: &[(u64, [SeedRun; 2])]) -> Comparison {
+pub(crate) fn analyse(seeds: std::ops::Range<u64>, configs: &[Config; 2], runs: &[(u64, [SeedRun; 2])]) -> Comparison {
     let failures = (0..2)
         .map(|i| {
             let mut per_invariant = BTreeMap::new();

@@ -16,7 +16,7 @@ const TOP: f64 = 16.0;
 const BOTTOM: f64 = 44.0;
 
 /// The page, as HTML text.
-pub fn html(c: &Comparison, title: &str) -> String {
+pub(crate) fn html(c: &Comparison, title: &str) -> String {
     let mut out = String::new();
     let labels: Vec<&str> = c.failures.iter().map(|f| f.label.as_str()).collect();
     let _ = write!(
@@ -169,7 +169,7 @@ fn plot(m: &Metric, labels: &[&str]) -> String {
 
 /// A value in the metric's unit, for people (durations of 10 s and more to a tenth of a
 /// second).
-pub fn value(m: &Metric, v: f64) -> String {
+pub(crate) fn value(m: &Metric, v: f64) -> String {
     if m.unit != "ms" {
         return format!("{v:.1}");
     }
@@ -207,16 +207,54 @@ fn nice_step(span: f64, duration: bool) -> f64 {
 }
 
 /// A distribution's p50, p90, p99 and max in the metric's unit, as both tables show them.
-pub fn quantiles(m: &Metric, d: &super::compare::Dist) -> [String; 4] {
+pub(crate) fn quantiles(m: &Metric, d: &super::compare::Dist) -> [String; 4] {
     [d.p50, d.p90, d.p99, d.max].map(|v| value(m, v))
 }
 
 /// A signed difference in the metric's unit.
-pub fn signed(m: &Metric, v: f64) -> String {
+pub(crate) fn signed(m: &Metric, v: f64) -> String {
     let sign = if v < 0.0 { "-" } else { "+" };
     format!("{sign}{}", value(m, v.abs()))
 }
 
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+impl Comparison {
+    /// The comparison as text, as `dpsim chaos --compare` prints it: failures, then one line
+    /// per metric and configuration, then the differences and whether each is beyond
+    /// seed-to-seed noise.
+    pub fn text(&self) -> String {
+        let c = self;
+        let mut out = String::new();
+        for (name, f) in ["A", "B"].iter().zip(&c.failures) {
+            let per: Vec<String> = f.per_invariant.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+            let _ = writeln!(out, "{name}: runs {}  failed {}  {}", f.runs, f.failed_runs, per.join(", "));
+        }
+        for m in &c.metrics {
+            let _ = writeln!(out, "{}:", m.name);
+            for (name, d) in ["A", "B"].iter().zip(&m.configs) {
+                let [p50, p90, p99, max] = quantiles(m, d);
+                let _ = writeln!(out, "  {name}: n={} p50={p50} p90={p90} p99={p99} max={max}", d.count);
+            }
+            for d in &m.differences {
+                let _ = writeln!(
+                    out,
+                    "  B-A {}: {} (95% {} .. {}) {}",
+                    d.statistic,
+                    signed(m, d.delta),
+                    signed(m, d.ci95[0]),
+                    signed(m, d.ci95[1]),
+                    if d.beyond_noise { "BEYOND seed-to-seed noise" } else { "within noise" }
+                );
+            }
+        }
+        out
+    }
+
+    /// The comparison as a self-contained HTML page (`compare.html`), titled `title`.
+    pub fn page(&self, title: &str) -> String {
+        html(self, title)
+    }
 }

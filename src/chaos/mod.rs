@@ -1,15 +1,28 @@
-//! Chaos: sweep seeds over a base scenario, each drawing its own faults, check the invariants,
-//! and shrink failures to small scenario files.
+//! Chaos: sweep seeds over a base scenario, each seed drawing its own faults (and, swarm
+//! style, which kinds of fault it allows), check the invariants, and shrink failures to small
+//! scenario files.
+//!
+//! A base is a scenario without faults whose expectations hold under any plan. [`sweep`] runs
+//! seeds on threads ([`crate::Simulation::chaos`] is the same with your programs);
+//! [`ChaosSummary`] gives the figures; [`shrink`] makes a failing seed's plan as small as it
+//! goes while it still breaks the invariant; [`compare`] runs two configurations on the same
+//! seeds and plans. A seed that broke an invariant is replayed with fixed ticks before it
+//! counts, so a defect of the harness is never reported as one of the protocol.
 
 pub mod compare;
-pub mod compare_page;
-pub mod plan;
+pub(crate) mod compare_page;
+pub(crate) mod plan;
 mod seeds;
-pub mod shrink;
-pub mod stats;
+pub(crate) mod shrink;
+pub(crate) mod stats;
+mod summary;
 
 pub use seeds::{SeedRangeError, parse_seeds};
+pub use shrink::{Shrunk, shrink};
+pub use stats::Distribution;
+pub use summary::{ChaosSummary, MergeError, MergedSweep, Samples, merge_summaries};
 
+use crate::check::Invariant;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,7 +51,7 @@ pub struct SeedOutcome {
     pub violations: Vec<Violation>,
     /// A simulation error, if the run could not complete.
     pub error: Option<String>,
-    /// The run broke invariants that its replay did not (see [`confirm`]): a defect of the
+    /// The run broke invariants that its replay with fixed ticks did not: a defect of the
     /// harness or of a runner program that is not deterministic, never a protocol violation.
     /// Its `violations` are then empty; this says what each run found.
     pub harness_defect: Option<String>,
@@ -46,7 +59,7 @@ pub struct SeedOutcome {
     pub probes: BTreeMap<&'static str, u32>,
     /// Figures for the distributions.
     #[serde(skip)]
-    pub stats: RunStats,
+    pub(crate) stats: RunStats,
 }
 
 impl SeedOutcome {
@@ -55,7 +68,8 @@ impl SeedOutcome {
         !self.violations.is_empty() || self.error.is_some() || self.harness_defect.is_some()
     }
 
-    /// Turns the seed's violations into a harness defect: a replay disagreed with them.
+    /// Turns the seed's violations into a harness defect: a replay (in a fresh process, say)
+    /// disagreed with them, so they say nothing about the protocol.
     pub fn disown(&mut self, why: String) {
         self.violations.clear();
         self.harness_defect = Some(why);
@@ -63,7 +77,7 @@ impl SeedOutcome {
 }
 
 /// A proptest value tree for a seed's plan: deterministic in the seed, and shrinkable.
-pub fn plan_tree(base: &Scenario, seed: u64) -> impl ValueTree<Value = ChaosPlan> {
+pub(crate) fn plan_tree(base: &Scenario, seed: u64) -> impl ValueTree<Value = ChaosPlan> {
     let mut key = [0u8; 32];
     key[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &key);
@@ -72,14 +86,14 @@ pub fn plan_tree(base: &Scenario, seed: u64) -> impl ValueTree<Value = ChaosPlan
 }
 
 /// The plan a seed draws.
-pub fn plan_for(base: &Scenario, seed: u64) -> ChaosPlan {
+pub(crate) fn plan_for(base: &Scenario, seed: u64) -> ChaosPlan {
     plan_tree(base, seed).current()
 }
 
 /// Runs one scenario to its trace and report. A panic inside the simulation (a host's task, a
 /// runner program) fails this run only, as an error: a sweep goes on, and reports the run with
 /// its repro file.
-pub fn run_and_report(scenario: &Scenario, programs: &Programs) -> Result<(Trace, Report), String> {
+pub(crate) fn run_and_report(scenario: &Scenario, programs: &Programs) -> Result<(Trace, Report), String> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate::sim::run(scenario, scenario.seed, programs, None)
     }));
@@ -99,23 +113,23 @@ pub fn run_and_report(scenario: &Scenario, programs: &Programs) -> Result<(Trace
 }
 
 /// The first violation of each invariant a report shows, beyond those the scenario expects.
-pub fn unexpected(scenario: &Scenario, report: &Report) -> BTreeMap<&'static str, Violation> {
-    let mut first: BTreeMap<&'static str, Violation> = BTreeMap::new();
-    for v in report.violations.iter().filter(|v| !scenario.expect_violations.iter().any(|e| e == v.invariant)) {
+pub(crate) fn unexpected(scenario: &Scenario, report: &Report) -> BTreeMap<Invariant, Violation> {
+    let mut first: BTreeMap<Invariant, Violation> = BTreeMap::new();
+    for v in report.violations.iter().filter(|v| !scenario.expect_violations.contains(&v.invariant)) {
         first.entry(v.invariant).or_insert_with(|| v.clone());
     }
     first
 }
 
 /// Runs one scenario and returns the invariants it broke beyond those it expects.
-pub fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Violation>, RunStats), String> {
+pub(crate) fn violations_of(scenario: &Scenario, programs: &Programs) -> Result<(Vec<Violation>, RunStats), String> {
     let (out, report) = run_and_report(scenario, programs)?;
     let stats = RunStats::of(&out, &report);
     let mut first = unexpected(scenario, &report);
     // The base's expectations hold under every plan drawn over it.
     if let Some(failed) = report.expectations.iter().find(|e| !e.ok) {
-        first.entry("expectation").or_insert_with(|| Violation {
-            invariant: "expectation",
+        first.entry(Invariant::Expectation).or_insert_with(|| Violation {
+            invariant: Invariant::Expectation,
             at: out.end_ms,
             task: None,
             runner: None,
@@ -132,24 +146,24 @@ pub fn seed_scenario(base: &Scenario, seed: u64) -> Scenario {
 }
 
 /// The invariants a list of violations names, for messages.
-pub fn invariant_names(violations: &[Violation]) -> String {
+pub(crate) fn invariant_names(violations: &[Violation]) -> String {
     if violations.is_empty() {
         return "nothing".into();
     }
-    violations.iter().map(|v| v.invariant).collect::<Vec<_>>().join(", ")
+    violations.iter().map(|v| v.invariant.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// Chaos's false-alarm guard: replays a run that broke invariants with fixed-tick stepping
 /// (no idle leap, so nothing the leaps could get wrong) and requires the same violations, at the
 /// same instants, with the same words. A disagreement is a defect of the harness (or a runner
 /// program that is not deterministic), never of the protocol under test: the error says so.
-pub fn confirm(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
+pub(crate) fn confirm(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
     confirm_by(scenario, found, |replay| violations_of(replay, programs).map(|(v, _)| v))
 }
 
 /// [`confirm`] for a run judged by its invariants alone (`dpsim verify`, where a failed
 /// expectation is not a violation unless asked).
-pub fn confirm_invariants(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
+pub(crate) fn confirm_invariants(scenario: &Scenario, programs: &Programs, found: &[Violation]) -> Result<(), String> {
     confirm_by(scenario, found, |replay| {
         run_and_report(replay, programs).map(|(_, report)| unexpected(replay, &report).into_values().collect())
     })
@@ -181,7 +195,7 @@ fn confirm_by(
 }
 
 /// Runs one seed over a base; a seed that breaks invariants is confirmed by a replay
-/// ([`confirm`]) before it counts.
+/// with fixed ticks before it counts.
 pub fn run_seed(base: &Scenario, seed: u64, programs: &Programs) -> (SeedOutcome, Scenario) {
     let plan = plan_for(base, seed);
     let scenario = plan::apply(base, seed, &plan);
@@ -227,7 +241,7 @@ pub fn sweep(
 
 /// Runs `run` for every seed on `jobs` threads (each takes the next seed when it is free);
 /// `progress` is told after each seed. Results in seed order, whatever the threads did.
-pub fn per_seed<T: Send>(
+pub(crate) fn per_seed<T: Send>(
     seeds: std::ops::Range<u64>,
     jobs: usize,
     progress: &(dyn Fn() + Sync),
@@ -251,11 +265,4 @@ pub fn per_seed<T: Send>(
         }
     });
     results.into_inner().unwrap_or_else(|p| p.into_inner()).into_iter().collect()
-}
-
-/// A scenario file that reproduces a run on its own.
-pub fn standalone(scenario: &Scenario) -> String {
-    let mut s = scenario.clone();
-    s.schema = Some("../scenario.schema.json".into());
-    serde_json::to_string_pretty(&s).expect("scenarios serialise") + "\n"
 }

@@ -4,6 +4,7 @@
 
 use proptest::strategy::ValueTree;
 
+use crate::check::Invariant;
 use crate::journal::EventKind;
 use crate::runner::Programs;
 use crate::scenario::model::{Action, At};
@@ -16,7 +17,7 @@ use super::{plan_tree, violations_of};
 #[derive(Clone, Debug)]
 pub struct Shrunk {
     /// The smallest plan found that still breaks the invariant.
-    pub plan: ChaosPlan,
+    pub(crate) plan: ChaosPlan,
     /// That plan applied to the base: a standalone scenario.
     pub scenario: Scenario,
     /// Simulations run while shrinking.
@@ -25,9 +26,32 @@ pub struct Shrunk {
     pub snapped: usize,
 }
 
+impl Shrunk {
+    /// The faults left in the plan.
+    pub fn faults(&self) -> usize {
+        self.plan.effective().len()
+    }
+
+    /// The runners of the fleet the shrunk plan keeps (when the base has a fleet).
+    pub fn runners(&self) -> u32 {
+        self.plan.runners
+    }
+
+    /// The activations per pipeline the shrunk plan keeps.
+    pub fn activations(&self) -> u32 {
+        self.plan.activations
+    }
+}
+
 /// Shrinks the plan of `seed` while `invariant` stays broken, running at most `max_runs`
 /// simulations. None when the seed does not break it in the first place.
-pub fn shrink(base: &Scenario, seed: u64, invariant: &str, max_runs: usize, programs: &Programs) -> Option<Shrunk> {
+pub fn shrink(
+    base: &Scenario,
+    seed: u64,
+    invariant: Invariant,
+    max_runs: usize,
+    programs: &Programs,
+) -> Option<Shrunk> {
     let breaks = |plan: &ChaosPlan| {
         let scenario = apply(base, seed, plan);
         violations_of(&scenario, programs).is_ok_and(|(v, _)| v.iter().any(|x| x.invariant == invariant))
@@ -74,7 +98,7 @@ const SNAP_CANDIDATES: usize = 4;
 /// Moves each fault's start (with its end, keeping the duration) onto the nearest lease
 /// deadline boundary, one tick before, at, or one tick after, where the invariant still breaks:
 /// the smallest scenario then shows the race at the exact moment it is lost.
-fn snap_to_boundaries(mut scenario: Scenario, invariant: &str, programs: &Programs) -> (Scenario, usize, usize) {
+fn snap_to_boundaries(mut scenario: Scenario, invariant: Invariant, programs: &Programs) -> (Scenario, usize, usize) {
     let breaks =
         |s: &Scenario| violations_of(s, programs).is_ok_and(|(v, _)| v.iter().any(|x| x.invariant == invariant));
     let Ok(out) = crate::sim::run(&scenario, scenario.seed, programs, None) else { return (scenario, 0, 0) };

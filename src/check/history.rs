@@ -23,6 +23,7 @@
 //! answer is recorded after the call that released it); the checker allows both orders and
 //! judges waiting only across millisecond boundaries.
 
+use crate::check::Invariant;
 use std::collections::BTreeMap;
 
 use crate::ownership::log::stamp;
@@ -43,12 +44,12 @@ pub(super) struct Judged {
 
 /// The safety verdicts (`history`).
 pub fn history(input: &Input) -> Vec<Violation> {
-    judged(input).verdicts.iter().filter(|v| v.invariant == "history").cloned().collect()
+    judged(input).verdicts.iter().filter(|v| v.invariant == Invariant::History).cloned().collect()
 }
 
 /// The liveness verdicts (`liveness`).
 pub fn liveness(input: &Input) -> Vec<Violation> {
-    judged(input).verdicts.iter().filter(|v| v.invariant == "liveness").cloned().collect()
+    judged(input).verdicts.iter().filter(|v| v.invariant == Invariant::Liveness).cloned().collect()
 }
 
 /// The probes the walk hit (rules put to the test, deadline boundaries, how leases ended).
@@ -175,7 +176,7 @@ impl<'a> Walk<'a> {
     }
 
     /// Records a violation about the model's instance `i`.
-    fn flag(&mut self, invariant: &'static str, at: Millis, i: usize, runner: Option<&str>, message: String) {
+    fn flag(&mut self, invariant: Invariant, at: Millis, i: usize, runner: Option<&str>, message: String) {
         let at = rel(at);
         let inst = &self.model.insts[i];
         let task = Some(self.input.analysis.label(&inst.pipeline, &inst.id));
@@ -227,7 +228,7 @@ impl<'a> Walk<'a> {
                                 "ReportTaskProgress on t{seq} was answered canceled=false, but the lease was over since {} ({why}): every later report answers canceled=true",
                                 stamp(rel(when))
                             );
-                            self.flag("history", at, inst, c.runner.as_deref(), message);
+                            self.flag(Invariant::History, at, inst, c.runner.as_deref(), message);
                         }
                         None => {
                             self.hits.hit(Probe::ReportLiveAccepted);
@@ -254,7 +255,7 @@ impl<'a> Walk<'a> {
                                 "SetTaskStatus {status} on t{seq} was accepted, but the lease was over since {} ({why}): only the live lease sets a status",
                                 stamp(rel(when))
                             );
-                            self.flag("history", at, inst, c.runner.as_deref(), message);
+                            self.flag(Invariant::History, at, inst, c.runner.as_deref(), message);
                         }
                         None => {
                             self.hits.hit(Probe::StatusLiveAccepted);
@@ -293,13 +294,13 @@ impl<'a> Walk<'a> {
                 "t{seq} was handed to a poll for worker group {:?}; its tasks go to {group:?}",
                 c.worker_group.as_deref().unwrap_or_default()
             );
-            self.flag("history", at, i, runner, message);
+            self.flag(Invariant::History, at, i, runner, message);
         }
         self.handout_boundary(c, i);
         if !self.model.may_hand_out(i) {
             let why = self.model.why_not_ready(i);
             let message = format!("t{seq} was handed out, but {why}: a task is handed out only when ready");
-            self.flag("history", at, i, runner, message);
+            self.flag(Invariant::History, at, i, runner, message);
         }
         let expected = self.model.hand_out(i, seq);
         self.hits.hit(if expected.is_some_and(|n| n > 1) { Probe::RetryAttemptJudged } else { Probe::HandoutJudged });
@@ -311,7 +312,7 @@ impl<'a> Walk<'a> {
                 "t{seq} was handed out as attempt {n}; the rules give attempt {expected} ({} failure(s) since it was created or rerun, maximumRetries {}; a missed acknowledgement is no failure)",
                 inst.failures, inst.rules.maximum_retries
             );
-            self.flag("history", at, i, runner, message);
+            self.flag(Invariant::History, at, i, runner, message);
         }
     }
 
@@ -398,7 +399,7 @@ impl<'a> Walk<'a> {
                 c.operation,
                 stamp(rel(lease.deadline))
             );
-            self.flag("history", c.answered_at, inst, c.runner.as_deref(), message);
+            self.flag(Invariant::History, c.answered_at, inst, c.runner.as_deref(), message);
             self.model.end_lease(seq, LeaseEnd::ServiceSaid);
         }
         let mut found = Vec::new();
@@ -425,7 +426,7 @@ impl<'a> Walk<'a> {
                 inst.id,
                 stamp(rel(inst.ready_since.unwrap_or(t))),
             );
-            self.flag("liveness", t, i, runner.as_deref(), message);
+            self.flag(Invariant::Liveness, t, i, runner.as_deref(), message);
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The invariants, one function each.
 
+use crate::check::Invariant;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::journal::{Deadline, EventKind};
@@ -13,24 +14,28 @@ use crate::trace::component_of;
 use super::{Input, Instance, Violation};
 
 /// An invariant check.
-pub type Check = fn(&Input) -> Vec<Violation>;
+pub(crate) type Check = fn(&Input) -> Vec<Violation>;
 
-/// Every invariant, by name.
-pub const ALL: &[(&str, Check)] = &[
-    ("single_owner", single_owner),
-    ("no_early_handout", no_early_handout),
-    ("no_starvation", no_starvation),
-    ("no_lost_task", no_lost_task),
-    ("cancel_learned", cancel_learned),
-    ("stale_no_change", stale_no_change),
-    ("attempts_bound", attempts_bound),
-    ("zombie_bound", zombie_bound),
-    ("history", super::history::history),
-    ("liveness", super::history::liveness),
-    ("fault_target", fault_target),
-    ("one_instance_per_period", super::periods::one_instance_per_period),
-    ("finishes_once", super::periods::finishes_once),
-];
+/// The check of an invariant ([`Invariant::Expectation`] has none: expectations are checked
+/// by the report).
+pub(crate) fn check_of(invariant: Invariant) -> Option<Check> {
+    Some(match invariant {
+        Invariant::SingleOwner => single_owner,
+        Invariant::NoEarlyHandout => no_early_handout,
+        Invariant::NoStarvation => no_starvation,
+        Invariant::NoLostTask => no_lost_task,
+        Invariant::CancelLearned => cancel_learned,
+        Invariant::StaleNoChange => stale_no_change,
+        Invariant::AttemptsBound => attempts_bound,
+        Invariant::ZombieBound => zombie_bound,
+        Invariant::History => super::history::history,
+        Invariant::Liveness => super::history::liveness,
+        Invariant::FaultTarget => fault_target,
+        Invariant::OneInstancePerPeriod => super::periods::one_instance_per_period,
+        Invariant::FinishesOnce => super::periods::finishes_once,
+        Invariant::Expectation => return None,
+    })
+}
 
 fn rel(at: Millis) -> Millis {
     crate::ownership::analysis::rel(at)
@@ -38,7 +43,7 @@ fn rel(at: Millis) -> Millis {
 
 fn violation(
     input: &Input,
-    invariant: &'static str,
+    invariant: Invariant,
     at: Millis,
     object: Option<Instance>,
     seq: Option<u64>,
@@ -71,7 +76,7 @@ fn single_owner(input: &Input) -> Vec<Violation> {
             if p.ended_at.is_none_or(|end| end > n.assigned_at) {
                 out.push(violation(
                     input,
-                    "single_owner",
+                    Invariant::SingleOwner,
                     n.assigned_at,
                     Some(object),
                     Some(n.seq),
@@ -103,7 +108,7 @@ fn no_early_handout(input: &Input) -> Vec<Violation> {
                     let how = if e.at < due { "before" } else { "after" };
                     out.push(violation(
                         input,
-                        "no_early_handout",
+                        Invariant::NoEarlyHandout,
                         rel(e.at),
                         e.instance(),
                         Some(seq),
@@ -141,7 +146,7 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
                 if let (EventKind::PollTimedOut { shutdown: false, .. }, Some(w)) = (&e.kind, waiting) {
                     out.push(violation(
                         input,
-                        "no_starvation",
+                        Invariant::NoStarvation,
                         rel(e.at),
                         Some(w),
                         None,
@@ -174,7 +179,7 @@ fn no_starvation(input: &Input) -> Vec<Violation> {
                 if let Some(q) = skipped {
                     out.push(violation(
                         input,
-                        "no_starvation",
+                        Invariant::NoStarvation,
                         rel(e.at),
                         Some(instance),
                         e.task,
@@ -221,7 +226,7 @@ fn no_lost_task(input: &Input) -> Vec<Violation> {
         .map(|(pipeline, object, why)| {
             violation(
                 input,
-                "no_lost_task",
+                Invariant::NoLostTask,
                 input.out.end_ms,
                 Some((pipeline, object)),
                 None,
@@ -253,7 +258,7 @@ fn cancel_learned(input: &Input) -> Vec<Violation> {
                 if let Some((owner, at)) = canceled.remove(&seq) {
                     out.push(violation(
                         input,
-                        "cancel_learned",
+                        Invariant::CancelLearned,
                         rel(e.at),
                         e.instance(),
                         Some(seq),
@@ -283,7 +288,7 @@ fn stale_no_change(input: &Input) -> Vec<Violation> {
                 if let Some(&at) = ended.get(&seq) {
                     out.push(violation(
                         input,
-                        "stale_no_change",
+                        Invariant::StaleNoChange,
                         rel(e.at),
                         e.instance(),
                         Some(seq),
@@ -298,7 +303,7 @@ fn stale_no_change(input: &Input) -> Vec<Violation> {
                 if let Some(&at) = ended.get(&seq) {
                     out.push(violation(
                         input,
-                        "stale_no_change",
+                        Invariant::StaleNoChange,
                         rel(e.at),
                         e.instance(),
                         Some(seq),
@@ -334,7 +339,7 @@ fn attempts_bound(input: &Input) -> Vec<Violation> {
                 if since > allowed {
                     out.push(violation(
                         input,
-                        "attempts_bound",
+                        Invariant::AttemptsBound,
                         rel(e.at),
                         Some(instance),
                         e.task,
@@ -394,7 +399,7 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
         });
         out.push(violation(
             input,
-            "zombie_bound",
+            Invariant::ZombieBound,
             w.to,
             lease.map(|l| (l.pipeline_id.as_str(), l.object_id.as_str())),
             Some(w.seq),
@@ -437,7 +442,7 @@ fn told_yet_working(input: &Input, w: &crate::ownership::analysis::Work) -> Opti
     let lease = input.analysis.leases.get(&w.seq);
     Some(violation(
         input,
-        "zombie_bound",
+        Invariant::ZombieBound,
         w.to,
         lease.map(|l| (l.pipeline_id.as_str(), l.object_id.as_str())),
         Some(w.seq),
@@ -466,7 +471,7 @@ fn fault_target(input: &Input) -> Vec<Violation> {
             continue;
         }
         out.push(Violation {
-            invariant: "fault_target",
+            invariant: Invariant::FaultTarget,
             at: rel(o.at),
             task: None,
             runner: o.runner.clone(),

@@ -1,19 +1,22 @@
-//! Named invariants: observational checks over a run's journal and observations.
+//! Named invariants: observational checks over a run's trace, and the coverage probes.
 //!
-//! Each invariant only observes; a violation names the invariant, the simulated time, the task
-//! and runner, and carries the log lines of that task that led to it. They run after every
-//! scenario (`dpsim run`, the scenario tests) and every chaos run.
+//! Each invariant only observes; a [`Violation`] names the [`Invariant`], the simulated time,
+//! the task and runner, and carries the log lines that led to it. Every run is checked
+//! (`dpsim run`, chaos, verify, `serve`'s report); [`crate::Report::violations`] lists what
+//! broke. The coverage probes ([`Probe`]) name the rare situations a run reached.
 
 mod history;
 mod invariants;
 mod periods;
-pub mod probes;
+pub(crate) mod probes;
 mod progress;
 mod referee;
 
+pub use probes::Probe;
+
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::ownership::analysis::Analysis;
 use crate::ownership::log::Line;
@@ -22,21 +25,160 @@ use crate::service::definition::validate;
 use crate::time::Millis;
 use crate::trace::Trace;
 
-pub use invariants::ALL;
-
 /// An instance, named as instance ids are unique: (pipeline id, instance id).
-pub type Instance<'a> = (&'a str, &'a str);
+pub(crate) type Instance<'a> = (&'a str, &'a str);
 
-/// An invariant's name: one of [`ALL`]'s, or `expectation`. (A name, not a borrowed `&str`:
-/// a violation read back from a file does not borrow from it.)
-pub type InvariantName = &'static str;
+/// A named invariant: the rules every run is checked against (see the README's "Invariants"),
+/// and [`Invariant::Expectation`], which stands for a failed expectation wherever a run's
+/// failures are listed by what they broke. Serialised as its snake_case name
+/// (`single_owner`), which is how scenario files (`expect_violations`) and JSON outputs
+/// write it; ordered by that name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Invariant {
+    /// At any instant a task has at most one live lease.
+    SingleOwner,
+    /// A task is handed out again only after its lease ended.
+    NoEarlyHandout,
+    /// A ready task is handed to a polling runner of its worker group.
+    NoStarvation,
+    /// Every instance ends, or is still owned or waiting when the run stops.
+    NoLostTask,
+    /// A runner whose lease was canceled learns it at its next report.
+    CancelLearned,
+    /// A call on a lease that is no longer live changes nothing.
+    StaleNoChange,
+    /// An instance runs no more attempts than its retries allow.
+    AttemptsBound,
+    /// A runner stops working soon after it is told a task is gone.
+    ZombieBound,
+    /// What runners were told agrees with a separate model of the lease rules.
+    History,
+    /// Every instance that can finish does, once faults end.
+    Liveness,
+    /// Every fault hit what it names.
+    FaultTarget,
+    /// A schedule period has at most one instance.
+    OneInstancePerPeriod,
+    /// An instance finishes at most once.
+    FinishesOnce,
+    /// Not an invariant: a failed expectation of the scenario.
+    Expectation,
+}
+
+impl Invariant {
+    /// Every invariant a run is checked against ([`Invariant::Expectation`] is not one).
+    pub const ALL: [Invariant; 13] = [
+        Invariant::SingleOwner,
+        Invariant::NoEarlyHandout,
+        Invariant::NoStarvation,
+        Invariant::NoLostTask,
+        Invariant::CancelLearned,
+        Invariant::StaleNoChange,
+        Invariant::AttemptsBound,
+        Invariant::ZombieBound,
+        Invariant::History,
+        Invariant::Liveness,
+        Invariant::FaultTarget,
+        Invariant::OneInstancePerPeriod,
+        Invariant::FinishesOnce,
+    ];
+
+    /// Its name, as scenario files and outputs write it (`single_owner`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Invariant::SingleOwner => "single_owner",
+            Invariant::NoEarlyHandout => "no_early_handout",
+            Invariant::NoStarvation => "no_starvation",
+            Invariant::NoLostTask => "no_lost_task",
+            Invariant::CancelLearned => "cancel_learned",
+            Invariant::StaleNoChange => "stale_no_change",
+            Invariant::AttemptsBound => "attempts_bound",
+            Invariant::ZombieBound => "zombie_bound",
+            Invariant::History => "history",
+            Invariant::Liveness => "liveness",
+            Invariant::FaultTarget => "fault_target",
+            Invariant::OneInstancePerPeriod => "one_instance_per_period",
+            Invariant::FinishesOnce => "finishes_once",
+            Invariant::Expectation => "expectation",
+        }
+    }
+}
+
+impl std::fmt::Display for Invariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no invariant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownInvariant(pub String);
+
+impl std::fmt::Display for UnknownInvariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let known: Vec<&str> = Invariant::ALL.iter().map(|i| i.name()).collect();
+        write!(f, "no invariant is named {:?}; invariants: {}", self.0, known.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownInvariant {}
+
+impl std::str::FromStr for Invariant {
+    type Err = UnknownInvariant;
+
+    /// An invariant, or `expectation`, by name.
+    fn from_str(name: &str) -> Result<Invariant, UnknownInvariant> {
+        Invariant::ALL
+            .into_iter()
+            .chain([Invariant::Expectation])
+            .find(|i| i.name() == name)
+            .ok_or_else(|| UnknownInvariant(name.to_string()))
+    }
+}
+
+/// Read by name, with [`UnknownInvariant`]'s message for any other (a result file of another
+/// process, a scenario's `expect_violations`).
+impl<'de> Deserialize<'de> for Invariant {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Invariant, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// In the scenario schema: a string (the loader names the invariants when one is unknown).
+impl schemars::JsonSchema for Invariant {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Invariant".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string"})
+    }
+}
+
+impl PartialOrd for Invariant {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// By name, so that lists and maps of invariants keep the order their names had.
+impl Ord for Invariant {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.name().cmp(other.name())
+    }
+}
 
 /// A broken invariant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Violation {
-    /// The invariant's name.
-    #[serde(deserialize_with = "invariant_name")]
-    pub invariant: InvariantName,
+    /// The invariant broken.
+    pub invariant: Invariant,
     /// Simulated time since the start.
     pub at: Millis,
     /// The task (`Copy@1`), if one is concerned.
@@ -49,20 +191,9 @@ pub struct Violation {
     pub trail: Vec<Line>,
 }
 
-/// Reads an invariant's name back (a result file from another process, `dpsim merge`): one of
-/// [`ALL`], or `expectation`.
-fn invariant_name<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
-    let name = String::deserialize(d)?;
-    ALL.iter()
-        .map(|(n, _)| *n)
-        .chain(["expectation"])
-        .find(|n| *n == name)
-        .ok_or_else(|| serde::de::Error::custom(format!("unknown invariant {name:?}")))
-}
-
 /// What an activity allows, from the scenario's definitions.
 #[derive(Clone, Debug, Default)]
-pub struct ActivityRules {
+pub(crate) struct ActivityRules {
     /// Worker group of its tasks.
     pub worker_group: String,
     /// Retries allowed.
@@ -70,7 +201,7 @@ pub struct ActivityRules {
 }
 
 /// Everything the invariants look at.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     /// The scenario that ran.
     pub scenario: &'a Scenario,
     /// Its raw output.
@@ -170,14 +301,15 @@ fn answered_order(out: &Trace) -> Vec<usize> {
 }
 
 /// Runs every invariant.
-pub fn check(input: &Input) -> Vec<Violation> {
-    let mut violations: Vec<Violation> = ALL.iter().flat_map(|(_, check)| check(input)).collect();
-    violations.sort_by(|a, b| (a.at, a.invariant).cmp(&(b.at, b.invariant)));
+pub(crate) fn check(input: &Input) -> Vec<Violation> {
+    let mut violations: Vec<Violation> =
+        Invariant::ALL.into_iter().filter_map(invariants::check_of).flat_map(|check| check(input)).collect();
+    violations.sort_by_key(|v| (v.at, v.invariant));
     violations
 }
 
 /// Renders violations for humans.
-pub fn render(violations: &[Violation]) -> String {
+pub(crate) fn render(violations: &[Violation]) -> String {
     let mut out = String::new();
     for v in violations {
         out += &format!(

@@ -8,6 +8,7 @@
 //! - `finishes_once`: no instance is accepted as FINISHED twice (by SetTaskStatus or
 //!   MARK_FINISHED) without an accepted RERUN between.
 
+use crate::check::Invariant;
 use std::collections::BTreeMap;
 
 use crate::protocol::Operation;
@@ -23,7 +24,7 @@ fn instance_of(attempt_id: &str) -> &str {
     attempt_id.rsplit_once("_Attempt=").map_or(attempt_id, |(i, _)| i)
 }
 
-fn violation(input: &Input, invariant: &'static str, c: &Call, instance: Instance, message: String) -> Violation {
+fn violation(input: &Input, invariant: Invariant, c: &Call, instance: Instance, message: String) -> Violation {
     Violation {
         invariant,
         at: rel(c.answered_at),
@@ -75,7 +76,7 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                 let Some(period) = period else {
                     out.push(violation(
                         input,
-                        "one_instance_per_period",
+                        Invariant::OneInstancePerPeriod,
                         c,
                         (pipeline, instance),
                         format!(
@@ -91,7 +92,7 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                 match seen.get(&key) {
                     Some(other) if other != instance => out.push(violation(
                         input,
-                        "one_instance_per_period",
+                        Invariant::OneInstancePerPeriod,
                         c,
                         (pipeline, instance),
                         format!(
@@ -157,7 +158,7 @@ fn finish<'c>(
     if let Some(&before) = finished.get(&(pipeline, instance)) {
         out.push(violation(
             input,
-            "finishes_once",
+            Invariant::FinishesOnce,
             c,
             (pipeline, instance),
             format!(

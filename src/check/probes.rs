@@ -315,11 +315,6 @@ impl Hits {
         *self.0.entry(probe).or_default() += 1;
     }
 
-    /// Whether the probe was hit.
-    pub fn contains(&self, probe: Probe) -> bool {
-        self.0.contains_key(&probe)
-    }
-
     /// The probes hit, with their counts, in [`Probe::ALL`]'s order.
     pub fn iter(&self) -> impl Iterator<Item = (Probe, u32)> + '_ {
         self.0.iter().map(|(p, n)| (*p, *n))

@@ -15,6 +15,7 @@
 //! deactivated or an activity left paused), and worker groups with a runner that never
 //! acknowledges (it may take a task back forever) or with no sound runner.
 
+use crate::check::Invariant;
 use std::collections::BTreeMap;
 
 use crate::ownership::log::stamp;
@@ -108,7 +109,7 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
         .map(|&i| {
             let inst = &model.insts[i];
             Violation {
-                invariant: "liveness",
+                invariant: Invariant::Liveness,
                 at: rel(bound),
                 task: Some(input.analysis.label(&inst.pipeline, &inst.id)),
                 runner: None,

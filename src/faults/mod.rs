@@ -8,5 +8,5 @@
 pub mod edge;
 pub mod table;
 
-pub use edge::{EdgeCtx, Fate, describe, describe_fault, handle_call};
-pub use table::{FaultTable, Installed};
+pub use edge::{EdgeCtx, Fate, describe_fault, handle_call};
+pub use table::FaultTable;

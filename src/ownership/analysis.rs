@@ -83,7 +83,7 @@ pub struct Analysis {
     frozen: BTreeMap<String, Vec<(Millis, Millis)>>,
 }
 
-pub use crate::trace::rel;
+pub(crate) use crate::trace::rel;
 
 impl Analysis {
     /// Builds the analysis of a run.

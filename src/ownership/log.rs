@@ -66,7 +66,11 @@ pub struct Line {
     pub anomaly: bool,
 }
 
-/// `+HH:MM:SS.mmm` since the start.
+/// An instant of a run as the ownership log stamps it: `+HH:MM:SS.mmm` since the start.
+///
+/// ```
+/// assert_eq!(dpsim::time::stamp(120_600), "+00:02:00.600");
+/// ```
 pub fn stamp(ms: Millis) -> String {
     format!("+{:02}:{:02}:{:02}.{:03}", ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000)
 }

@@ -1,9 +1,31 @@
-//! Reports of a run: the ownership log, the summary, expectation verdicts, and JSON.
+//! Reports of a run: the ownership log, the summary, expectation verdicts, invariant
+//! violations, the coverage probes hit, JSON, and the timeline picture and page.
+//!
+//! A [`Report`] is plain data built from a scenario and a [`Trace`] ([`Report::new`]); it
+//! serialises as `dpsim run --format json` prints it.
 
-pub mod expect;
-pub mod timeline;
+pub(crate) mod expect;
+pub(crate) mod timeline;
 
-pub use crate::ownership::{analysis, log};
+pub(crate) use crate::ownership::{analysis, log};
+pub use expect::Verdict;
+pub use log::Line;
+
+/// The timeline picture of a run (SVG): a lane per task, a bar per lease coloured by runner,
+/// work after a lease ended hatched, faults and control events marked; titled with `name` and
+/// the seed.
+pub fn timeline_svg(name: &str, trace: &Trace) -> String {
+    timeline::svg_of(name, trace)
+}
+
+/// The report page of a run (one self-contained HTML file): the seed, summary, verdicts and
+/// violations, the timeline picture and the ownership log. `dpsim run --out` writes it as
+/// `report.html`; a failing `run_test` writes it beside the test.
+pub fn page(name: &str, report: &Report, trace: &Trace) -> String {
+    let svg = timeline::svg_of(name, trace);
+    let summary = format!("seed: {}\n{}{}", trace.seed, report.summary_text(), report.violations_text());
+    timeline::html(name, &summary, &svg, &report.log_text())
+}
 
 use serde::Serialize;
 
@@ -12,10 +34,9 @@ use crate::scenario::Scenario;
 use crate::time::format_duration;
 use crate::trace::Trace;
 
-use crate::check::{self, Violation};
+use crate::check::{self, Invariant, Violation};
 use analysis::Analysis;
-use expect::Verdict;
-use log::{Line, stamp};
+use log::stamp;
 
 /// Everything a run showed.
 #[derive(Clone, Debug, Serialize)]
@@ -37,8 +58,8 @@ pub struct Report {
     /// Invariant violations.
     pub violations: Vec<Violation>,
     /// Invariants the scenario expects to break.
-    pub expected_violations: Vec<String>,
-    /// The coverage probes the run hit, by name, with how often ([`check::probes`]).
+    pub expected_violations: Vec<Invariant>,
+    /// The coverage probes the run hit, by name, with how often ([`check::Probe`]).
     pub probes: std::collections::BTreeMap<&'static str, u32>,
     /// The ownership log.
     pub log: Vec<Line>,
@@ -129,8 +150,8 @@ impl Report {
 
     /// Invariants broken but not expected, and expected but not broken.
     pub fn unexpected_invariants(&self) -> Vec<String> {
-        let broken: std::collections::BTreeSet<&str> = self.violations.iter().map(|v| v.invariant).collect();
-        let expected: std::collections::BTreeSet<&str> = self.expected_violations.iter().map(String::as_str).collect();
+        let broken: std::collections::BTreeSet<Invariant> = self.violations.iter().map(|v| v.invariant).collect();
+        let expected: std::collections::BTreeSet<Invariant> = self.expected_violations.iter().copied().collect();
         let mut out: Vec<String> = broken.difference(&expected).map(|i| format!("{i} broken")).collect();
         out.extend(expected.difference(&broken).map(|i| format!("{i} expected to break but held")));
         out
@@ -177,11 +198,11 @@ impl Report {
         }
         let unexpected = self.unexpected_invariants();
         if self.violations.is_empty() && unexpected.is_empty() {
-            out += &format!("invariants: all {} held\n", check::ALL.len());
+            out += &format!("invariants: all {} held\n", check::Invariant::ALL.len());
         } else {
             out += "invariants:\n";
             for v in &self.violations {
-                let expected = self.expected_violations.iter().any(|e| e == v.invariant);
+                let expected = self.expected_violations.contains(&v.invariant);
                 out += &format!(
                     "  {}  {} at {}: {}\n",
                     if expected { "expected" } else { "VIOLATED" },

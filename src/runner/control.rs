@@ -63,11 +63,6 @@ impl RunnerControl {
         self.paused.send_replace(false);
     }
 
-    /// Whether the runner is frozen.
-    pub fn is_paused(&self) -> bool {
-        *self.paused.borrow()
-    }
-
     /// A receiver that follows the pause lever.
     pub fn paused_rx(&self) -> watch::Receiver<bool> {
         self.paused.subscribe()

@@ -57,7 +57,7 @@ impl RunnerEnv {
     }
 
     /// The scenario's entry for this runner (intervals and timeouts a program may follow).
-    pub fn spec(&self) -> &RunnerSpec {
+    pub(crate) fn spec(&self) -> &RunnerSpec {
         &self.inner.spec
     }
 
@@ -68,7 +68,8 @@ impl RunnerEnv {
 
     /// A ready `aws_sdk_datapipeline::Client` whose calls go over the simulated network to the
     /// virtual service, with simulated sleeps and clock and randomness pinned to the seed.
-    /// See [`super::sdk`] for what is configured and why.
+    /// No retries beyond the SDK's own, no signing (the virtual service checks none; set a
+    /// credentials provider on [`RunnerEnv::sdk_config`] to sign), a kept-alive connection.
     pub fn sdk_client(&self) -> aws_sdk_datapipeline::Client {
         aws_sdk_datapipeline::Client::from_conf(self.sdk_config().build())
     }
@@ -80,7 +81,7 @@ impl RunnerEnv {
     }
 
     /// A lean AWS JSON 1.1 client of the virtual service (what dpsim's own runner uses).
-    pub fn api_client(&self) -> ApiClient {
+    pub(crate) fn api_client(&self) -> ApiClient {
         ApiClient::for_runner(&self.inner.name)
     }
 

@@ -8,23 +8,17 @@
 //! task. Register it in [`Programs`] and name it in a scenario's runner entry
 //! (`"program": "my-runner"`); run it with [`crate::simulation::Simulation`].
 //!
-//! - [`env`](mod@env): the runner environment and the belief hooks.
-//! - [`programs`]: programs by name; [`BUILTIN`] is dpsim's own runner.
-//! - [`sdk`]: the official `aws-sdk-datapipeline` client over the simulated network.
-//! - [`client`]: the lean AWS JSON 1.1 client dpsim's own runner uses.
-//! - [`policy`]: dpsim's runner's decisions, sans-IO.
-//! - [`builtin`]: dpsim's runner's driver.
-//! - [`control`]: the levers the simulation pulls (pause, crash, slow work).
-//! - [`process`]: a runner process on its machine: start, freeze, crash, restart.
+//! dpsim's own runner is the program registered as [`BUILTIN`]; runner entries without a
+//! `"program"` run it.
 
-pub mod builtin;
-pub mod client;
-pub mod control;
-pub mod env;
-pub mod policy;
-pub mod process;
-pub mod programs;
-pub mod sdk;
+pub(crate) mod builtin;
+pub(crate) mod client;
+pub(crate) mod control;
+pub(crate) mod env;
+pub(crate) mod policy;
+pub(crate) mod process;
+pub(crate) mod programs;
+pub(crate) mod sdk;
 
 pub use env::{RunnerEnv, Working};
 pub use programs::{BUILTIN, Program, Programs};

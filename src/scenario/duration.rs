@@ -19,22 +19,36 @@ impl Dur {
     pub fn ms(self) -> u64 {
         self.0
     }
-    /// From milliseconds.
-    pub fn from_ms(ms: u64) -> Dur {
-        Dur(ms)
-    }
 }
 
 /// The longest duration a scenario may write: ten years, as for a definition's periods.
 /// Beyond it sums of deadlines could leave `u64`, and no run means it.
-pub const MAX_DURATION_MS: u64 = crate::service::definition::MAX_PERIOD_MS;
+pub(crate) const MAX_DURATION_MS: u64 = crate::service::definition::MAX_PERIOD_MS;
 
-/// Parses a duration: a Data Pipeline period or concatenated short forms (`1h30m`, `250ms`),
-/// at most [`MAX_DURATION_MS`].
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let ms = parse_any_duration(text)?;
+/// A duration that does not parse, or is longer than ten years; says what a duration is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurationError(String);
+
+impl fmt::Display for DurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DurationError {}
+
+/// Parses a duration, in milliseconds: a Data Pipeline period (`"15 minutes"`, `"2 Hours"`)
+/// or concatenated short forms (`"90s"`, `"1h30m"`, `"250ms"`), at most ten years.
+///
+/// ```
+/// assert_eq!(dpsim::scenario::parse_duration("1h30m"), Ok(5_400_000));
+/// assert_eq!(dpsim::scenario::parse_duration("15 minutes"), Ok(900_000));
+/// assert!(dpsim::scenario::parse_duration("1.5s").is_err());
+/// ```
+pub fn parse_duration(text: &str) -> Result<u64, DurationError> {
+    let ms = parse_any_duration(text).map_err(DurationError)?;
     if ms > MAX_DURATION_MS {
-        return Err(format!("duration {text:?} is longer than ten years"));
+        return Err(DurationError(format!("duration {text:?} is longer than ten years")));
     }
     Ok(ms)
 }
@@ -86,7 +100,7 @@ impl fmt::Display for Dur {
 }
 
 /// Writes a duration in short forms that [`parse_duration`] reads back: `2m`, `1h30m`, `2m500ms`.
-pub fn duration_spec(ms: u64) -> String {
+pub(crate) fn duration_spec(ms: u64) -> String {
     if ms == 0 {
         return "0s".into();
     }

@@ -22,59 +22,59 @@ fn yes() -> bool {
 pub struct Scenario {
     /// Optional JSON Schema reference for editors; ignored.
     #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
+    pub(crate) schema: Option<String>,
     /// What the scenario shows, in a sentence.
     #[serde(default)]
-    pub description: String,
+    pub(crate) description: String,
     /// Seed of every random choice (network jitter, backoff, ids). `--seed` overrides it.
     #[serde(default)]
-    pub seed: u64,
+    pub(crate) seed: u64,
     /// How much simulated time to run at most.
-    pub duration: Dur,
+    pub(crate) duration: Dur,
     /// Simulated time per step (default 100ms). Timers inside a host are exact; messages and
     /// scheduled events land on tick boundaries.
     #[serde(default = "default_tick")]
-    pub tick: Dur,
+    pub(crate) tick: Dur,
     /// How the simulation moves time: `skip_idle` (default) jumps over ticks in which nothing
     /// can happen, `fixed_tick` steps every tick. Both give the same run; `fixed_tick` is the
     /// slow reference.
     #[serde(default, skip_serializing_if = "Stepping::is_default")]
-    pub stepping: Stepping,
+    pub(crate) stepping: Stepping,
     /// Stop as soon as every task is over and no event is pending (default true).
     #[serde(default = "yes")]
-    pub stop_when_done: bool,
+    pub(crate) stop_when_done: bool,
     /// For runners dpsim knows only through their calls (`serve`'s, whose report interval it
     /// does not know): how long a runner may keep calling about a task after an answer told it
     /// the task is gone (`canceled: true`, TaskNotFound, PipelineDeleted) before `zombie_bound`
     /// breaks (default 1m: a runner stops at once when told; a minute covers a call in flight).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zombie_bound: Option<Dur>,
+    pub(crate) zombie_bound: Option<Dur>,
     /// The service's rules.
     #[serde(default)]
-    pub service: ServiceSpec,
+    pub(crate) service: ServiceSpec,
     /// Network latency between machines and the service.
     #[serde(default)]
-    pub network: NetworkSpec,
+    pub(crate) network: NetworkSpec,
     /// The operator that sets pipelines up over the API.
     #[serde(default)]
-    pub operator: OperatorSpec,
+    pub(crate) operator: OperatorSpec,
     /// Pipelines, as Data Pipeline definitions.
-    pub pipelines: Vec<PipelineSpec>,
+    pub(crate) pipelines: Vec<PipelineSpec>,
     /// Task runners: named ones and counted fleets.
-    pub runners: Vec<RunnerSpec>,
+    pub(crate) runners: Vec<RunnerSpec>,
     /// Events and faults on the timeline.
     #[serde(default)]
-    pub events: Vec<TimedEvent>,
+    pub(crate) events: Vec<TimedEvent>,
     /// What must be true after the run.
     #[serde(default)]
-    pub expect: Vec<Expectation>,
+    pub(crate) expect: Vec<Expectation>,
     /// Invariants this scenario breaks on purpose (a misbehaving runner, say); the run
     /// passes only if exactly these are violated. See `dpsim` invariants in the README.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub expect_violations: Vec<String>,
+    pub(crate) expect_violations: Vec<crate::check::Invariant>,
     /// How much of the ownership log to print.
     #[serde(default)]
-    pub log: LogDetail,
+    pub(crate) log: LogDetail,
 }
 
 fn default_tick() -> Dur {

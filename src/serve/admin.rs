@@ -301,11 +301,12 @@ async fn get_log(State(server): State<Server>, request: Request) -> Answer {
 /// The report as JSON: counts, expectation verdicts, each invariant's verdict, the log lines.
 pub fn report_json(server: &Server) -> Value {
     let (report, forgotten) = server.report();
-    let invariants: Vec<Value> = check::ALL
-        .iter()
-        .map(|(name, _)| {
-            let broken: Vec<&check::Violation> = report.violations.iter().filter(|v| v.invariant == *name).collect();
-            json!({"name": name, "held": broken.is_empty(), "violations": broken})
+    let invariants: Vec<Value> = check::Invariant::ALL
+        .into_iter()
+        .map(|invariant| {
+            let broken: Vec<&check::Violation> =
+                report.violations.iter().filter(|v| v.invariant == invariant).collect();
+            json!({"name": invariant, "held": broken.is_empty(), "violations": broken})
         })
         .collect();
     json!({

@@ -1,18 +1,31 @@
 //! `serve`: the virtual service on a real port, for task runners in any language. The same
-//! router and core as the simulation, behind the same edge ([`crate::faults`]), with a clock
-//! a test owns, live message faults, an optional scripted world (`--scenario`), and the
-//! ownership log of what it saw.
+//! router and core as the simulation, behind the same message-fault edge, with a clock a test
+//! owns, live message faults, an optional scripted world (a scenario file), and the ownership
+//! log of what it saw, all through the admin routes under `/_dpsim/` (the README's "Admin
+//! interface" lists them).
 //!
-//! - [`clock`]: the wall clock with an offset, or the still manual clock.
-//! - [`admin`]: the `/_dpsim/` routes: clock, faults, log, report.
-//! - [`script`]: a scenario's pipelines and timeline applied as the clock reaches them.
+//! ```no_run
+//! # async fn serve() -> Result<(), dpsim::serve::ServeError> {
+//! use dpsim::serve::{ClockMode, ServeOptions};
+//!
+//! let options = ServeOptions { addr: "127.0.0.1:0".parse().unwrap(), clock: ClockMode::Manual, ..ServeOptions::default() };
+//! let serving = dpsim::serve::bind(options).await?;
+//! println!("endpoint: http://{}", serving.local_addr());
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! // ... point runners at the endpoint; `stop.send(())` ends it and writes `out` ...
+//! serving.serve_until(async { let _ = stopped.await; }).await
+//! # }
+//! ```
 
-pub mod admin;
-pub mod clock;
+pub(crate) mod admin;
+pub(crate) mod clock;
 mod run;
-pub mod script;
+pub(crate) mod script;
 
-pub use run::{ClockMode, ServeArgs, ServeError, run, server, write_out};
+pub use crate::wire::sigv4::Credentials;
+pub(crate) use run::server;
+pub use run::{ClockMode, ServeError, ServeOptions, Serving, bind};
 
 use std::sync::Arc;
 
@@ -28,22 +41,21 @@ use crate::scenario::Scenario;
 use crate::time::Millis;
 use crate::trace::{Recorder, Trace};
 use crate::wire::http::{MAX_BODY_BYTES, render};
-use crate::wire::sigv4::Credentials;
 use crate::wire::{Clock, Host, HostConfig};
 
 use clock::ServeClock;
 
 /// Most journal events, observations and calls `serve` keeps for its log and report; older
 /// ones are forgotten first (the log says how many).
-pub const TRACE_LIMIT: usize = 200_000;
+pub(crate) const TRACE_LIMIT: usize = 200_000;
 
 /// The start of the manual clock unless `--start` says otherwise: 2026-01-01T00:00:00Z, the
 /// instant every simulation starts at, so a scenario's log reads the same in both.
-pub const MANUAL_START_MS: Millis = crate::trace::EPOCH_MS;
+pub(crate) const MANUAL_START_MS: Millis = crate::trace::EPOCH_MS;
 
 /// Everything a running `serve` shares between its routes.
 #[derive(Clone)]
-pub struct Server {
+pub(crate) struct Server {
     /// The service behind its edge.
     pub edge: EdgeCtx,
     /// The clock.
@@ -55,7 +67,7 @@ pub struct Server {
 }
 
 /// How to build a [`Server`].
-pub struct ServerConfig {
+pub(crate) struct ServerConfig {
     /// Service rules and the AWS front door's options.
     pub host: HostConfig,
     /// The clock to run on.

@@ -1,5 +1,5 @@
-//! `dpsim serve`: binds the port, prints the address, plays the scenario if one is given,
-//! and serves until Ctrl-C; then answers held polls `{}` and writes `--out` if asked.
+//! `serve`'s options and its life: build the server, bind the port, play the scenario if one
+//! is given, and serve until told to stop; then answer held polls `{}` and write `out`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,8 +22,8 @@ pub enum ClockMode {
     Manual,
 }
 
-/// Options of `dpsim serve`.
-pub struct ServeArgs {
+/// What `dpsim serve` is told: its flags, as fields.
+pub struct ServeOptions {
     /// Where to listen.
     pub addr: SocketAddr,
     /// SigV4 credentials to check.
@@ -49,11 +49,11 @@ pub struct ServeArgs {
     pub zombie_bound: Option<Millis>,
 }
 
-impl Default for ServeArgs {
+impl Default for ServeOptions {
     /// `dpsim serve` with no flags: 127.0.0.1:8123, the wall clock, no auth, a seed from OS
     /// entropy.
     fn default() -> Self {
-        ServeArgs {
+        ServeOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 8123)),
             auth: None,
             admin_token: None,
@@ -95,7 +95,7 @@ impl std::fmt::Display for ServeError {
 
 /// Builds the server `serve` runs (also for tests and benchmarks); fails only on an invalid
 /// `--scenario`.
-pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), ScenarioError> {
+pub(crate) fn server(args: &ServeOptions) -> Result<(Server, Option<Scenario>), ScenarioError> {
     let scenario = match &args.scenario {
         Some(path) => Some(load_file_for(path, Target::Serve)?),
         None => None,
@@ -134,47 +134,71 @@ pub fn server(args: &ServeArgs) -> Result<(Server, Option<Scenario>), ScenarioEr
     Ok((server, scenario))
 }
 
-/// Binds `addr`, prints the address, and serves until Ctrl-C.
-pub async fn run(args: ServeArgs) -> Result<(), ServeError> {
-    let (server, scenario) = server(&args).map_err(ServeError::Scenario)?;
-    let failed = ServeError::Failed;
-    let listener = tokio::net::TcpListener::bind(args.addr)
+/// A bound `serve`: listening, not yet answering ([`bind`], then [`Serving::serve_until`]).
+pub struct Serving {
+    server: Server,
+    scenario: Option<Scenario>,
+    listener: tokio::net::TcpListener,
+    local: SocketAddr,
+    out: Option<PathBuf>,
+}
+
+/// Builds the server the options describe and binds its address (port 0 takes a free one).
+/// Fails on an invalid `scenario` file ([`ServeError::Scenario`]) or an address it cannot
+/// bind.
+pub async fn bind(options: ServeOptions) -> Result<Serving, ServeError> {
+    let (server, scenario) = server(&options).map_err(ServeError::Scenario)?;
+    let listener = tokio::net::TcpListener::bind(options.addr)
         .await
-        .map_err(|e| failed(format!("cannot bind {}: {e}", args.addr)))?;
-    let local = listener.local_addr().map_err(|e| failed(e.to_string()))?;
-    println!("dpsim serve listening on http://{local}");
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let deadlines = tokio::spawn(server.host().clone().run_deadlines());
-    let script = scenario.map(|s| {
-        let server = server.clone();
-        tokio::spawn(async move {
-            if let Err(e) = crate::serve::script::play(server, s).await {
-                eprintln!("dpsim serve: the scenario could not be set up: {e}");
-            }
-        })
-    });
-    let shutdown = server.clone();
-    let result = axum::serve(listener, server.app())
-        .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("dpsim serve: shutting down");
-            // Held polls would keep graceful shutdown waiting up to the hold time.
-            shutdown.release_held_polls();
-        })
-        .await;
-    deadlines.abort();
-    if let Some(s) = script {
-        s.abort();
+        .map_err(|e| ServeError::Failed(format!("cannot bind {}: {e}", options.addr)))?;
+    let local = listener.local_addr().map_err(|e| ServeError::Failed(e.to_string()))?;
+    Ok(Serving { server, scenario, listener, local, out: options.out })
+}
+
+impl Serving {
+    /// The address it listens on (with the port the system chose for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
     }
-    if let Some(dir) = &args.out {
-        write_out(&server, dir).map_err(|e| failed(format!("cannot write {}: {e}", dir.display())))?;
+
+    /// Serves (and plays the scenario, if one was given) until `shutdown` completes; then
+    /// answers held polls `{}`, stops, and writes `log.txt` and `report.json` to the options'
+    /// `out` directory if one was given.
+    pub async fn serve_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
+        let Serving { server, scenario, listener, out, .. } = self;
+        let deadlines = tokio::spawn(server.host().clone().run_deadlines());
+        let script = scenario.map(|s| {
+            let server = server.clone();
+            tokio::spawn(async move {
+                if let Err(e) = crate::serve::script::play(server, s).await {
+                    eprintln!("dpsim serve: the scenario could not be set up: {e}");
+                }
+            })
+        });
+        let stopping = server.clone();
+        let result = axum::serve(listener, server.app())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                // Held polls would keep graceful shutdown waiting up to the hold time.
+                stopping.release_held_polls();
+            })
+            .await;
+        deadlines.abort();
+        if let Some(s) = script {
+            s.abort();
+        }
+        if let Some(dir) = &out {
+            write_out(&server, dir).map_err(|e| ServeError::Failed(format!("cannot write {}: {e}", dir.display())))?;
+        }
+        result.map_err(|e| ServeError::Failed(e.to_string()))
     }
-    result.map_err(|e| failed(e.to_string()))
 }
 
 /// Writes the ownership log and the JSON report of what `serve` saw.
-pub fn write_out(server: &Server, dir: &std::path::Path) -> std::io::Result<()> {
+pub(crate) fn write_out(server: &Server, dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let (report, _) = server.report();
     std::fs::write(dir.join("log.txt"), report.snapshot_text())?;

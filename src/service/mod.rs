@@ -40,7 +40,7 @@ type ReadyKey = (Millis, Arc<str>, InstanceKey);
 pub enum Outcome {
     /// Answered now.
     Done(Response),
-    /// A PollForTask with nothing ready: held; its answer comes later as [`Effect::PollAnswered`].
+    /// A PollForTask with nothing ready: held; its answer comes later as an effect.
     PollHeld(u64),
 }
 

@@ -27,7 +27,7 @@ pub use driver::run;
 
 /// A run that could not complete.
 #[derive(Debug)]
-pub struct SimError(pub String);
+pub struct SimError(pub(crate) String);
 
 impl std::fmt::Display for SimError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -64,12 +64,6 @@ impl Directory {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned().unwrap_or_default()
     }
 
-    /// The copy name of a pipeline id.
-    pub fn name_of(&self, pipeline_id: &str) -> Option<String> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.values().flatten().find(|(_, id)| id == pipeline_id).map(|(n, _)| n.clone())
-    }
-
     fn add(&self, name: &str, copy: String, id: String) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).entry(name.to_string()).or_default().push((copy, id));
     }

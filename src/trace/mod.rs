@@ -4,31 +4,32 @@
 //! observed (runner beliefs, faults applied, control-plane events) and the run's facts. Nothing
 //! here touches the simulator.
 
-pub mod infer;
-pub mod recorder;
+pub(crate) mod infer;
+pub(crate) mod recorder;
 
-pub use recorder::Recorder;
+pub use crate::journal::{CancelSource, Deadline, Event, EventKind};
+pub(crate) use recorder::Recorder;
+
+pub use crate::scenario::world_plan::PlannedRunner;
+pub use crate::service::InstanceSummary;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::journal::Event;
 use crate::protocol::{ErrorCode, Operation};
-use crate::scenario::world_plan::PlannedRunner;
-use crate::service::InstanceSummary;
 use crate::time::Millis;
 
 /// The pinned epoch every simulation starts at: 2026-01-01T00:00:00Z.
 pub const EPOCH_MS: Millis = 1_767_225_600_000;
 
 /// Milliseconds since the start of the run.
-pub fn rel(at: Millis) -> Millis {
+pub(crate) fn rel(at: Millis) -> Millis {
     at.saturating_sub(EPOCH_MS)
 }
 
 /// The lease number inside a dpsim taskId (`<seq>.<mac>`); 0 if it has another shape.
-pub fn task_seq(task_id: &str) -> u64 {
+pub(crate) fn task_seq(task_id: &str) -> u64 {
     task_id.split('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
@@ -160,7 +161,7 @@ pub struct Observation {
 }
 
 /// The component id of an instance id `@<component>_<YYYY-MM-DDTHH:MM:SS>[_<n>]`.
-pub fn component_of(instance_id: &str) -> &str {
+pub(crate) fn component_of(instance_id: &str) -> &str {
     let rest = instance_id.strip_prefix('@').unwrap_or(instance_id);
     let is_time = |t: &[u8]| {
         t.len() >= 19
@@ -287,7 +288,7 @@ pub struct Call {
 /// the one handed out. `task_seq` alone would take a forged `5.forged` (or another service's
 /// id) for lease 5.
 #[derive(Clone, Debug, Default)]
-pub struct HandedOut<'a>(BTreeMap<u64, &'a str>);
+pub(crate) struct HandedOut<'a>(BTreeMap<u64, &'a str>);
 
 impl<'a> HandedOut<'a> {
     /// The handouts among `calls`.
@@ -312,7 +313,7 @@ impl<'a> HandedOut<'a> {
 
 impl Call {
     /// The lease number the call is about: the one its taskId names, or the one it was handed.
-    /// A forged taskId names a number too; [`HandedOut::lease`] tells whether it is real.
+    /// A forged taskId names a number too, which no handout gave.
     pub fn lease(&self) -> Option<u64> {
         match (&self.task_id, &self.outcome) {
             (Some(id), _) | (None, CallOutcome::Handout { task_id: id, .. }) => Some(task_seq(id)),

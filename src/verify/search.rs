@@ -14,6 +14,7 @@
 //! - **target gone**: a fault of the fault-free run whose call (or moment) no longer exists
 //!   once the plan's faults moved the run is dropped from the plan's extensions.
 
+use crate::check::Invariant;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
@@ -155,8 +156,8 @@ pub struct Verification {
     /// The first error, with its plan.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
-    /// Counterexamples whose fixed-tick replay disagreed (a harness defect; see
-    /// [`crate::chaos::confirm`]): not counted as counterexamples.
+    /// Counterexamples whose fixed-tick replay disagreed (a harness defect, as chaos judges
+    /// it): not counted as counterexamples.
     pub harness_defects: usize,
     /// The verdict, in one sentence.
     pub verdict: String,
@@ -430,7 +431,7 @@ pub(super) fn conclude(result: &mut Verification, found: Findings, distinct_stat
 /// scenario's file as a hash, and every option that changes the result.
 fn fingerprint(base: &Scenario, options: &Options) -> String {
     let mut h = StableHasher::new("dpsim verify base");
-    h.str(&crate::chaos::standalone(base));
+    h.str(&base.to_file_text());
     format!(
         "dpsim {}, base {:016x}, at most {} faults, pruning {}, strict {}, window {:?}",
         env!("CARGO_PKG_VERSION"),
@@ -467,13 +468,14 @@ fn findings_of(base: &Scenario, plan: Vec<Fault>, j: &Judged, programs: &Program
     }
     found.broke = 1;
     let mut scenario = apply(base, &plan);
-    let invariants: Vec<Violation> = j.breaks.iter().filter(|v| v.invariant != "expectation").cloned().collect();
+    let invariants: Vec<Violation> =
+        j.breaks.iter().filter(|v| v.invariant != Invariant::Expectation).cloned().collect();
     // The false-alarm guard: the same violations again with fixed ticks (expectations aside).
     if !invariants.is_empty() && crate::chaos::confirm_invariants(&scenario, programs, &invariants).is_err() {
         found.harness_defects = 1;
         return found;
     }
-    let broke: Vec<&str> = j.breaks.iter().map(|v| v.invariant).collect();
+    let broke: Vec<&str> = j.breaks.iter().map(|v| v.invariant.name()).collect();
     scenario.description = format!(
         "dpsim verify counterexample, {} fault(s): {}; breaks {}. Base: {}",
         plan.len(),
@@ -514,7 +516,7 @@ fn judge(base: &Scenario, plan: &[Fault], programs: &Programs, extend: bool, opt
         && let Some((expectation, found)) = failed_expectations.first()
     {
         breaks.push(Violation {
-            invariant: "expectation",
+            invariant: Invariant::Expectation,
             at: trace.end_ms,
             task: None,
             runner: None,
@@ -595,7 +597,7 @@ fn state_of(trace: &Trace, plan: &[Fault]) -> u64 {
 fn verdict(r: &Verification) -> String {
     let faults = |n: usize| if n == 1 { "1 fault".to_string() } else { format!("{n} faults") };
     if let Some(c) = &r.counterexample {
-        let what: Vec<&str> = c.violations.iter().map(|v| v.invariant).collect();
+        let what: Vec<&str> = c.violations.iter().map(|v| v.invariant.name()).collect();
         return format!(
             "counterexample: a plan of {} breaks {} ({} plans run)",
             faults(c.faults.len()),

@@ -82,11 +82,11 @@ pub struct Fault {
     pub until_ms: Option<u64>,
     /// The deadline a delayed call is held to.
     #[serde(skip)]
-    pub deadline: Option<DeadlineKind>,
+    pub(crate) deadline: Option<DeadlineKind>,
     /// For a delayed call: the runner entry's request timeout is raised to this, so that the
     /// runner is still waiting when the call lands (`runners[spec].request_timeout`).
     #[serde(skip)]
-    pub request_timeout: Option<(usize, u64)>,
+    pub(crate) request_timeout: Option<(usize, u64)>,
     /// Whether it hits a call that supports the run's outcome (a handout, an acknowledgement, a
     /// renewal, a status report, or the moment after one): lineage-driven ordering tries these
     /// first.
@@ -97,7 +97,7 @@ impl Fault {
     /// The order plans add faults in: by the moment they strike, then by what they are. A plan
     /// only ever adds a fault that strikes after its last one, so that every set of faults is
     /// built once, and the run before the new fault is the parent's run.
-    pub fn key(&self) -> (u64, FaultKind, &str, u32, Option<&str>) {
+    pub(crate) fn key(&self) -> (u64, FaultKind, &str, u32, Option<&str>) {
         (self.at_ms, self.kind, &self.runner, self.nth, self.task.as_deref())
     }
 
@@ -118,7 +118,7 @@ impl Fault {
     }
 
     /// The scenario events that place it.
-    pub fn events(&self, tick: u64) -> Vec<TimedEvent> {
+    pub(crate) fn events(&self, tick: u64) -> Vec<TimedEvent> {
         let at = |ms: u64, action: Action| TimedEvent { at: At::Time(Dur(ms)), action };
         let runner = self.runner.clone();
         let until = self.until_ms.unwrap_or(self.at_ms);
@@ -174,7 +174,7 @@ impl Fault {
 
     /// Whether it acts over time (a held call, a frozen, crashed or cut-off runner): two runs
     /// alike so far can differ later if such effects differ.
-    pub fn lasting(&self) -> bool {
+    pub(crate) fn lasting(&self) -> bool {
         self.kind == FaultKind::Crash || self.until_ms.is_some()
     }
 }
@@ -191,7 +191,7 @@ fn ordinal(n: u32) -> String {
 }
 
 /// How long a crashed runner stays down before a `CrashRestart` starts it again.
-pub const RESTART_AFTER_MS: u64 = 60_000;
+pub(crate) const RESTART_AFTER_MS: u64 = 60_000;
 
 /// How long after a call's answer the faults between calls strike: the answer has reached the
 /// runner (one tick of latency) and the runner has acted on it.
@@ -258,7 +258,7 @@ fn leases(trace: &Trace) -> BTreeMap<u64, Lease> {
 }
 
 /// Every fault that can be placed in `trace`, the run of `scenario`, in [`Fault::key`] order.
-pub fn faults_of(scenario: &Scenario, trace: &Trace) -> Vec<Fault> {
+pub(crate) fn faults_of(scenario: &Scenario, trace: &Trace) -> Vec<Fault> {
     let tick = scenario.tick.ms().max(1);
     let leases = leases(trace);
     // When each activity's last lease ended, if it did: a cancel after that hits nothing.
@@ -374,7 +374,7 @@ fn timed_out_before(trace: &Trace, scenario: &Scenario, spec: usize, at: u64) ->
 }
 
 /// A base scenario with a plan's faults placed: the standalone scenario of the plan.
-pub fn apply(base: &Scenario, plan: &[Fault]) -> Scenario {
+pub(crate) fn apply(base: &Scenario, plan: &[Fault]) -> Scenario {
     let mut s = base.clone();
     for f in plan {
         if let Some((spec, timeout)) = f.request_timeout {

@@ -43,11 +43,6 @@ impl ManualClock {
     pub fn advance(&self, ms: u64) {
         self.0.fetch_add(ms, Ordering::SeqCst);
     }
-
-    /// Sets the clock (never backwards).
-    pub fn set(&self, at: Millis) {
-        self.0.fetch_max(at, Ordering::SeqCst);
-    }
 }
 
 impl Clock for ManualClock {

@@ -147,7 +147,7 @@ pub fn sim_elapsed() -> Option<Duration> {
     .flatten()
 }
 
-/// The logical duration from [`UNIX_EPOCH`] until now.
+/// The logical duration from [`UNIX_EPOCH`](std::time::UNIX_EPOCH) until now.
 ///
 /// On creation the simulation picks a `SystemTime` and calculates the
 /// duration since the epoch. Each `run()` invocation moves logical time

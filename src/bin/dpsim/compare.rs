@@ -2,16 +2,13 @@
 //! configurations, the same seeds and fault plans; prints the comparison and writes
 //! `compare.json` and `compare.html`.
 
-use std::fmt::Write;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use crate::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
-use dpsim::chaos::compare::{Comparison, Config, compare};
-use dpsim::chaos::compare_page::{html, quantiles, signed};
+use dpsim::chaos::compare::{Config, compare};
 use dpsim::runner::Programs;
 use dpsim::scenario::load_file;
-use dpsim::scenario::overrides::with_assignments;
 
 /// What to compare the base with.
 #[derive(Clone, Debug)]
@@ -49,7 +46,7 @@ pub fn run(args: &CompareArgs) -> u8 {
         },
         None => (base.clone(), args.scenario.display().to_string()),
     };
-    let second = match with_assignments(&second, &args.sets) {
+    let second = match second.with(&args.sets) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dpsim: invalid --set: {e}");
@@ -77,7 +74,7 @@ pub fn run(args: &CompareArgs) -> u8 {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    print!("{}", text(&comparison));
+    print!("{}", comparison.text());
     println!(
         "{:.1} seeds/s per configuration ({:.1} s)",
         comparison.failures[0].runs as f64 / start.elapsed().as_secs_f64().max(1e-9),
@@ -95,7 +92,7 @@ pub fn run(args: &CompareArgs) -> u8 {
     let title = format!("{} vs {}", configs[0].label, configs[1].label);
     for (file, content) in [
         ("compare.json", serde_json::to_string_pretty(&json).expect("serialises")),
-        ("compare.html", html(&comparison, &title)),
+        ("compare.html", comparison.page(&title)),
     ] {
         let path = args.out.join(file);
         if let Err(e) = std::fs::write(&path, content) {
@@ -105,33 +102,4 @@ pub fn run(args: &CompareArgs) -> u8 {
         println!("wrote {}", path.display());
     }
     if comparison.failures.iter().any(|f| f.failed_runs > 0) { EXIT_EXPECTATION_FAILED } else { 0 }
-}
-
-/// The comparison as text: failures, then one line per metric and configuration, then the
-/// differences and whether each is beyond seed-to-seed noise.
-pub fn text(c: &Comparison) -> String {
-    let mut out = String::new();
-    for (name, f) in ["A", "B"].iter().zip(&c.failures) {
-        let per: Vec<String> = f.per_invariant.iter().map(|(k, n)| format!("{k}: {n}")).collect();
-        let _ = writeln!(out, "{name}: runs {}  failed {}  {}", f.runs, f.failed_runs, per.join(", "));
-    }
-    for m in &c.metrics {
-        let _ = writeln!(out, "{}:", m.name);
-        for (name, d) in ["A", "B"].iter().zip(&m.configs) {
-            let [p50, p90, p99, max] = quantiles(m, d);
-            let _ = writeln!(out, "  {name}: n={} p50={p50} p90={p90} p99={p99} max={max}", d.count);
-        }
-        for d in &m.differences {
-            let _ = writeln!(
-                out,
-                "  B-A {}: {} (95% {} .. {}) {}",
-                d.statistic,
-                signed(m, d.delta),
-                signed(m, d.ci95[0]),
-                signed(m, d.ci95[1]),
-                if d.beyond_noise { "BEYOND seed-to-seed noise" } else { "within noise" }
-            );
-        }
-    }
-    out
 }

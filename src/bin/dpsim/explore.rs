@@ -2,8 +2,8 @@
 
 use std::path::Path;
 
-use dpsim::explore::{Variant, explore};
-use dpsim::runner::Programs;
+use dpsim::Simulation;
+use dpsim::explore::Variant;
 use dpsim::scenario::load_file;
 
 use super::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
@@ -17,7 +17,7 @@ pub fn run(path: &Path, json: bool) -> u8 {
             return EXIT_INVALID;
         }
     };
-    match explore(&base, &Programs::default()) {
+    match Simulation::new(base).explore() {
         Ok(rows) => {
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialise"));
@@ -48,7 +48,11 @@ pub fn table(rows: &[Variant]) -> String {
         "deadline", "variant", "lease", "invariants", "expectations"
     );
     for r in rows {
-        let inv = if r.violations.is_empty() { "ok".to_string() } else { r.violations.join(",") };
+        let inv = if r.violations.is_empty() {
+            "ok".to_string()
+        } else {
+            r.violations.iter().map(|i| i.name()).collect::<Vec<_>>().join(",")
+        };
         let exp =
             if r.failed_expectations == 0 { "ok".to_string() } else { format!("{} failed", r.failed_expectations) };
         out += &format!("{:<w0$}  {:<w1$}  {:<w2$}  {inv:<10}  {exp}\n", r.deadline, r.variant, r.outcome);

@@ -9,13 +9,14 @@ use clap::{Parser, Subcommand};
 mod chaos;
 mod compare;
 mod explore;
+mod fuzz;
 mod merge;
 mod run;
 mod sim_time;
 mod verify;
 
 use crate::run::{self as cli_run, Format};
-use dpsim::wire::sigv4::Credentials;
+use dpsim::serve::Credentials;
 
 /// Deterministic simulation and test harness for the AWS Data Pipeline task-runner protocol.
 #[derive(Parser)]
@@ -210,7 +211,7 @@ enum ClockArg {
 
 /// `--zombie-bound`: a duration such as `30s` or `2m`.
 fn parse_bound(text: &str) -> Result<u64, String> {
-    dpsim::scenario::duration::parse_duration(text).map_err(|e| e.to_string())
+    dpsim::scenario::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// `--start`: an RFC 3339 instant, or `now`.
@@ -318,7 +319,7 @@ fn main() -> ExitCode {
         }
         Command::Explore { scenario, json } => ExitCode::from(crate::explore::run(&scenario, json)),
         Command::Fuzz { seed, requests, scenarios, bases } => {
-            ExitCode::from(dpsim::fuzz::run(seed, requests, scenarios, &bases))
+            ExitCode::from(fuzz::run(seed, requests, scenarios, &bases))
         }
         Command::Schema => {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
@@ -337,7 +338,7 @@ fn main() -> ExitCode {
             out,
             zombie_bound,
         } => {
-            let args = dpsim::serve::ServeArgs {
+            let options = dpsim::serve::ServeOptions {
                 addr,
                 auth,
                 admin_token,
@@ -360,7 +361,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(dpsim::serve::run(args)) {
+            match runtime.block_on(serve(options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e @ dpsim::serve::ServeError::Scenario(_)) => {
                     eprintln!("dpsim serve: {e}");
@@ -372,6 +373,46 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+/// `dpsim serve`: binds, prints the address on the first line of stdout (what a test harness
+/// waits for), and serves until Ctrl-C or SIGTERM (a process manager's, or a test fixture's,
+/// stop), writing `--out` either way.
+async fn serve(options: dpsim::serve::ServeOptions) -> Result<(), dpsim::serve::ServeError> {
+    let serving = dpsim::serve::bind(options).await?;
+    println!("dpsim serve listening on http://{}", serving.local_addr());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    serving
+        .serve_until(async {
+            stop_signal().await;
+            eprintln!("dpsim serve: shutting down");
+        })
+        .await
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    biased;
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use dpsim::report::Report;
 use dpsim::scenario::{Scenario, load_file};
-use dpsim::sim;
 use dpsim::simulation::{Simulation, SimulationError};
 use dpsim::trace::Trace;
 
@@ -30,7 +29,7 @@ use dpsim::scenario::name_of as scenario_name;
 /// Runs a loaded scenario with a progress bar on a terminal.
 pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, Trace), SimulationError> {
     let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new(scenario.duration.ms() / 1000);
+        let bar = indicatif::ProgressBar::new(scenario.duration().as_secs());
         bar.set_style(
             indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} simulated s ({elapsed})")
                 .expect("valid template")
@@ -44,7 +43,7 @@ pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, T
             b.set_position(now / 1000);
         }
     };
-    let progress: Option<sim::Progress> = if bar.is_some() { Some(&mut tick) } else { None };
+    let progress: Option<dpsim::simulation::Progress> = if bar.is_some() { Some(&mut tick) } else { None };
     let out = Simulation::new(scenario.clone()).name(name).seed(seed).run_traced(progress);
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -61,7 +60,7 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
             return EXIT_INVALID;
         }
     };
-    let seed = seed.unwrap_or(scenario.seed);
+    let seed = seed.unwrap_or(scenario.seed());
     let name = scenario_name(path);
     if format == Format::Text {
         println!("seed: {seed}");
@@ -93,7 +92,7 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     }
     // Drawn once, for --timeline and --out alike.
     let svg = if timeline.is_some() || out_dir.is_some() {
-        dpsim::report::timeline::svg_of(&name, &output)
+        dpsim::report::timeline_svg(&name, &output)
     } else {
         String::new()
     };
@@ -127,8 +126,7 @@ fn write_out(dir: &Path, report: &Report, out: &Trace, svg: &str, path: &Path) -
     let raw = json!({"scenario": path.display().to_string(), "seed": out.seed, "journal": out.journal, "observations": out.observations});
     let name = scenario_name(path);
     std::fs::write(dir.join("timeline.svg"), svg)?;
-    let summary = format!("seed: {}\n{}{}", out.seed, report.summary_text(), report.violations_text());
-    std::fs::write(dir.join("report.html"), dpsim::report::timeline::html(&name, &summary, svg, &report.log_text()))?;
+    std::fs::write(dir.join("report.html"), dpsim::report::page(&name, report, out))?;
     std::fs::write(dir.join("events.json"), serde_json::to_string_pretty(&raw).expect("events serialise"))?;
     Ok(())
 }

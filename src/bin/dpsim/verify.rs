@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use dpsim::runner::Programs;
 use dpsim::scenario::load_file;
-use dpsim::verify::search::plan_text;
+use dpsim::verify::plan_text;
 use dpsim::verify::{Options, Verification, verify};
 
 use super::run::{EXIT_EXPECTATION_FAILED, EXIT_INVALID};
@@ -28,7 +28,7 @@ pub struct VerifyArgs {
 /// Parses `--window FROM..TO` (durations, as scenario files write them: `9h..12h`).
 pub fn parse_window(text: &str) -> Result<std::ops::Range<u64>, String> {
     let (from, to) = text.split_once("..").ok_or_else(|| format!("expected FROM..TO, as in 9h..12h, not {text:?}"))?;
-    let parse = |t: &str| dpsim::scenario::duration::parse_duration(t.trim());
+    let parse = |t: &str| dpsim::scenario::parse_duration(t.trim()).map_err(|e| e.to_string());
     let (from, to) = (parse(from)?, parse(to)?);
     if from >= to {
         return Err(format!("the window {text:?} is empty: FROM must come before TO"));
@@ -51,7 +51,7 @@ pub fn run(args: &VerifyArgs) -> u8 {
             return EXIT_INVALID;
         }
     };
-    let base = match dpsim::scenario::overrides::with_assignments(&base, &args.sets) {
+    let base = match base.with(&args.sets) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("dpsim: invalid --set: {e}");
@@ -115,7 +115,7 @@ fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
     std::fs::write(out.join("verify.json"), json)?;
     let file = out.join("counterexample.json");
     match &result.counterexample {
-        Some(c) => std::fs::write(file, dpsim::chaos::standalone(&c.scenario)),
+        Some(c) => std::fs::write(file, c.scenario.to_file_text()),
         None if file.exists() => std::fs::remove_file(file),
         None => Ok(()),
     }
@@ -125,7 +125,7 @@ fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
 pub fn text(name: &str, r: &Verification, out: &Path) -> String {
     let mut s = format!("verify {name}: every plan of at most {} fault(s)", r.bound);
     if let Some(w) = &r.window {
-        s += &format!(" striking in {}..{}", dpsim::report::log::stamp(w.start), dpsim::report::log::stamp(w.end));
+        s += &format!(" striking in {}..{}", dpsim::time::stamp(w.start), dpsim::time::stamp(w.end));
     }
     s += "\n";
     s += &format!(
@@ -163,7 +163,7 @@ pub fn text(name: &str, r: &Verification, out: &Path) -> String {
             s += &format!("  - {l}\n");
         }
         for v in &c.violations {
-            s += &format!("  breaks {} at {}: {}\n", v.invariant, dpsim::report::log::stamp(v.at), v.message);
+            s += &format!("  breaks {} at {}: {}\n", v.invariant, dpsim::time::stamp(v.at), v.message);
         }
         s += &format!("  as a scenario: {} (dpsim run it)\n", out.join("counterexample.json").display());
     }

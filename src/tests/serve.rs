@@ -5,26 +5,26 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::serve::Server;
+use crate::serve::{ClockMode, ServeOptions, server};
+use crate::wire::sigv4::Credentials;
 use aws_credential_types::Credentials as AwsCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use axum::body::{Body, to_bytes};
-use dpsim::serve::Server;
-use dpsim::serve::{ClockMode, ServeArgs, server};
-use dpsim::wire::sigv4::Credentials;
 use http::Request;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const T0: u64 = dpsim::serve::MANUAL_START_MS;
+const T0: u64 = crate::serve::MANUAL_START_MS;
 
-fn args(clock: ClockMode) -> ServeArgs {
-    ServeArgs {
+fn args(clock: ClockMode) -> ServeOptions {
+    ServeOptions {
         addr: "127.0.0.1:0".parse().unwrap(),
         poll_hold_ms: Some(0),
         seed: Some(7),
         clock,
-        ..ServeArgs::default()
+        ..ServeOptions::default()
     }
 }
 
@@ -130,7 +130,7 @@ async fn the_manual_clock_stands_still_until_advanced_and_applies_every_deadline
 /// answer may have been stamped in): what `Date` shows under `serve`.
 fn is_machine_date(date: &str) -> bool {
     let now = machine_ms();
-    [now, now.saturating_sub(1_000)].iter().any(|t| dpsim::time::format_http_date(*t) == date)
+    [now, now.saturating_sub(1_000)].iter().any(|t| crate::time::format_http_date(*t) == date)
 }
 
 fn machine_ms() -> u64 {
@@ -299,7 +299,7 @@ async fn every_admin_route_refuses_bad_input_with_what_it_expected() {
         let error = reply.json()["error"].as_str().unwrap_or_default().to_string();
         assert!(error.contains(words), "{method} {path} {body:?}: {error:?} lacks {words:?}");
     }
-    let huge = "x".repeat(dpsim::serve::admin::MAX_ADMIN_BODY + 1);
+    let huge = "x".repeat(crate::serve::admin::MAX_ADMIN_BODY + 1);
     assert_eq!(admin(&server, "POST", "/_dpsim/faults", Some(&huge)).await.status, 413);
     assert!(admin(&server, "GET", "/_dpsim/faults", None).await.json()["faults"].as_array().unwrap().is_empty());
 }
@@ -392,7 +392,7 @@ const SCENARIO_FAULT: &str = r#"{"kind": "message", "operation": "ReportTaskProg
 async fn the_same_fault_json_has_the_same_effect_in_run_and_in_serve() {
     // dpsim run: runner-a's reports never reach the service, so its lease expires at the ack
     // deadline and the fault's hits are logged.
-    let scenario = dpsim::scenario::parse(&format!(
+    let scenario = crate::scenario::parse(&format!(
         r#"{{"duration": "10m", "stop_when_done": false,
              "pipelines": [{{"name": "copy", "definition": {{"objects": [
                {{"id": "Default", "name": "Default", "scheduleType": "ondemand"}},
@@ -401,7 +401,7 @@ async fn the_same_fault_json_has_the_same_effect_in_run_and_in_serve() {
              "events": [{{"at": "0s", "do": {SCENARIO_FAULT}}}]}}"#
     ))
     .unwrap();
-    let simulation = dpsim::simulation::Simulation::new(scenario);
+    let simulation = crate::simulation::Simulation::new(scenario);
     let report = tokio::task::spawn_blocking(move || simulation.run().unwrap()).await.unwrap();
     let ran = report.log_text();
     // serve: the same JSON posted live, a runner-a that polls and reports over HTTP.
@@ -446,7 +446,7 @@ async fn a_scenario_plays_its_pipelines_and_timeline_on_the_clock_and_the_report
     let mut a = args(ClockMode::Manual);
     a.scenario = Some(path.clone());
     let (server, scenario) = server(&a).unwrap();
-    let play = tokio::spawn(dpsim::serve::script::play(server.clone(), scenario.unwrap()));
+    let play = tokio::spawn(crate::serve::script::play(server.clone(), scenario.unwrap()));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(poll(&server, "mine").await, None, "not activated before +1m");
     admin(&server, "POST", "/_dpsim/clock/advance", Some(r#"{"seconds": 60}"#)).await;
@@ -569,9 +569,9 @@ async fn a_refused_request_costs_the_call_log_little_and_reports_add_at_most_fif
         aws(&server, "SetStatus", json!({"pipelineId": "df-none", "status": "TRY_CANCEL", "objectIds": ids})).await;
     assert_eq!(set.status, 400, "{}", set.text());
     let (_, calls, _, _) = server.edge.recorder.snapshot();
-    let poll = calls.iter().find(|c| c.operation == dpsim::protocol::Operation::PollForTask).expect("logged");
+    let poll = calls.iter().find(|c| c.operation == crate::protocol::Operation::PollForTask).expect("logged");
     assert!(poll.runner.as_deref().is_some_and(|r| r.len() <= 1024), "a refused name is kept in part");
-    let set = calls.iter().find(|c| c.operation == dpsim::protocol::Operation::SetStatus).expect("logged");
+    let set = calls.iter().find(|c| c.operation == crate::protocol::Operation::SetStatus).expect("logged");
     assert!(set.object_ids.len() <= 100, "{} ids kept", set.object_ids.len());
 
     // The lease holder reports 60 new keys, 20 at a time: the attempt keeps 50.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use dpsim::sim::clock::{self, EPOCH_MS, sim_now, stray_reading};
+use crate::sim::clock::{self, EPOCH_MS, sim_now, stray_reading};
 
 /// The guard: a host that reads its clock outside the step the driver announced is recorded,
 /// with what it read and the step, and only the first such reading is kept.

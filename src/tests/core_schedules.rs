@@ -4,9 +4,9 @@
 //! `occurrences` and `endDateTime` stop creation at the right period, `maxActiveInstances`
 //! holds, the schedule rules are refused, and QueryObjects selects instances by scheduled time.
 
-use dpsim::protocol::{ErrorCode, Operation, Request, ServiceError};
-use dpsim::service::{Outcome, Service, Settings};
-use dpsim::time::{HOUR_MS, MINUTE_MS};
+use crate::protocol::{ErrorCode, Operation, Request, ServiceError};
+use crate::service::{Outcome, Service, Settings};
+use crate::time::{HOUR_MS, MINUTE_MS};
 use serde_json::{Value, json};
 
 const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -98,7 +98,7 @@ fn a_cron_instance_appears_at_its_period_start_and_a_timeseries_one_at_its_end()
 #[test]
 fn a_start_n_periods_back_backfills_n_periods_at_activation() {
     for n in [1u64, 3, 6] {
-        let start = dpsim::time::format_dp_time(T0 - n * HOUR_MS);
+        let start = crate::time::format_dp_time(T0 - n * HOUR_MS);
         let (mut svc, p, _) = scheduled(&[("period", "1 hours"), ("startDateTime", &start)], "timeseries", &[]);
         activate(&mut svc, &p, T0).unwrap();
         assert_eq!(instances(&mut svc, &p, T0, "Extract").len() as u64, n, "timeseries: the N ended periods");
@@ -135,7 +135,7 @@ fn occurrences_and_end_date_time_stop_creation_at_the_right_period() {
 
 #[test]
 fn max_active_instances_holds_and_lets_the_next_one_go_when_one_ends() {
-    let start = dpsim::time::format_dp_time(T0 - 5 * HOUR_MS);
+    let start = crate::time::format_dp_time(T0 - 5 * HOUR_MS);
     let (mut svc, p, _) =
         scheduled(&[("period", "1 hours"), ("startDateTime", &start)], "timeseries", &[("maxActiveInstances", "2")]);
     activate(&mut svc, &p, T0).unwrap();
@@ -201,14 +201,14 @@ fn schedules_that_break_the_rules_are_refused_with_the_object_named() {
 
 #[test]
 fn a_backfill_longer_than_a_day_is_refused_at_activation() {
-    let start = dpsim::time::format_dp_time(T0 - 25 * HOUR_MS);
+    let start = crate::time::format_dp_time(T0 - 25 * HOUR_MS);
     let (mut svc, p, put) = scheduled(&[("period", "1 hours"), ("startDateTime", &start)], "timeseries", &[]);
     assert_eq!(put["errored"], false);
     let e = activate(&mut svc, &p, T0).unwrap_err();
     assert_eq!(e.code, ErrorCode::InvalidRequestException);
     assert!(e.message.contains("backfill"), "{}", e.message);
     assert!(instances(&mut svc, &p, T0, "Extract").is_empty(), "a refused activation creates nothing");
-    let start = dpsim::time::format_dp_time(T0 - 23 * HOUR_MS);
+    let start = crate::time::format_dp_time(T0 - 23 * HOUR_MS);
     let (mut svc, p, _) = scheduled(&[("period", "1 hours"), ("startDateTime", &start)], "timeseries", &[]);
     activate(&mut svc, &p, T0).unwrap();
     assert_eq!(instances(&mut svc, &p, T0, "Extract").len(), 23);
@@ -216,7 +216,7 @@ fn a_backfill_longer_than_a_day_is_refused_at_activation() {
 
 #[test]
 fn query_objects_selects_instances_by_scheduled_time() {
-    let start = dpsim::time::format_dp_time(T0 - 6 * HOUR_MS);
+    let start = crate::time::format_dp_time(T0 - 6 * HOUR_MS);
     let (mut svc, p, _) = scheduled(&[("period", "1 hours"), ("startDateTime", &start)], "timeseries", &[]);
     activate(&mut svc, &p, T0).unwrap();
     let select = |svc: &mut Service, kind: &str, values: Value| -> Vec<String> {
@@ -232,7 +232,7 @@ fn query_objects_selects_instances_by_scheduled_time() {
         select(&mut svc, "BETWEEN", json!(["2025-12-31T20:00:00", "2025-12-31T21:30:00Z"])),
         ["@Extract_2025-12-31T20:00:00", "@Extract_2025-12-31T21:00:00"]
     );
-    assert_eq!(select(&mut svc, "GE", json!([dpsim::time::format_dp_time(T0 + 30 * MINUTE_MS)])).len(), 0);
+    assert_eq!(select(&mut svc, "GE", json!([crate::time::format_dp_time(T0 + 30 * MINUTE_MS)])).len(), 0);
 }
 
 #[test]
@@ -250,7 +250,7 @@ fn first_activation_date_time_starts_at_the_whole_second_of_the_activation() {
 
 #[test]
 fn a_run_that_stops_when_done_waits_for_the_periods_still_to_come() {
-    let scenario = dpsim::scenario::parse(
+    let scenario = crate::scenario::parse(
         r#"{"duration": "1d", "pipelines": [{"name": "p", "definition": {"objects": [
               {"id": "Default", "name": "Default", "scheduleType": "cron", "workerGroup": "wg", "schedule": {"ref": "S"}},
               {"id": "S", "name": "S", "type": "Schedule", "period": "1 hours", "startAt": "FIRST_ACTIVATION_DATE_TIME", "occurrences": "3"},
@@ -258,7 +258,7 @@ fn a_run_that_stops_when_done_waits_for_the_periods_still_to_come() {
             "runners": [{"name": "r", "worker_group": "wg"}]}"#,
     )
     .unwrap();
-    let out = dpsim::sim::run(&scenario, 1, &dpsim::runner::Programs::default(), None).unwrap();
+    let out = crate::sim::run(&scenario, 1, &crate::runner::Programs::default(), None).unwrap();
     let finished = out.instances.iter().filter(|i| i.status == "FINISHED").count();
     assert_eq!((out.instances.len(), finished), (3, 3), "{:?}", out.instances);
     assert!(out.finished_early, "it stops once the last period's instance is over");

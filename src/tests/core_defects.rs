@@ -3,8 +3,8 @@
 //! cannot release a dependent twice, `@` fields runners cannot overwrite, and the API model's
 //! own limits (DeletePipeline's errors, errorMessage, QueryObjects' selectors).
 
-use dpsim::protocol::{ErrorCode, Operation, Request};
-use dpsim::service::{Outcome, Service, Settings};
+use crate::protocol::{ErrorCode, Operation, Request};
+use crate::service::{Outcome, Service, Settings};
 use serde_json::{Value, json};
 
 const T0: u64 = 1_767_225_600_000;

@@ -1,10 +1,10 @@
 //! The service core's lease rules, each tested at its exact boundary: deadline − 1 ms, the
 //! deadline itself, and deadline + 1 ms. No I/O: time is handed in.
 
-use dpsim::journal::{Deadline, EventKind};
-use dpsim::protocol::{ErrorCode, Operation, Request, Response, ServiceError};
-use dpsim::service::{Effect, Outcome, Service, Settings};
-use dpsim::time::{MINUTE_MS, SECOND_MS};
+use crate::journal::{Deadline, EventKind};
+use crate::protocol::{ErrorCode, Operation, Request, Response, ServiceError};
+use crate::service::{Effect, Outcome, Service, Settings};
+use crate::time::{MINUTE_MS, SECOND_MS};
 use serde_json::{Value, json};
 
 const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -537,7 +537,7 @@ fn the_deliberately_broken_mode_revives_a_late_lease_and_is_off_by_default() {
     let (t1, _) = s.poll(T0, "a").unwrap();
     assert!(s.report(T0 + ACK, &t1), "default: a late report is answered canceled=true");
     let mut broken = sim_with(
-        Settings { poll_hold_ms: 0, bug: Some(dpsim::service::Bug::ExtendLeaseOnLateReport), ..Settings::default() },
+        Settings { poll_hold_ms: 0, bug: Some(crate::service::Bug::ExtendLeaseOnLateReport), ..Settings::default() },
         &[],
     );
     let (t1, _) = broken.poll(T0, "a").unwrap();
@@ -574,7 +574,7 @@ fn try_cancel_ends_the_live_lease_with_its_own_cause() {
     let journal = s.svc.take_journal();
     let lease_end = journal.iter().find(|e| e.task.is_some() && matches!(e.kind, EventKind::Canceled { .. }));
     assert!(
-        matches!(lease_end.map(|e| &e.kind), Some(EventKind::Canceled { by: dpsim::journal::CancelSource::TryCancel })),
+        matches!(lease_end.map(|e| &e.kind), Some(EventKind::Canceled { by: crate::journal::CancelSource::TryCancel })),
         "{journal:?}"
     );
     assert!(s.report(T0 + 2 * MINUTE_MS, &t1), "the owner hears canceled=true");
@@ -583,7 +583,7 @@ fn try_cancel_ends_the_live_lease_with_its_own_cause() {
 /// The broken modes exist to prove the checks; each must break exactly its rule.
 #[test]
 fn the_broken_retry_modes_break_their_rules_in_the_core() {
-    use dpsim::service::Bug;
+    use crate::service::Bug;
     // One extra retry: with maximumRetries 1, a second failure still leaves the instance
     // waiting for a third attempt.
     for (bug, expected) in [(None, "FAILED"), (Some(Bug::ExtraRetry), "WAITING_FOR_RUNNER")] {
@@ -639,7 +639,7 @@ fn a_well_signed_task_id_for_a_lease_not_yet_issued_is_not_found() {
     // Another run with the same seed signs its taskIds with the same key: its ids verify here
     // but may name leases this run never issued, and must not be taken for them.
     let mut s = sim(&[]);
-    let ids = dpsim::service::ids::IdGen::new(Settings::default().seed);
+    let ids = crate::service::ids::IdGen::new(Settings::default().seed);
     for seq in [0, 1, 2, 50] {
         let id = ids.task_id(seq);
         assert_eq!(

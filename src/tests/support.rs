@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::service::Settings;
+use crate::wire::http::router;
+use crate::wire::{Host, HostConfig, ManualClock};
 use axum::body::{Body, to_bytes};
-use dpsim::service::Settings;
-use dpsim::wire::http::router;
-use dpsim::wire::{Host, HostConfig, ManualClock};
 use http::Request;
 use serde_json::Value;
 use tower::ServiceExt;

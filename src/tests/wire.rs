@@ -1,19 +1,19 @@
 //! The AWS JSON 1.1 front door: the documented sample, every error code with its HTTP status
 //! and `__type`, and the headers every response carries.
 
-mod support;
+use super::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::protocol::ErrorCode;
+use crate::service::Settings;
+use crate::time::MINUTE_MS;
+use crate::wire::HostConfig;
+use crate::wire::sigv4::Credentials;
 use aws_credential_types::Credentials as AwsCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use axum::body::Body;
-use dpsim::protocol::ErrorCode;
-use dpsim::service::Settings;
-use dpsim::time::MINUTE_MS;
-use dpsim::wire::HostConfig;
-use dpsim::wire::sigv4::Credentials;
 use http::Request;
 use serde_json::json;
 use support::*;

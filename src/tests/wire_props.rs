@@ -1,11 +1,11 @@
 //! Arbitrary bodies, targets, headers and member values thrown at the router: it never panics,
 //! always answers a well-formed AWS success or error, and a rejected call changes nothing.
 
-mod support;
+use super::support;
 
+use crate::protocol::{ErrorCode, Operation};
+use crate::wire::Host;
 use axum::body::Body;
-use dpsim::protocol::{ErrorCode, Operation};
-use dpsim::wire::Host;
 use http::Request;
 use proptest::prelude::*;
 use serde_json::{Value, json};
