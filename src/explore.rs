@@ -8,9 +8,10 @@ use serde::Serialize;
 
 use crate::check::Invariant;
 use crate::journal::EventKind;
+use crate::protocol::Operation;
 use crate::report::Report;
 use crate::report::analysis::rel;
-use crate::report::log::stamp;
+use crate::report::log::{LogEvent, stamp};
 use crate::runner::Programs;
 use crate::scenario::Dur;
 use crate::scenario::model::{
@@ -113,7 +114,7 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         s.events.push(TimedEvent {
             at: At::Anchor(anchor(f, installed_at)),
             action: one_call(
-                "ReportTaskProgress",
+                Operation::ReportTaskProgress,
                 Some(f.runner.clone()),
                 Some(f.component.clone()),
                 MessageEffect::Delay { by: None, until: Some(TaskMoment { deadline: f.kind, before, after }) },
@@ -131,7 +132,7 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         });
         s.events.push(TimedEvent {
             at: At::Time(Dur(0)),
-            action: one_call("SetStatus", None, None, MessageEffect::Hold { until: Dur(moment) }),
+            action: one_call(Operation::SetStatus, None, None, MessageEffect::Hold { until: Dur(moment) }),
         });
         out.push((format!("cancel {name}"), s));
         // A fresh runner of the same worker group whose poll reaches the service at the moment.
@@ -153,7 +154,12 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
         });
         s.events.push(TimedEvent {
             at: At::Time(Dur(0)),
-            action: one_call("PollForTask", Some(POLLER.into()), None, MessageEffect::Hold { until: Dur(moment) }),
+            action: one_call(
+                Operation::PollForTask,
+                Some(POLLER.into()),
+                None,
+                MessageEffect::Hold { until: Dur(moment) },
+            ),
         });
         out.push((format!("poll {name}"), s));
     }
@@ -161,9 +167,9 @@ fn variants_of(base: &Scenario, f: &Found) -> Vec<(String, Scenario)> {
 }
 
 /// A message fault on the next matching call only.
-fn one_call(operation: &str, runner: Option<String>, task: Option<String>, effect: MessageEffect) -> Action {
+fn one_call(operation: Operation, runner: Option<String>, task: Option<String>, effect: MessageEffect) -> Action {
     Action::Message(MessageFault {
-        operation: Some(operation.into()),
+        operation: Some(operation),
         runner,
         task,
         occurrence: 1,
@@ -184,16 +190,23 @@ const POLLER: &str = "explore-poller";
 fn outcome(report: &Report, seq: u64) -> String {
     let t = format!("t{seq}");
     let mut lines = report.log.iter().filter(|l| l.task == t);
-    let ended = lines.find(|l| matches!(l.what.as_str(), "expired" | "canceled" | "finished" | "failed"));
-    let acked = report.log.iter().any(|l| l.task == t && l.what == "acknowledged");
+    let ended = lines
+        .find(|l| matches!(l.what, LogEvent::Expired | LogEvent::Canceled | LogEvent::Finished | LogEvent::Failed));
+    let acked = report.log.iter().any(|l| l.task == t && l.what == LogEvent::Acknowledged);
     let lease = match ended {
         Some(l) => {
-            format!("{} at {}{}", l.what, stamp(l.at), if acked && l.what == "expired" { " (after ack)" } else { "" })
+            format!(
+                "{} at {}{}",
+                l.what,
+                stamp(l.at),
+                if acked && l.what == LogEvent::Expired { " (after ack)" } else { "" }
+            )
         }
         None if acked => "kept".into(),
         None => "never acknowledged".into(),
     };
-    let poller = report.log.iter().find(|l| l.runner == POLLER && matches!(l.what.as_str(), "assigned" | "reassigned"));
+    let poller =
+        report.log.iter().find(|l| l.runner == POLLER && matches!(l.what, LogEvent::Assigned | LogEvent::Reassigned));
     match poller {
         Some(l) => format!("{lease}; {POLLER} got {} at {}", l.task, stamp(l.at)),
         None => lease,

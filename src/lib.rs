@@ -108,6 +108,7 @@ mod journal;
 mod ownership;
 mod service;
 mod sim;
+mod timers;
 mod wire;
 
 #[doc(hidden)]

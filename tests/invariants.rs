@@ -39,7 +39,7 @@ fn a_service_that_revives_late_leases_is_caught_with_the_transitions_that_led_to
         report.violations.iter().find(|v| v.invariant == Invariant::StaleNoChange).expect("the broken rule is caught");
     assert_eq!(first.task.as_deref(), Some("Copy@1"));
     assert_eq!(first.runner.as_deref(), Some("runner-a"));
-    let trail: Vec<&str> = first.trail.iter().map(|l| l.what.as_str()).collect();
+    let trail: Vec<&str> = first.trail.iter().map(|l| l.what.name()).collect();
     assert!(trail.contains(&"expired") && trail.last() == Some(&"renewed"), "{trail:?}");
     assert!(!report.passed());
 }

@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 
+use crate::protocol::Operation;
 use crate::scenario::Dur;
 use crate::scenario::model::{
     Action, Anchor, AnchorKind, At, DeadlineKind, MessageEffect, MessageFault, Scenario, TaskMoment, TimedEvent,
@@ -11,7 +12,12 @@ use crate::scenario::model::{
 use crate::scenario::world_plan;
 
 /// Operations message faults may hit.
-const OPERATIONS: [&str; 4] = ["ReportTaskProgress", "PollForTask", "SetTaskStatus", "ReportTaskRunnerHeartbeat"];
+const OPERATIONS: [Operation; 4] = [
+    Operation::ReportTaskProgress,
+    Operation::PollForTask,
+    Operation::SetTaskStatus,
+    Operation::ReportTaskRunnerHeartbeat,
+];
 /// Fault kinds a plan draws from.
 const KINDS: usize = 16;
 /// Most faults in one plan.
@@ -411,7 +417,7 @@ fn event(at_s: u64, action: Action) -> TimedEvent {
 /// A message fault hitting `percent` of one operation's calls for `for_s` seconds.
 fn rate_fault(op: usize, percent: u32, for_s: u64, effect: MessageEffect) -> Action {
     Action::Message(MessageFault {
-        operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
+        operation: Some(OPERATIONS[op % OPERATIONS.len()]),
         runner: None,
         task: None,
         occurrence: 1,
@@ -437,7 +443,7 @@ fn cancel_at_ack_deadline(task: &str, edge: Edge, tick: u64, ack_timeout: u64) -
         })
     };
     let lose_acks = MessageFault {
-        operation: Some("ReportTaskProgress".into()),
+        operation: Some(Operation::ReportTaskProgress),
         runner: None,
         task: Some(task.to_string()),
         occurrence: 1,
@@ -615,7 +621,7 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
             },
             Fault::DropFrom { runner, op, count, at_s } => {
                 let fault = MessageFault {
-                    operation: Some(OPERATIONS[op % OPERATIONS.len()].to_string()),
+                    operation: Some(OPERATIONS[op % OPERATIONS.len()]),
                     runner: Some(name(*runner)),
                     task: None,
                     occurrence: 1,
@@ -640,7 +646,7 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
                 }
                 let (before, after) = edge.offsets(tick);
                 let fault = MessageFault {
-                    operation: Some("ReportTaskProgress".into()),
+                    operation: Some(Operation::ReportTaskProgress),
                     runner: None,
                     task: None,
                     occurrence: 1,

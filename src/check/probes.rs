@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::scenario::{ActionKind, EffectKind};
 use crate::trace::{Observation, ObservationKind};
 
 use super::Input;
@@ -256,36 +257,43 @@ impl Probe {
     }
 
     /// The probe of a scenario event's `kind`, when it has one.
-    fn of_event(kind: &str) -> Option<Probe> {
+    fn of_event(kind: ActionKind) -> Option<Probe> {
         Some(match kind {
-            "partition" => Probe::FaultPartition,
-            "repair" => Probe::FaultRepair,
-            "pause" => Probe::FaultPause,
-            "resume" => Probe::FaultResume,
-            "crash_runner" => Probe::FaultCrashRunner,
-            "restart_runner" => Probe::FaultRestartRunner,
-            "crash_service" => Probe::FaultCrashService,
-            "restart_service" => Probe::FaultRestartService,
-            "cancel" => Probe::FaultCancel,
-            "rerun" => Probe::FaultRerun,
-            "pause_activity" => Probe::FaultPauseActivity,
-            "resume_activity" => Probe::FaultResumeActivity,
-            "deactivate" => Probe::FaultDeactivate,
-            "activate" => Probe::FaultActivate,
-            "delete" => Probe::FaultDelete,
-            _ => return None,
+            ActionKind::Partition => Probe::FaultPartition,
+            ActionKind::Repair => Probe::FaultRepair,
+            ActionKind::Pause => Probe::FaultPause,
+            ActionKind::Resume => Probe::FaultResume,
+            ActionKind::CrashRunner => Probe::FaultCrashRunner,
+            ActionKind::RestartRunner => Probe::FaultRestartRunner,
+            ActionKind::CrashService => Probe::FaultCrashService,
+            ActionKind::RestartService => Probe::FaultRestartService,
+            ActionKind::Cancel => Probe::FaultCancel,
+            ActionKind::Rerun => Probe::FaultRerun,
+            ActionKind::PauseActivity => Probe::FaultPauseActivity,
+            ActionKind::ResumeActivity => Probe::FaultResumeActivity,
+            ActionKind::Deactivate => Probe::FaultDeactivate,
+            ActionKind::Activate => Probe::FaultActivate,
+            ActionKind::Delete => Probe::FaultDelete,
+            ActionKind::Hold
+            | ActionKind::Release
+            | ActionKind::Latency
+            | ActionKind::CrashMachine
+            | ActionKind::RestartMachine
+            | ActionKind::Message
+            | ActionKind::SlowWork
+            | ActionKind::Terminate => return None,
         })
     }
 
     /// The probe of a message fault's effect `type`, when it has one.
-    fn of_effect(effect: &str) -> Option<Probe> {
+    fn of_effect(effect: EffectKind) -> Option<Probe> {
         Some(match effect {
-            "drop_request" => Probe::FaultDropRequest,
-            "drop_response" => Probe::FaultDropResponse,
-            "delay" => Probe::FaultDelay,
-            "duplicate" => Probe::FaultDuplicate,
-            "error" => Probe::FaultError,
-            _ => return None,
+            EffectKind::DropRequest => Probe::FaultDropRequest,
+            EffectKind::DropResponse => Probe::FaultDropResponse,
+            EffectKind::Delay => Probe::FaultDelay,
+            EffectKind::Duplicate => Probe::FaultDuplicate,
+            EffectKind::Error => Probe::FaultError,
+            EffectKind::Hold => return None,
         })
     }
 
@@ -365,12 +373,12 @@ fn observed(observations: &[Observation]) -> Hits {
         let runner = o.runner.as_deref().unwrap_or_default();
         match &o.kind {
             ObservationKind::Applied { event: Some(kind), .. } => {
-                if let Some(p) = Probe::of_event(kind) {
+                if let Some(p) = Probe::of_event(*kind) {
                     hits.hit(p);
                 }
             }
             ObservationKind::MessageFault { effect, .. } => {
-                if let Some(p) = Probe::of_effect(effect) {
+                if let Some(p) = Probe::of_effect(*effect) {
                     hits.hit(p);
                 }
             }

@@ -63,7 +63,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
         hit.as_deref(),
         ObservationKind::MessageFault {
             what: format!("{} #{nth}", describe(&effect)),
-            effect: effect.kind_name(),
+            effect: effect.kind(),
             operation: op_name,
             named,
         },
@@ -155,7 +155,7 @@ pub(crate) struct CallInfo {
 impl CallInfo {
     /// Whether a fault's filters select this call.
     pub(crate) fn matches(&self, f: &MessageFault) -> bool {
-        let op_ok = f.operation.as_deref().is_none_or(|op| self.operation.is_some_and(|o| o.as_str() == op));
+        let op_ok = f.operation.is_none_or(|op| self.operation == Some(op));
         let runner_ok = f.runner.as_deref().is_none_or(|r| self.runner.as_deref() == Some(r));
         let task_ok = f.task.as_deref().is_none_or(|t| self.component.as_deref() == Some(t));
         op_ok && runner_ok && task_ok
@@ -195,7 +195,8 @@ fn stated_sender(parts: &Parts, body: &[u8]) -> Option<String> {
 /// A message fault in words, as the log prints it when it is installed.
 pub fn describe_fault(f: &MessageFault) -> String {
     let mut what = format!("message fault: {}", describe(&f.effect));
-    for (k, v) in [("on", &f.operation), ("from", &f.runner), ("about", &f.task)] {
+    let operation = f.operation.map(|o| o.as_str().to_string());
+    for (k, v) in [("on", &operation), ("from", &f.runner), ("about", &f.task)] {
         if let Some(v) = v {
             what += &format!(" {k} {v}");
         }

@@ -13,39 +13,172 @@ use crate::trace::{Observation, ObservationKind};
 
 use super::analysis::{Analysis, attempt_number, rel};
 
-/// Every `what` the ownership log prints: what a `count` expectation may name.
-pub const EVENTS: &[&str] = &[
-    "assigned",
-    "reassigned",
-    "acknowledged",
-    "renewed",
-    "expired",
-    "retry scheduled",
-    "finished",
-    "failed",
-    "instance failed",
-    "cascade failed",
-    "canceled",
-    "marked finished",
-    "rerun",
-    "paused",
-    "scheduled",
-    "resumed",
-    "stale call",
-    "forged call",
-    "activated",
-    "deactivated",
-    "deleted",
-    "starts work",
-    "stops work",
-    "learns lost",
-    "call failed",
-    "terminated",
-    "crashed",
-    "restarted",
-    "event",
-    "fault",
-];
+/// What a line of the ownership log says happened (its `what` column): printed, serialised
+/// and named by `count` expectations as the text it has always had (`stale call`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogEvent {
+    /// The service handed a task to a runner.
+    Assigned,
+    /// The service handed out an attempt it had handed out before.
+    Reassigned,
+    /// The first progress report of a lease was accepted.
+    Acknowledged,
+    /// A later progress report was accepted.
+    Renewed,
+    /// A lease passed its ack or progress deadline.
+    Expired,
+    /// A failed attempt's next attempt was scheduled.
+    RetryScheduled,
+    /// A task was set FINISHED.
+    Finished,
+    /// A task was set FAILED (or FALSE).
+    Failed,
+    /// An instance ran out of retries.
+    InstanceFailed,
+    /// An instance failed because an upstream will not finish.
+    CascadeFailed,
+    /// A lease ended by TRY_CANCEL, deactivation or deletion.
+    Canceled,
+    /// An instance was set MARK_FINISHED.
+    MarkedFinished,
+    /// An instance was set RERUN.
+    Rerun,
+    /// An activity was paused.
+    Paused,
+    /// A schedule period's instance was created.
+    Scheduled,
+    /// An activity was resumed.
+    Resumed,
+    /// A call on a lease that is no longer live was answered.
+    StaleCall,
+    /// A call named a taskId the service never issued.
+    ForgedCall,
+    /// A pipeline was activated.
+    Activated,
+    /// A pipeline was deactivated.
+    Deactivated,
+    /// A pipeline was deleted.
+    Deleted,
+    /// A runner starts working on a task.
+    StartsWork,
+    /// A runner stops working on a task.
+    StopsWork,
+    /// A runner learns it lost a task.
+    LearnsLost,
+    /// A runner's call failed (timeout, network, an error answer).
+    CallFailed,
+    /// A runner heard `terminate: true` and stopped.
+    Terminated,
+    /// A runner process crashed.
+    Crashed,
+    /// A runner process started again.
+    Restarted,
+    /// A runner was frozen (measured, not shown: its `event` line says it).
+    Frozen,
+    /// A frozen runner runs again (measured, not shown).
+    Thawed,
+    /// A fault or control-plane event was applied.
+    Event,
+    /// A message fault hit a call.
+    Fault,
+}
+
+impl LogEvent {
+    /// Every `what` the ownership log prints: what a `count` expectation may name.
+    pub const ALL: [LogEvent; 30] = [
+        LogEvent::Assigned,
+        LogEvent::Reassigned,
+        LogEvent::Acknowledged,
+        LogEvent::Renewed,
+        LogEvent::Expired,
+        LogEvent::RetryScheduled,
+        LogEvent::Finished,
+        LogEvent::Failed,
+        LogEvent::InstanceFailed,
+        LogEvent::CascadeFailed,
+        LogEvent::Canceled,
+        LogEvent::MarkedFinished,
+        LogEvent::Rerun,
+        LogEvent::Paused,
+        LogEvent::Scheduled,
+        LogEvent::Resumed,
+        LogEvent::StaleCall,
+        LogEvent::ForgedCall,
+        LogEvent::Activated,
+        LogEvent::Deactivated,
+        LogEvent::Deleted,
+        LogEvent::StartsWork,
+        LogEvent::StopsWork,
+        LogEvent::LearnsLost,
+        LogEvent::CallFailed,
+        LogEvent::Terminated,
+        LogEvent::Crashed,
+        LogEvent::Restarted,
+        LogEvent::Event,
+        LogEvent::Fault,
+    ];
+
+    /// The text the log prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogEvent::Assigned => "assigned",
+            LogEvent::Reassigned => "reassigned",
+            LogEvent::Acknowledged => "acknowledged",
+            LogEvent::Renewed => "renewed",
+            LogEvent::Expired => "expired",
+            LogEvent::RetryScheduled => "retry scheduled",
+            LogEvent::Finished => "finished",
+            LogEvent::Failed => "failed",
+            LogEvent::InstanceFailed => "instance failed",
+            LogEvent::CascadeFailed => "cascade failed",
+            LogEvent::Canceled => "canceled",
+            LogEvent::MarkedFinished => "marked finished",
+            LogEvent::Rerun => "rerun",
+            LogEvent::Paused => "paused",
+            LogEvent::Scheduled => "scheduled",
+            LogEvent::Resumed => "resumed",
+            LogEvent::StaleCall => "stale call",
+            LogEvent::ForgedCall => "forged call",
+            LogEvent::Activated => "activated",
+            LogEvent::Deactivated => "deactivated",
+            LogEvent::Deleted => "deleted",
+            LogEvent::StartsWork => "starts work",
+            LogEvent::StopsWork => "stops work",
+            LogEvent::LearnsLost => "learns lost",
+            LogEvent::CallFailed => "call failed",
+            LogEvent::Terminated => "terminated",
+            LogEvent::Crashed => "crashed",
+            LogEvent::Restarted => "restarted",
+            LogEvent::Frozen => "frozen",
+            LogEvent::Thawed => "thawed",
+            LogEvent::Event => "event",
+            LogEvent::Fault => "fault",
+        }
+    }
+}
+
+impl std::fmt::Display for LogEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl Serialize for LogEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for LogEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<LogEvent, D::Error> {
+        let name = String::deserialize(d)?;
+        LogEvent::ALL
+            .into_iter()
+            .chain([LogEvent::Frozen, LogEvent::Thawed])
+            .find(|e| e.name() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("no log line says {name:?}")))
+    }
+}
 
 /// One line of the ownership log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,7 +188,7 @@ pub struct Line {
     /// Task and attempt (`Copy@1`), or `-`.
     pub object: String,
     /// What happened (`assigned`, `learns lost`, `fault`, ...).
-    pub what: String,
+    pub what: LogEvent,
     /// The runner, or `-`.
     pub runner: String,
     /// The lease (`t3`), or empty.
@@ -85,43 +218,44 @@ fn in_pipeline(a: &Analysis, e: &Event) -> String {
 }
 
 fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
-    let (what, detail, anomaly): (&str, String, bool) = match &e.kind {
+    use LogEvent as W;
+    let (what, detail, anomaly): (LogEvent, String, bool) = match &e.kind {
         EventKind::Assigned { reassigned, ack_deadline, .. } => (
-            if *reassigned { "reassigned" } else { "assigned" },
+            if *reassigned { W::Reassigned } else { W::Assigned },
             format!("{}; ack by {}", e.cause, stamp(rel(*ack_deadline))),
             *reassigned,
         ),
         EventKind::Acknowledged { progress_deadline } => {
-            ("acknowledged", format!("next report by {}", stamp(rel(*progress_deadline))), false)
+            (W::Acknowledged, format!("next report by {}", stamp(rel(*progress_deadline))), false)
         }
         EventKind::Renewed { progress_deadline } => {
-            ("renewed", format!("next report by {}", stamp(rel(*progress_deadline))), false)
+            (W::Renewed, format!("next report by {}", stamp(rel(*progress_deadline))), false)
         }
-        EventKind::Expired { .. } => ("expired", e.cause.to_string(), true),
+        EventKind::Expired { .. } => (W::Expired, e.cause.to_string(), true),
         EventKind::RetryScheduled { ready_at, next_attempt } => {
-            ("retry scheduled", format!("attempt {next_attempt} ready at {}; {}", stamp(rel(*ready_at)), e.cause), true)
+            (W::RetryScheduled, format!("attempt {next_attempt} ready at {}; {}", stamp(rel(*ready_at)), e.cause), true)
         }
-        EventKind::Finished => ("finished", String::new(), false),
+        EventKind::Finished => (W::Finished, String::new(), false),
         EventKind::Failed { status, error_id } => {
-            ("failed", format!("{status}{}", error_id.as_ref().map(|i| format!(" {i}")).unwrap_or_default()), true)
+            (W::Failed, format!("{status}{}", error_id.as_ref().map(|i| format!(" {i}")).unwrap_or_default()), true)
         }
-        EventKind::InstanceFailed => ("instance failed", e.cause.to_string(), true),
-        EventKind::CascadeFailed => ("cascade failed", e.cause.to_string(), true),
-        EventKind::Canceled { by } => ("canceled", format!("{}: {}", by.name(), e.cause), true),
-        EventKind::MarkedFinished => ("marked finished", String::new(), true),
-        EventKind::Rerun => ("rerun", String::new(), true),
-        EventKind::Paused => ("paused", in_pipeline(a, e), true),
+        EventKind::InstanceFailed => (W::InstanceFailed, e.cause.to_string(), true),
+        EventKind::CascadeFailed => (W::CascadeFailed, e.cause.to_string(), true),
+        EventKind::Canceled { by } => (W::Canceled, format!("{}: {}", by.name(), e.cause), true),
+        EventKind::MarkedFinished => (W::MarkedFinished, String::new(), true),
+        EventKind::Rerun => (W::Rerun, String::new(), true),
+        EventKind::Paused => (W::Paused, in_pipeline(a, e), true),
         EventKind::Scheduled { start, end } => (
-            "scheduled",
+            W::Scheduled,
             format!("period {} .. {}", crate::time::format_dp_time(*start), crate::time::format_dp_time(*end)),
             false,
         ),
-        EventKind::Resumed => ("resumed", in_pipeline(a, e), true),
-        EventKind::StaleCall { operation, answer } => ("stale call", format!("{operation} -> {answer}"), true),
-        EventKind::ForgedCall { operation } => ("forged call", format!("{operation} -> TaskNotFoundException"), true),
-        EventKind::Activated { instances } => ("activated", format!("{instances} instances; {}", e.cause), false),
-        EventKind::Deactivated { cancel_active } => ("deactivated", format!("cancelActive={cancel_active}"), true),
-        EventKind::Deleted => ("deleted", String::new(), true),
+        EventKind::Resumed => (W::Resumed, in_pipeline(a, e), true),
+        EventKind::StaleCall { operation, answer } => (W::StaleCall, format!("{operation} -> {answer}"), true),
+        EventKind::ForgedCall { operation } => (W::ForgedCall, format!("{operation} -> TaskNotFoundException"), true),
+        EventKind::Activated { instances } => (W::Activated, format!("{instances} instances; {}", e.cause), false),
+        EventKind::Deactivated { cancel_active } => (W::Deactivated, format!("cancelActive={cancel_active}"), true),
+        EventKind::Deleted => (W::Deleted, String::new(), true),
         EventKind::PipelineCreated
         | EventKind::DefinitionPut
         | EventKind::Ready
@@ -149,7 +283,7 @@ fn journal_line(a: &Analysis, e: &Event) -> Option<Line> {
     Some(Line {
         at: rel(e.at),
         object,
-        what: what.into(),
+        what,
         runner: e.runner.as_deref().unwrap_or("-").to_string(),
         task: e.task.map(|t| format!("t{t}")).unwrap_or_default(),
         detail,
@@ -171,7 +305,7 @@ fn observation_line(a: &Analysis, o: &Observation) -> Line {
     let (object, what, task, detail, anomaly) = match &o.kind {
         ObservationKind::StartsWork { task, work_ms, .. } => (
             a.task_label(*task),
-            "starts work",
+            LogEvent::StartsWork,
             format!("t{task}"),
             work_ms.map(|ms| format!("for {}", format_duration(ms))).unwrap_or_default(),
             false,
@@ -179,29 +313,29 @@ fn observation_line(a: &Analysis, o: &Observation) -> Line {
         ObservationKind::StopsWork { task, reason } => {
             let z = zombie(*task);
             let anomaly = !z.is_empty() || !reason.starts_with("set FINISHED");
-            (a.task_label(*task), "stops work", format!("t{task}"), format!("{reason}{z}"), anomaly)
+            (a.task_label(*task), LogEvent::StopsWork, format!("t{task}"), format!("{reason}{z}"), anomaly)
         }
         ObservationKind::LearnsLost { task, how } => {
-            (a.task_label(*task), "learns lost", format!("t{task}"), how.clone(), true)
+            (a.task_label(*task), LogEvent::LearnsLost, format!("t{task}"), how.clone(), true)
         }
         ObservationKind::CallFailed { operation, error, .. } => {
-            ("-".into(), "call failed", String::new(), format!("{operation}: {error}"), true)
+            ("-".into(), LogEvent::CallFailed, String::new(), format!("{operation}: {error}"), true)
         }
         ObservationKind::Terminated => {
-            ("-".into(), "terminated", String::new(), "heartbeat answered terminate=true".into(), true)
+            ("-".into(), LogEvent::Terminated, String::new(), "heartbeat answered terminate=true".into(), true)
         }
-        ObservationKind::Crashed => ("-".into(), "crashed", String::new(), String::new(), true),
-        ObservationKind::Restarted => ("-".into(), "restarted", String::new(), String::new(), true),
-        ObservationKind::Frozen => ("-".into(), "frozen", String::new(), String::new(), true),
-        ObservationKind::Thawed => ("-".into(), "thawed", String::new(), String::new(), true),
-        ObservationKind::Applied { what, .. } => ("-".into(), "event", String::new(), what.clone(), true),
+        ObservationKind::Crashed => ("-".into(), LogEvent::Crashed, String::new(), String::new(), true),
+        ObservationKind::Restarted => ("-".into(), LogEvent::Restarted, String::new(), String::new(), true),
+        ObservationKind::Frozen => ("-".into(), LogEvent::Frozen, String::new(), String::new(), true),
+        ObservationKind::Thawed => ("-".into(), LogEvent::Thawed, String::new(), String::new(), true),
+        ObservationKind::Applied { what, .. } => ("-".into(), LogEvent::Event, String::new(), what.clone(), true),
         ObservationKind::MessageFault { what, operation, .. } => {
-            ("-".into(), "fault", String::new(), format!("{what} {operation}"), true)
+            ("-".into(), LogEvent::Fault, String::new(), format!("{what} {operation}"), true)
         }
     };
     let detail =
         if o.inferred { format!("{detail} (inferred from its calls)").trim_start().to_string() } else { detail };
-    Line { at: rel(o.at), object, what: what.into(), runner, task, detail, anomaly }
+    Line { at: rel(o.at), object, what, runner, task, detail, anomaly }
 }
 
 /// The log lines of a run, in order.
@@ -220,7 +354,7 @@ pub fn lines(out: &Trace, a: &Analysis) -> Vec<Line> {
 pub fn render(lines: &[Line], detail: LogDetail) -> String {
     let shown: Vec<&Line> = lines.iter().filter(|l| detail == LogDetail::Full || l.anomaly).collect();
     let w_object = shown.iter().map(|l| l.object.len()).max().unwrap_or(1).max(6);
-    let w_what = shown.iter().map(|l| l.what.len()).max().unwrap_or(1);
+    let w_what = shown.iter().map(|l| l.what.name().len()).max().unwrap_or(1);
     let w_runner = shown.iter().map(|l| l.runner.len()).max().unwrap_or(1);
     let w_task = shown.iter().map(|l| l.task.len()).max().unwrap_or(1).max(3);
     // Past 99 hours a stamp grows a digit: right-align the column to the widest one.
@@ -251,7 +385,7 @@ mod tests {
         let line = |at| Line {
             at,
             object: "Copy@1".into(),
-            what: "renewed".into(),
+            what: LogEvent::Renewed,
             runner: "r".into(),
             task: "t1".into(),
             detail: "ok".into(),

@@ -5,7 +5,7 @@ use std::fmt;
 macro_rules! operations {
     ($($(#[$doc:meta])* $name:ident,)*) => {
         /// A Data Pipeline API operation.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
         pub enum Operation { $($(#[$doc])* $name,)* }
 
         impl Operation {
@@ -77,6 +77,33 @@ impl Operation {
                 | Operation::SetTaskStatus
                 | Operation::ReportTaskRunnerHeartbeat
         )
+    }
+}
+
+/// Read by name (`PollForTask`), with a message that names the operation it does not know.
+impl<'de> serde::Deserialize<'de> for Operation {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Operation, D::Error> {
+        let name = String::deserialize(d)?;
+        Operation::ALL
+            .iter()
+            .copied()
+            .find(|op| op.as_str() == name)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown operation {name:?}")))
+    }
+}
+
+/// In the scenario schema: a string, as before operations were typed.
+impl schemars::JsonSchema for Operation {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Operation".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string"})
     }
 }
 

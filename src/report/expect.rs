@@ -170,7 +170,7 @@ fn check_one(x: &Expectation, out: &Trace, a: &Analysis, lines: &[Line]) -> Verd
             }
         }
         Expectation::Count { event, count } => {
-            let n = lines.iter().filter(|l| l.what == *event).count();
+            let n = lines.iter().filter(|l| l.what.name() == event).count();
             Verdict {
                 expectation: format!("{count} \"{event}\" line(s)"),
                 ok: n == *count as usize,

@@ -9,7 +9,7 @@ pub(crate) mod timeline;
 
 pub(crate) use crate::ownership::{analysis, log};
 pub use expect::Verdict;
-pub use log::Line;
+pub use log::{Line, LogEvent};
 
 /// The timeline picture of a run (SVG): a lane per task, a bar per lease coloured by runner,
 /// work after a lease ended hatched, faults and control events marked; titled with `name` and

@@ -35,7 +35,7 @@ pub async fn run(env: RunnerEnv) {
             Exit::Crashed => {
                 env.crashed();
                 let wait = env.spec().behaviour.restart_after.map_or(60_000, |d| d.ms());
-                crate::sim::timers::sleep(Duration::from_millis(wait)).await;
+                crate::timers::sleep(Duration::from_millis(wait)).await;
                 env.restarted();
             }
         }

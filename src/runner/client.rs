@@ -113,7 +113,7 @@ impl ApiClient {
         body: Bytes,
         timeout: Duration,
     ) -> Result<T, CallError> {
-        let result = crate::sim::timers::timeout(timeout, self.call_inner(op, body)).await;
+        let result = crate::timers::timeout(timeout, self.call_inner(op, body)).await;
         let result = result.unwrap_or(Err(CallError::Timeout));
         if !self.keep_alive || matches!(result, Err(CallError::Timeout | CallError::Network(_))) {
             // A timed-out HTTP/1 connection may still deliver the old answer: never reuse it.

@@ -66,20 +66,6 @@ impl RunnerEnv {
         Duration::from_millis(self.inner.poll_hold_ms)
     }
 
-    /// A ready `aws_sdk_datapipeline::Client` whose calls go over the simulated network to the
-    /// virtual service, with simulated sleeps and clock and randomness pinned to the seed.
-    /// No retries beyond the SDK's own, no signing (the virtual service checks none; set a
-    /// credentials provider on [`RunnerEnv::sdk_config`] to sign), a kept-alive connection.
-    pub fn sdk_client(&self) -> aws_sdk_datapipeline::Client {
-        aws_sdk_datapipeline::Client::from_conf(self.sdk_config().build())
-    }
-
-    /// The configuration behind [`RunnerEnv::sdk_client`], to change before building a client
-    /// (timeouts, retry settings). Keep its HTTP client, sleep and time source.
-    pub fn sdk_config(&self) -> aws_sdk_datapipeline::config::Builder {
-        super::sdk::config(self)
-    }
-
     /// A lean AWS JSON 1.1 client of the virtual service (what dpsim's own runner uses).
     pub(crate) fn api_client(&self) -> ApiClient {
         ApiClient::for_runner(&self.inner.name)
@@ -111,7 +97,7 @@ impl RunnerEnv {
             if running >= target {
                 return;
             }
-            crate::sim::timers::sleep(Duration::from_millis(target - running)).await;
+            crate::timers::sleep(Duration::from_millis(target - running)).await;
         }
     }
 

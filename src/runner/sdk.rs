@@ -62,8 +62,25 @@ use super::client::{RUNNER_HEADER, SERVICE};
 use super::control::RunnerControl;
 use super::env::RunnerEnv;
 
+/// The SDK client a runner program gets; its environment's other calls are in `env.rs`.
+impl RunnerEnv {
+    /// A ready `aws_sdk_datapipeline::Client` whose calls go over the simulated network to the
+    /// virtual service, with simulated sleeps and clock and randomness pinned to the seed.
+    /// No retries beyond the SDK's own, no signing (the virtual service checks none; set a
+    /// credentials provider on [`RunnerEnv::sdk_config`] to sign), a kept-alive connection.
+    pub fn sdk_client(&self) -> aws_sdk_datapipeline::Client {
+        aws_sdk_datapipeline::Client::from_conf(self.sdk_config().build())
+    }
+
+    /// The configuration behind [`RunnerEnv::sdk_client`], to change before building a client
+    /// (timeouts, retry settings). Keep its HTTP client, sleep and time source.
+    pub fn sdk_config(&self) -> aws_sdk_datapipeline::config::Builder {
+        config(self)
+    }
+}
+
 /// The configuration of a runner's SDK client; see the module docs.
-pub fn config(env: &RunnerEnv) -> aws_sdk_datapipeline::config::Builder {
+fn config(env: &RunnerEnv) -> aws_sdk_datapipeline::config::Builder {
     let request_timeout = Duration::from_millis(env.spec().request_timeout.ms());
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(request_timeout)
@@ -172,9 +189,7 @@ impl SimConnector {
             Ok(sender)
         };
         match self.connect_timeout {
-            Some(limit) => {
-                crate::sim::timers::timeout(limit, connect).await.unwrap_or(Err(Failure::Timeout("connect")))
-            }
+            Some(limit) => crate::timers::timeout(limit, connect).await.unwrap_or(Err(Failure::Timeout("connect"))),
             None => connect.await,
         }
     }
@@ -197,7 +212,7 @@ impl SimConnector {
             Ok(http::Response::from_parts(parts, SdkBody::from(bytes)))
         };
         let response = match self.read_timeout {
-            Some(limit) => crate::sim::timers::timeout(limit, exchange).await.unwrap_or(Err(Failure::Timeout("read"))),
+            Some(limit) => crate::timers::timeout(limit, exchange).await.unwrap_or(Err(Failure::Timeout("read"))),
             None => exchange.await,
         }?;
         // Only a connection that answered is kept: a timed-out one may still deliver an old answer.
@@ -271,6 +286,6 @@ pub struct SimSleep;
 
 impl AsyncSleep for SimSleep {
     fn sleep(&self, duration: Duration) -> Sleep {
-        Sleep::new(crate::sim::timers::sleep(duration))
+        Sleep::new(crate::timers::sleep(duration))
     }
 }

@@ -433,12 +433,14 @@ fn check(s: &Scenario, target: Target) -> Result<(), ScenarioError> {
                 }
             }
             Expectation::Count { event, .. } => {
-                if !crate::ownership::log::EVENTS.contains(&event.as_str()) {
+                use crate::ownership::log::LogEvent;
+                if !LogEvent::ALL.iter().any(|e| e.name() == event) {
+                    let names: Vec<&str> = LogEvent::ALL.iter().map(|e| e.name()).collect();
                     return Err(err(
                         format!("{at}.event"),
                         format!(
                             "the log prints no {event:?} line, so the count could never be checked; it prints {}",
-                            crate::ownership::log::EVENTS.join(", ")
+                            names.join(", ")
                         ),
                     ));
                 }
@@ -484,21 +486,12 @@ fn check_for_serve(at: &str, e: &TimedEvent) -> Result<(), ScenarioError> {
 /// can match (a `task` filter needs an operation that names a task; a delay until a deadline
 /// needs a call that names a lease).
 pub fn check_message_fault(path: &str, m: &MessageFault) -> Result<(), ScenarioError> {
-    let op = match &m.operation {
-        Some(name) => Some(
-            Operation::from_target(&format!("DataPipeline.{name}"))
-                .ok_or_else(|| err(format!("{path}.operation"), format!("unknown operation {name:?}")))?,
-        ),
-        None => None,
-    };
+    let op = m.operation;
     let names_a_task = op.is_none_or(|o| matches!(o, Operation::ReportTaskProgress | Operation::SetTaskStatus));
     if m.task.is_some() && !names_a_task {
         return Err(err(
             format!("{path}.task"),
-            format!(
-                "{} calls name no task, so a `task` filter would never match",
-                m.operation.as_deref().unwrap_or("")
-            ),
+            format!("{} calls name no task, so a `task` filter would never match", op.map_or("", Operation::as_str)),
         ));
     }
     if m.occurrence == 0 || m.count == 0 {
@@ -518,7 +511,7 @@ pub fn check_message_fault(path: &str, m: &MessageFault) -> Result<(), ScenarioE
             format!("{path}.effect.until"),
             format!(
                 "{} calls name no lease, so they have no deadline to be delayed until",
-                m.operation.as_deref().unwrap_or("")
+                op.map_or("", Operation::as_str)
             ),
         )),
         _ => Ok(()),

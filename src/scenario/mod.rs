@@ -28,7 +28,7 @@ pub(crate) use duration::Dur;
 pub use duration::{DurationError, parse_duration};
 pub(crate) use load::settings;
 pub use load::{ScenarioError, Target, load_file, load_file_for, parse, parse_for};
-pub use model::{Scenario, Stepping};
+pub use model::{ActionKind, EffectKind, Scenario, Stepping};
 
 impl Scenario {
     /// The seed every random choice of a run derives from, unless a run overrides it.

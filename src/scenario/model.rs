@@ -391,8 +391,15 @@ pub struct TimedEvent {
 }
 
 /// Every fault and control-plane event; applied in one place, printed in the log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, strum::EnumDiscriminants)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[strum_discriminants(
+    name(ActionKind),
+    doc = "A scenario event's `kind` (`partition`, `crash_service`, `cancel`, ...): what kind of fault or control-plane event it is. Named, serialised and printed as scenario files write it.",
+    derive(Hash, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr),
+    serde(rename_all = "snake_case"),
+    strum(serialize_all = "snake_case")
+)]
 pub enum Action {
     /// Cut a machine off from the service (both ways, or one way).
     Partition {
@@ -575,46 +582,15 @@ impl Action {
 
 impl Action {
     /// The event's `kind`, as a scenario names it (`crash_service`, `message`, ...).
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            Action::Partition { .. } => "partition",
-            Action::Repair { .. } => "repair",
-            Action::Hold { .. } => "hold",
-            Action::Release { .. } => "release",
-            Action::Latency { .. } => "latency",
-            Action::CrashMachine { .. } => "crash_machine",
-            Action::RestartMachine { .. } => "restart_machine",
-            Action::CrashService => "crash_service",
-            Action::RestartService => "restart_service",
-            Action::Message(_) => "message",
-            Action::Pause { .. } => "pause",
-            Action::Resume { .. } => "resume",
-            Action::CrashRunner { .. } => "crash_runner",
-            Action::RestartRunner { .. } => "restart_runner",
-            Action::SlowWork { .. } => "slow_work",
-            Action::Cancel { .. } => "cancel",
-            Action::Rerun { .. } => "rerun",
-            Action::PauseActivity { .. } => "pause_activity",
-            Action::ResumeActivity { .. } => "resume_activity",
-            Action::Deactivate { .. } => "deactivate",
-            Action::Activate { .. } => "activate",
-            Action::Delete { .. } => "delete",
-            Action::Terminate { .. } => "terminate",
-        }
+    pub fn kind(&self) -> ActionKind {
+        self.into()
     }
 }
 
 impl MessageEffect {
     /// The effect's `type`, as a scenario names it (`drop_request`, `duplicate`, ...).
-    pub fn kind_name(&self) -> &'static str {
-        match self {
-            MessageEffect::DropRequest => "drop_request",
-            MessageEffect::DropResponse => "drop_response",
-            MessageEffect::Delay { .. } => "delay",
-            MessageEffect::Duplicate { .. } => "duplicate",
-            MessageEffect::Hold { .. } => "hold",
-            MessageEffect::Error { .. } => "error",
-        }
+    pub fn kind(&self) -> EffectKind {
+        self.into()
     }
 }
 
@@ -690,7 +666,7 @@ pub enum Direction {
 #[serde(deny_unknown_fields)]
 pub struct MessageFault {
     /// Only calls of this operation (e.g. "ReportTaskProgress").
-    pub operation: Option<String>,
+    pub operation: Option<crate::protocol::Operation>,
     /// Only calls from this runner (hostname, taskrunnerId, or the owner of the named task).
     pub runner: Option<String>,
     /// Only calls about this activity's tasks.
@@ -714,8 +690,15 @@ pub struct MessageFault {
 }
 
 /// What a message fault does.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, strum::EnumDiscriminants)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[strum_discriminants(
+    name(EffectKind),
+    doc = "A message fault's effect `type` (`drop_request`, `duplicate`, ...). Named, serialised and printed as scenario files write it.",
+    derive(Hash, PartialOrd, Ord, Serialize, Deserialize, strum::IntoStaticStr),
+    serde(rename_all = "snake_case"),
+    strum(serialize_all = "snake_case")
+)]
 pub enum MessageEffect {
     /// The request is lost before the service sees it; the caller hears nothing.
     DropRequest,
@@ -849,4 +832,30 @@ pub enum Expectation {
 /// The AWS error codes a message fault may inject, for validation.
 pub fn error_code(name: &str) -> Option<ErrorCode> {
     ErrorCode::parse(name)
+}
+
+impl ActionKind {
+    /// The name scenario files give it (`crash_service`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl EffectKind {
+    /// The name scenario files give it (`drop_request`).
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for EffectKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }

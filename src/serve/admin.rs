@@ -215,7 +215,7 @@ async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
             crate::trace::ObservationKind::Applied {
                 what: crate::faults::describe_fault(fault),
                 disturbs: Vec::new(),
-                event: Some(action.kind_name()),
+                event: Some(action.kind()),
             },
         );
         return json_answer(json!({ "id": id }));
@@ -252,7 +252,7 @@ async fn remove_fault(State(server): State<Server>, Path(id): Path<String>, requ
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct InjectBody {
-    operation: String,
+    operation: Operation,
     error: String,
     #[serde(default = "one")]
     count: u32,
@@ -267,11 +267,8 @@ async fn inject_errors(State(server): State<Server>, request: Request) -> Answer
     let body = admit(&server, request).await?;
     let body: InjectBody =
         parse(&body, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
-    if Operation::from_target(&format!("DataPipeline.{}", body.operation)).is_none() {
-        return Err(AdminError::bad(format!("unknown operation {:?}", body.operation)));
-    }
     let fault = MessageFault {
-        operation: Some(body.operation.clone()),
+        operation: Some(body.operation),
         runner: None,
         task: None,
         occurrence: 1,

@@ -172,7 +172,7 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
     };
     server.edge.recorder.record(
         None,
-        ObservationKind::Applied { what: what.clone(), disturbs: Vec::new(), event: Some(action.kind_name()) },
+        ObservationKind::Applied { what: what.clone(), disturbs: Vec::new(), event: Some(action.kind()) },
     );
     Ok(what)
 }

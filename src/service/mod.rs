@@ -27,8 +27,15 @@ use crate::protocol::output::PollForTaskOutput;
 use crate::protocol::{Request, Response, ServiceError};
 use crate::time::Millis;
 
+/// Index of a pipeline in the service's table.
+pub type PipelineKey = usize;
+/// Index of an instance in the service's table (the key of the model and its timers alike).
+pub type InstanceKey = usize;
+/// Index of an attempt in the service's table.
+pub type AttemptKey = usize;
+
 use ids::IdGen;
-use model::{Attempt, Instance, InstanceKey, Pipeline, PipelineKey, RunnerRecord, Task};
+use model::{Attempt, Instance, Pipeline, RunnerRecord, Task};
 pub use settings::{Bug, Settings};
 use timers::{TimerKind, Timers};
 

@@ -11,12 +11,7 @@ use crate::time::Millis;
 use super::definition::{Activity, Definition};
 use super::timers::TimerKey;
 
-/// Index of a pipeline in the service's table.
-pub type PipelineKey = usize;
-/// Index of an instance in the service's table.
-pub type InstanceKey = usize;
-/// Index of an attempt in the service's table.
-pub type AttemptKey = usize;
+pub use super::{AttemptKey, InstanceKey, PipelineKey};
 
 /// A pipeline's lifecycle state, as `@pipelineState` shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

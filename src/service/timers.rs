@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use crate::time::Millis;
 
-use super::model::{AttemptKey, InstanceKey};
+use super::{AttemptKey, InstanceKey};
 
 /// What a timer does when it fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -14,7 +14,8 @@ use crate::trace::{Call, CallOutcome, ObservationKind, Trace, task_seq};
 use super::anchors::{Pending, pending, resolve};
 use super::apply::{apply, disturbed};
 use super::clock::{EPOCH_MS, set_driver_now, set_step, stray_reading};
-use super::{Progress, SimError, timers, world};
+use super::{Progress, SimError, world};
+use crate::timers;
 
 /// Runs a scenario with a seed and its runners' programs; returns what happened. Time moves
 /// as the scenario's `stepping` says; the result is the same either way.
@@ -109,7 +110,7 @@ fn run_stepping(
                 world.recorder.record_at(
                     EPOCH_MS + now,
                     None,
-                    ObservationKind::Applied { what, disturbs, event: Some(p.action.kind_name()) },
+                    ObservationKind::Applied { what, disturbs, event: Some(p.action.kind()) },
                 );
             }
             maybe_done = true;

@@ -11,7 +11,6 @@
 //! - [`edge`]: the service's HTTP edge, where message faults apply.
 //! - [`operator`]: the control-plane client.
 //! - [`clock`]: simulated time.
-//! - [`timers`]: timers the driver knows, so that it can leap over idle time.
 
 pub mod anchors;
 pub mod apply;
@@ -19,7 +18,6 @@ pub mod clock;
 pub mod driver;
 pub mod edge;
 pub mod operator;
-pub mod timers;
 pub mod world;
 
 pub use crate::scenario::model::Stepping;

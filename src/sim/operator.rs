@@ -74,7 +74,7 @@ async fn call(client: &mut ApiClient, op: Operation, body: &Value) -> Result<Val
     let bytes = crate::runner::client::body(body);
     loop {
         match client.call(op, bytes.clone(), CALL_TIMEOUT).await {
-            Err(e) if e.is_transient() => crate::sim::timers::sleep(RETRY_WAIT).await,
+            Err(e) if e.is_transient() => crate::timers::sleep(RETRY_WAIT).await,
             other => return other,
         }
     }
@@ -137,7 +137,7 @@ pub async fn run(
     let mut activations = tokio::task::JoinSet::new();
     for (at, jobs) in by_start {
         activations.spawn_local(async move {
-            super::timers::sleep_until(started + Duration::from_millis(at)).await;
+            crate::timers::sleep_until(started + Duration::from_millis(at)).await;
             parallel(concurrency, jobs).await;
         });
     }

@@ -12,9 +12,9 @@ fn event_and_effect_names_are_the_scenario_format_s() {
             let scenario = load_file(&path).unwrap();
             for e in &scenario.events {
                 let json = serde_json::to_value(&e.action).unwrap();
-                assert_eq!(json["kind"], e.action.kind_name(), "{}", path.display());
+                assert_eq!(json["kind"], e.action.kind().name(), "{}", path.display());
                 if let crate::scenario::model::Action::Message(f) = &e.action {
-                    assert_eq!(json["effect"]["type"], f.effect.kind_name(), "{}", path.display());
+                    assert_eq!(json["effect"]["type"], f.effect.kind().name(), "{}", path.display());
                 }
             }
         }

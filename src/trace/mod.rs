@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::protocol::{ErrorCode, Operation};
+use crate::scenario::{ActionKind, EffectKind};
 use crate::time::Millis;
 
 /// The pinned epoch every simulation starts at: 2026-01-01T00:00:00Z.
@@ -121,7 +122,7 @@ pub enum ObservationKind {
         /// The scenario event's `kind` (`crash_service`, `cancel`, ...); none for a note about
         /// an event (the operator's calls for it failed).
         #[serde(skip_serializing_if = "Option::is_none")]
-        event: Option<&'static str>,
+        event: Option<ActionKind>,
         /// The runners it cuts off, freezes or crashes; every runner when the service itself
         /// goes down. Checks use it to tell a runner that could not learn from one that would not.
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -132,7 +133,7 @@ pub enum ObservationKind {
         /// What was done to the call.
         what: String,
         /// The effect's `type` (`drop_request`, `duplicate`, ...).
-        effect: &'static str,
+        effect: EffectKind,
         /// The operation.
         operation: String,
         /// The runner the fault names, if it names one; the observation's runner is the one

@@ -16,7 +16,7 @@ pub(crate) mod search;
 pub(crate) mod space;
 mod stable_hash;
 
-pub use merge::merge;
+pub use merge::{ShardMergeError, merge};
 pub use search::{
     Counterexample, ExpectationFinding, Findings, Level, Options, Pruned, ShardPart, Verification, plan_text, verify,
 };

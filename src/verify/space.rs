@@ -126,7 +126,7 @@ impl Fault {
             at(
                 0,
                 Action::Message(MessageFault {
-                    operation: self.operation.map(|op| op.as_str().to_string()),
+                    operation: self.operation,
                     runner: Some(self.runner.clone()),
                     task: None,
                     occurrence: self.nth,

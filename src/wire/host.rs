@@ -275,7 +275,7 @@ impl Host {
             if now >= at {
                 return;
             }
-            crate::sim::timers::sleep(Duration::from_millis(at - now)).await;
+            crate::timers::sleep(Duration::from_millis(at - now)).await;
         }
     }
 
@@ -313,7 +313,7 @@ impl Host {
                     tokio::select! {
                         biased;
                         _ = changed => {}
-                        _ = crate::sim::timers::sleep(Duration::from_millis(ms)) => {}
+                        _ = crate::timers::sleep(Duration::from_millis(ms)) => {}
                     }
                 }
                 None => changed.await,

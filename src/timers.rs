@@ -6,8 +6,9 @@
 //! due. dpsim's own code (service, edge, operator, built-in runner, SDK sleep and timeouts)
 //! sleeps through this module; a timer it does not know about (a user's own
 //! `tokio::time::sleep`) is still correct: the leap that passes it is caught as unsound and
-//! the run is replayed with fixed ticks (see [`crate::sim::driver`]). Outside a simulation
-//! (in `serve`) these are plain tokio timers.
+//! the run is replayed with fixed ticks (see `sim::driver`). Outside a simulation (in
+//! `serve`) these are plain tokio timers. Its own module, below `sim`, `wire` and `runner`,
+//! because all three sleep through it and only the driver reads it.
 
 use std::cell::RefCell;
 use std::collections::BTreeSet;
