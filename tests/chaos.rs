@@ -14,6 +14,11 @@ fn standard() -> Scenario {
 /// Finds the first seed from `from` below 200 that breaks `invariant`, shrinks it, and checks
 /// the result reproduces.
 fn find_and_shrink_from(base: &Scenario, invariant: Invariant, from: u64) {
+    find_and_shrink_to(base, invariant, from, 3);
+}
+
+/// [`find_and_shrink_from`], shrunk to at most `most` faults.
+fn find_and_shrink_to(base: &Scenario, invariant: Invariant, from: u64, most: usize) {
     let (seed, _) = (from..200)
         .map(|seed| run_seed(base, seed, &Programs::default()))
         .find(|(o, _)| o.violations.iter().any(|v| v.invariant == invariant))
@@ -21,7 +26,7 @@ fn find_and_shrink_from(base: &Scenario, invariant: Invariant, from: u64) {
     let seed = seed.seed;
     let small = shrink(base, seed, invariant, 100, &Programs::default()).expect("the failing seed still fails");
     let faults = small.faults();
-    assert!(faults <= 3, "seed {seed} shrank only to {faults} faults: {}", small.scenario.to_file_text());
+    assert!(faults <= most, "seed {seed} shrank only to {faults} faults: {}", small.scenario.to_file_text());
     // The written file is a scenario of its own that breaks the same invariant.
     let text = small.scenario.to_file_text();
     let again = parse(&text).expect("the shrunk scenario is valid");
@@ -116,6 +121,35 @@ fn a_service_that_gives_a_period_two_instances_is_found_and_shrunk() {
 #[test]
 fn a_service_that_runs_a_finished_instance_again_is_found_and_shrunk() {
     broken_schedule("requeue_finished", Invariant::FinishesOnce);
+}
+
+/// The checks share no code with the service: an off-by-one planted in the service's period
+/// arithmetic itself (every period after the first starts a period late) is caught by the
+/// referee's own account of schedules, on the first seed of the scheduled base.
+#[test]
+fn a_service_whose_periods_run_late_is_found_and_shrunk() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/hourly.json");
+    let base = load_file(std::path::Path::new(path)).unwrap().with(["service.bug=late_periods"]).unwrap();
+    find_and_shrink_to(&base, Invariant::Liveness, 0, 2);
+}
+
+/// A stale SetTaskStatus FINISHED from an expired lease, taken for the live lease of another
+/// runner, is caught (the first failing seed of the standard base is 16).
+#[test]
+fn a_service_that_finishes_under_the_live_lease_on_a_stale_status_is_found_and_shrunk() {
+    let base = standard().with(["service.bug=stale_status_finishes"]).unwrap();
+    find_and_shrink_to(&base, Invariant::History, 16, 2);
+}
+
+/// A harness that installs a message fault for the first runner on the named runner's machine
+/// is caught by `fault_target`, which reads the fault as the scenario wrote it (the first
+/// failing seed of the shared-machines base is 41).
+#[test]
+fn a_harness_that_faults_the_wrong_runner_of_a_machine_is_found_and_shrunk() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/chaos/shared-machines.json");
+    let base =
+        load_file(std::path::Path::new(path)).unwrap().with(["harness.bug=fault_on_first_runner_of_machine"]).unwrap();
+    find_and_shrink_to(&base, Invariant::FaultTarget, 41, 2);
 }
 
 #[test]

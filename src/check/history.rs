@@ -116,10 +116,9 @@ struct Walk<'a> {
 
 impl<'a> Walk<'a> {
     fn new(input: &'a Input<'a>) -> Walk<'a> {
-        let settings = crate::scenario::settings(input.scenario, input.out.seed);
         Walk {
             input,
-            model: Model::new(settings),
+            model: Model::new(input.numbers),
             waiting: BTreeMap::new(),
             said_over: Vec::new(),
             out: Vec::new(),

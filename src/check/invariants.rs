@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::journal::{Deadline, EventKind};
 use crate::ownership::analysis::{LeaseEnd, attempt_number};
 use crate::ownership::log::stamp;
-use crate::runner::policy::MAX_ATTEMPTS;
+use crate::scenario::model::Action;
 use crate::time::{Millis, format_duration};
-use crate::trace::ObservationKind;
 use crate::trace::component_of;
+use crate::trace::{FaultOrigin, ObservationKind};
 
 use super::{Input, Instance, Violation};
 
@@ -405,12 +405,13 @@ fn zombie_bound(input: &Input) -> Vec<Violation> {
             Some(w.seq),
             Some(&w.runner),
             format!(
-                "{} worked {} on t{} after its lease ended ({}); an undisturbed runner stops within {} (report interval + request timeout; SDK retries: {MAX_ATTEMPTS})",
+                "{} worked {} on t{} after its lease ended ({}); an undisturbed runner stops within {} (report interval + request timeout; SDK retries: {})",
                 w.runner,
                 format_duration(w.zombie_ms),
                 w.seq,
                 taken.unwrap_or_default(),
-                format_duration(bound)
+                format_duration(bound),
+                super::rules::CALL_TRIES
             ),
         ));
     }
@@ -459,27 +460,62 @@ fn told_yet_working(input: &Input, w: &crate::ownership::analysis::Work) -> Opti
     ))
 }
 
-/// A message fault that names a runner hits only that runner's calls: the edge records whose
-/// call each fault hit, as the call itself said, and this holds it against the name (a harness
-/// that applied a fault to the wrong runner on a shared machine would change nothing visible
-/// anywhere else).
+/// A message fault hits only the calls it names (a runner's, an operation's): the edge records
+/// whose call each fault hit, as the call itself said, and which fault it was, by where it was
+/// written (the scenario's event, or the body an admin call posted); this holds the one against
+/// the other. The harness's own table of installed faults is never consulted: a harness that
+/// installed a fault for the wrong runner on a shared machine would have rewritten it there,
+/// and change nothing visible anywhere else.
 fn fault_target(input: &Input) -> Vec<Violation> {
     let mut out = Vec::new();
     for o in &input.out.observations {
-        let ObservationKind::MessageFault { what, operation, named: Some(named), .. } = &o.kind else { continue };
-        if o.runner.as_deref() == Some(named.as_str()) {
+        let ObservationKind::MessageFault { what, operation, fault, .. } = &o.kind else { continue };
+        // The fault as written: the scenario's event, or the admin call's body, never the
+        // table the harness built from it.
+        let (named_runner, named_operation) = match fault {
+            FaultOrigin::Event(i) => match input.scenario.events.get(*i).map(|e| &e.action) {
+                Some(Action::Message(f)) => (f.runner.clone(), f.operation.map(|op| op.as_str().to_string())),
+                other => {
+                    out.push(Violation {
+                        invariant: Invariant::FaultTarget,
+                        at: rel(o.at),
+                        task: None,
+                        runner: o.runner.clone(),
+                        message: format!(
+                            "a message fault ({what} on {operation}) hit a call, but the scenario's event {i} is {}",
+                            other.map_or("missing".to_string(), |a| format!("a {} event", a.kind()))
+                        ),
+                        trail: Vec::new(),
+                    });
+                    continue;
+                }
+            },
+            FaultOrigin::Posted(body) => {
+                let posted: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+                let text = |k: &str| posted.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                (text("runner"), text("operation"))
+            }
+        };
+        let wrong_runner = named_runner.as_ref().filter(|named| o.runner.as_deref() != Some(named.as_str()));
+        let wrong_operation = named_operation.as_ref().filter(|op| *op != operation);
+        if wrong_runner.is_none() && wrong_operation.is_none() {
             continue;
         }
+        let named = format!(
+            "{}{}",
+            named_runner.as_deref().map_or(String::new(), |r| format!("naming {r} ")),
+            named_operation.as_deref().map_or(String::new(), |op| format!("on {op} "))
+        );
         out.push(Violation {
             invariant: Invariant::FaultTarget,
             at: rel(o.at),
             task: None,
             runner: o.runner.clone(),
             message: format!(
-                "a message fault naming {named} ({what} on {operation}) hit a call from {}",
+                "a message fault {named}({what}) hit {operation} from {}",
                 o.runner.as_deref().unwrap_or("an unnamed caller")
             ),
-            trail: input.trail_of_runner(named, rel(o.at)),
+            trail: input.trail_of_runner(named_runner.as_deref().unwrap_or("-"), rel(o.at)),
         });
     }
     out

@@ -11,6 +11,7 @@ mod periods;
 pub(crate) mod probes;
 mod progress;
 mod referee;
+pub(crate) mod rules;
 
 pub use probes::Probe;
 
@@ -21,7 +22,6 @@ use serde::{Deserialize, Serialize};
 use crate::ownership::analysis::Analysis;
 use crate::ownership::log::Line;
 use crate::scenario::Scenario;
-use crate::service::definition::validate;
 use crate::time::Millis;
 use crate::trace::Trace;
 
@@ -191,15 +191,6 @@ pub struct Violation {
     pub trail: Vec<Line>,
 }
 
-/// What an activity allows, from the scenario's definitions.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ActivityRules {
-    /// Worker group of its tasks.
-    pub worker_group: String,
-    /// Retries allowed.
-    pub maximum_retries: u32,
-}
-
 /// Everything the invariants look at.
 pub(crate) struct Input<'a> {
     /// The scenario that ran.
@@ -212,7 +203,9 @@ pub(crate) struct Input<'a> {
     pub log: &'a [Line],
     /// Rules by pipeline id, then activity id (two pipelines may give one activity id different
     /// rules), from the definition each pipeline's last activation adopted.
-    pub activities: BTreeMap<String, BTreeMap<String, ActivityRules>>,
+    pub activities: BTreeMap<String, BTreeMap<String, rules::Activity>>,
+    /// The deadlines and defaults the run obeys, as the referee reads the scenario.
+    pub numbers: rules::Numbers,
     /// The history checker's verdicts and the probes its walk hit, worked out once for the
     /// invariants and the probes that read them.
     referee: std::sync::OnceLock<history::Judged>,
@@ -224,12 +217,12 @@ pub(crate) struct Input<'a> {
 impl<'a> Input<'a> {
     /// Gathers the inputs of the checks.
     pub fn new(scenario: &'a Scenario, out: &'a Trace, analysis: &'a Analysis, log: &'a [Line]) -> Input<'a> {
-        let settings = crate::scenario::settings(scenario, out.seed);
+        let numbers = rules::Numbers::of(scenario);
         // From what the clients put, pipeline by pipeline (two pipelines may give one activity
         // id different rules): the definition the pipeline's last activation adopted, as its
         // instances have it (one put later waits for the next activation), else the last put.
-        let mut latest: BTreeMap<&str, &[crate::protocol::shapes::PipelineObject]> = BTreeMap::new();
-        let mut adopted: BTreeMap<&str, &[crate::protocol::shapes::PipelineObject]> = BTreeMap::new();
+        let mut latest: BTreeMap<&str, &[crate::protocol::PipelineObject]> = BTreeMap::new();
+        let mut adopted: BTreeMap<&str, &[crate::protocol::PipelineObject]> = BTreeMap::new();
         let answered = answered_order(out);
         let in_order = answered.iter().map(|&i| &out.calls[i]);
         for c in in_order.filter(|c| matches!(c.outcome, crate::trace::CallOutcome::Accepted)) {
@@ -249,15 +242,11 @@ impl<'a> Input<'a> {
         for (pipeline, objects) in latest.iter() {
             adopted.entry(pipeline).or_insert(objects);
         }
-        let mut activities: BTreeMap<String, BTreeMap<String, ActivityRules>> = BTreeMap::new();
-        for (pipeline, objects) in adopted {
-            let (Some(def), _) = validate(objects, &settings) else { continue };
-            let rules = def.activities.iter().map(|(id, a)| {
-                (id.clone(), ActivityRules { worker_group: a.worker_group.clone(), maximum_retries: a.maximum_retries })
-            });
-            activities.insert(pipeline.to_string(), rules.collect());
-        }
-        Input { scenario, out, analysis, log, activities, referee: std::sync::OnceLock::new(), answered }
+        let activities = adopted
+            .into_iter()
+            .map(|(pipeline, objects)| (pipeline.to_string(), rules::activities(objects, &numbers)))
+            .collect();
+        Input { scenario, out, analysis, log, activities, numbers, referee: std::sync::OnceLock::new(), answered }
     }
 
     /// The calls in the order they were answered (stable for calls answered together).
@@ -267,13 +256,13 @@ impl<'a> Input<'a> {
     }
 
     /// The rules of an activity of a pipeline, if a definition of it was put.
-    pub fn rules(&self, pipeline: &str, activity: &str) -> Option<&ActivityRules> {
+    pub fn rules(&self, pipeline: &str, activity: &str) -> Option<&rules::Activity> {
         self.activities.get(pipeline)?.get(activity)
     }
 
     /// The worker group of an activity of a pipeline (empty when unknown).
     pub fn worker_group(&self, pipeline: &str, activity: &str) -> String {
-        self.rules(pipeline, activity).map(|a| a.worker_group.clone()).unwrap_or_default()
+        self.rules(pipeline, activity).map(|a| a.group.clone()).unwrap_or_default()
     }
 
     /// The log lines about an instance of a pipeline (any lease of it) up to `at`.

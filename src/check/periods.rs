@@ -12,9 +12,9 @@ use crate::check::Invariant;
 use std::collections::BTreeMap;
 
 use crate::protocol::Operation;
-use crate::service::definition::validate;
-use crate::service::schedule::Scheduled;
 use crate::time::{Millis, format_dp_time, parse_dp_time, whole_second};
+
+use super::rules::{Scheduling, activities};
 use crate::trace::{Call, CallOutcome, component_of, rel};
 
 use super::{Input, Instance, Violation};
@@ -37,10 +37,9 @@ fn violation(input: &Input, invariant: Invariant, c: &Call, instance: Instance, 
 
 /// Every handed-out instance of a scheduled activity is a period of its schedule, once.
 pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
-    let settings = crate::scenario::settings(input.scenario, input.out.seed);
     // Per pipeline: its scheduled activities (from the last definition put before the first
     // activation) and the first activation's start.
-    let mut schedules: BTreeMap<&str, BTreeMap<String, std::sync::Arc<Scheduled>>> = BTreeMap::new();
+    let mut schedules: BTreeMap<&str, BTreeMap<String, std::sync::Arc<Scheduling>>> = BTreeMap::new();
     let mut activated: BTreeMap<&str, Millis> = BTreeMap::new();
     // (pipeline, activity, period start) -> the instance id handed out for it.
     let mut seen: BTreeMap<(&str, String, Millis), String> = BTreeMap::new();
@@ -50,9 +49,10 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
         match (&c.operation, &c.outcome) {
             (Operation::PutPipelineDefinition, CallOutcome::Accepted) if !activated.contains_key(pipeline) => {
                 let Some(objects) = &c.definition else { continue };
-                let (Some(def), _) = validate(objects, &settings) else { continue };
-                let scheduled =
-                    def.activities.iter().filter_map(|(id, a)| Some((id.clone(), a.scheduled.clone()?))).collect();
+                let scheduled = activities(objects, &input.numbers)
+                    .into_iter()
+                    .filter_map(|(id, a)| Some((id, a.scheduling?)))
+                    .collect();
                 schedules.insert(pipeline, scheduled);
             }
             (Operation::ActivatePipeline, CallOutcome::Accepted) => {
@@ -66,14 +66,9 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                 let Some(sch) = schedules.get(pipeline).and_then(|s| s.get(activity)) else { continue };
                 let when = instance.get(activity.len() + 2..).unwrap_or_default();
                 let Some(&first_activation) = activated.get(pipeline) else { continue };
-                let first = sch.schedule.first_start(first_activation);
-                let period = parse_dp_time(when).and_then(|start| {
-                    let offset = start.checked_sub(first)?;
-                    (offset % sch.schedule.period_ms == 0)
-                        .then(|| sch.schedule.period(first, offset / sch.schedule.period_ms))
-                        .flatten()
-                });
-                let Some(period) = period else {
+                let origin = sch.grid.origin(first_activation);
+                let period = parse_dp_time(when).filter(|&start| sch.grid.index_of(origin, start).is_some());
+                let Some(period_start) = period else {
                     out.push(violation(
                         input,
                         Invariant::OneInstancePerPeriod,
@@ -81,14 +76,14 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                         (pipeline, instance),
                         format!(
                             "{instance} was handed out, but it is no period of schedule {} (every {} from {})",
-                            sch.schedule.id,
-                            crate::time::format_duration(sch.schedule.period_ms),
-                            format_dp_time(first)
+                            sch.grid.id,
+                            crate::time::format_duration(sch.grid.every_ms),
+                            format_dp_time(origin)
                         ),
                     ));
                     continue;
                 };
-                let key = (pipeline, activity.to_string(), period.start);
+                let key = (pipeline, activity.to_string(), period_start);
                 match seen.get(&key) {
                     Some(other) if other != instance => out.push(violation(
                         input,
@@ -97,7 +92,7 @@ pub fn one_instance_per_period(input: &Input) -> Vec<Violation> {
                         (pipeline, instance),
                         format!(
                             "the period {} of {activity} was handed out as two instances: {other} and {instance}",
-                            format_dp_time(period.start)
+                            format_dp_time(period_start)
                         ),
                     )),
                     Some(_) => {}

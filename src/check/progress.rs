@@ -46,7 +46,6 @@ pub fn open_now(model: &Model) -> OpenAt {
 /// its open instances when the faults ended at `faults_end`.
 pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &OpenAt) -> Vec<Violation> {
     let scenario = input.scenario;
-    let settings = crate::scenario::settings(scenario, input.out.seed);
     // Sound runners, and the slowest of them, per worker group.
     let mut sound: BTreeMap<&str, (u32, f64, u64)> = BTreeMap::new();
     let mut never_acks: Vec<&str> = Vec::new();
@@ -76,9 +75,9 @@ pub fn judge(input: &Input, model: &Model, faults_end: Millis, at_faults_end: &O
         let inst = &model.insts[i];
         let failures = failures.get(&i).copied().unwrap_or(0);
         let (_, factor, slack) = sound.get(inst.rules.group.as_str())?;
-        let work = (inst.rules.work_ms.unwrap_or(crate::runner::policy::DEFAULT_WORK_MS) as f64 * factor) as u64;
+        let work = (inst.rules.work_ms.unwrap_or(super::rules::DEFAULT_WORK_MS) as f64 * factor) as u64;
         let attempt =
-            slack.saturating_add(settings.ack_timeout_ms).saturating_add(work).saturating_add(inst.rules.progress_ms);
+            slack.saturating_add(input.numbers.ack_ms).saturating_add(work).saturating_add(inst.rules.progress_ms);
         let left = (u64::from(inst.rules.maximum_retries) + 1).saturating_sub(u64::from(failures)).max(1);
         Some(left.saturating_mul(attempt.saturating_add(inst.rules.retry_delay_ms)))
     };

@@ -10,32 +10,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use crate::protocol::shapes::PipelineObject;
-use crate::service::Settings;
-use crate::service::definition::validate;
-use crate::service::schedule::{Scheduled, instance_id};
-use crate::time::{Millis, format_dp_time, whole_second};
+use crate::protocol::PipelineObject;
+use crate::time::{Millis, whole_second};
 
-/// What an activity's tasks obey, read from a definition the client put.
-#[derive(Clone, Debug)]
-pub struct Rules {
-    /// Worker group of its tasks.
-    pub group: String,
-    /// Activities that must finish first.
-    pub depends_on: Vec<String>,
-    /// Retries after a failure.
-    pub maximum_retries: u32,
-    /// Wait between a failure and the next attempt.
-    pub retry_delay_ms: u64,
-    /// Longest attempt, when set.
-    pub attempt_timeout_ms: Option<u64>,
-    /// Longest gap between progress reports.
-    pub progress_ms: u64,
-    /// The work time its tasks declare (`myWorkTime`), if they do.
-    pub work_ms: Option<u64>,
-    /// Its schedule, when it has one: an instance per period instead of one per activation.
-    pub scheduled: Option<Arc<Scheduled>>,
-}
+use super::rules::{Numbers, activities, instance_id};
+
+/// What an activity's tasks obey: the referee's own reading of a definition.
+pub(crate) use super::rules::Activity as Rules;
 
 /// An instance's status, as the semantics table names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,8 +206,7 @@ enum Timer {
 
 /// The model.
 pub struct Model {
-    ack_timeout_ms: u64,
-    settings: Settings,
+    numbers: Numbers,
     pipes: BTreeMap<String, Pipe>,
     /// Every instance, in creation order.
     pub insts: Vec<Inst>,
@@ -242,11 +222,10 @@ pub struct Model {
 }
 
 impl Model {
-    /// An empty model under the service's settings.
-    pub fn new(settings: Settings) -> Model {
+    /// An empty model under a scenario's numbers.
+    pub fn new(numbers: Numbers) -> Model {
         Model {
-            ack_timeout_ms: settings.ack_timeout_ms,
-            settings,
+            numbers,
             pipes: BTreeMap::new(),
             insts: Vec::new(),
             by_id: BTreeMap::new(),
@@ -287,29 +266,7 @@ impl Model {
 
     /// An accepted PutPipelineDefinition.
     pub fn put_definition(&mut self, pipeline: &str, objects: &[PipelineObject]) {
-        let (Some(def), _) = validate(objects, &self.settings) else { return };
-        let definition = def
-            .activities
-            .iter()
-            .map(|(id, a)| {
-                let rules = Rules {
-                    group: a.worker_group.clone(),
-                    depends_on: a.depends_on.clone(),
-                    maximum_retries: a.maximum_retries,
-                    retry_delay_ms: a.retry_delay_ms,
-                    attempt_timeout_ms: a.attempt_timeout_ms,
-                    progress_ms: a.report_progress_timeout_ms.unwrap_or(self.settings.progress_timeout_ms),
-                    work_ms: a
-                        .fields
-                        .iter()
-                        .find(|f| f.key.as_deref() == Some("myWorkTime"))
-                        .and_then(|f| f.string_value.as_deref())
-                        .and_then(|t| crate::scenario::duration::parse_duration(t).ok()),
-                    scheduled: a.scheduled.clone(),
-                };
-                (id.clone(), Arc::new(rules))
-            })
-            .collect();
+        let definition = activities(objects, &self.numbers).into_iter().map(|(id, a)| (id, Arc::new(a))).collect();
         self.pipe(pipeline).definition = definition;
     }
 
@@ -325,7 +282,7 @@ impl Model {
         let insts = &self.insts;
         let p = pipe_in(&mut self.pipes, pipeline);
         let resumable = p.state == PipeState::Inactive && p.instances.iter().any(|&i| !insts[i].status.is_terminal());
-        let continues = p.first_activation.is_some() && p.definition.values().any(|r| r.scheduled.is_some());
+        let continues = p.first_activation.is_some() && p.definition.values().any(|r| r.scheduling.is_some());
         p.state = PipeState::Active;
         let start = start.unwrap_or(now);
         if continues || !resumable {
@@ -343,8 +300,8 @@ impl Model {
         let activation = p.activations;
         let definition = p.definition.clone();
         let mut created: BTreeMap<String, usize> = BTreeMap::new();
-        for (component, rules) in definition.iter().filter(|(_, r)| r.scheduled.is_none()) {
-            let mut id = format!("@{component}_{}", format_dp_time(start));
+        for (component, rules) in definition.iter().filter(|(_, r)| r.scheduling.is_none()) {
+            let mut id = instance_id(component, start);
             let p = pipe_in(&mut self.pipes, pipeline);
             if p.ids.contains(&id) {
                 id = format!("{id}_{activation}");
@@ -415,20 +372,20 @@ impl Model {
         let mut created = Vec::new();
         let mut next: Option<Millis> = None;
         for (component, rules) in &definition {
-            let Some(sch) = rules.scheduled.clone() else { continue };
-            let first = sch.schedule.first_start(activated);
+            let Some(sch) = rules.scheduling.clone() else { continue };
+            let origin = sch.grid.origin(activated);
             loop {
                 let p = pipe_in(&mut self.pipes, pipeline);
                 let index = p.next_period.get(component).copied().unwrap_or(0);
-                let Some(period) = sch.schedule.period(first, index) else { break };
-                let due = sch.kind.due(&period);
+                let Some(start) = sch.grid.start_of(origin, index) else { break };
+                let due = sch.due(start);
                 if due > self.now {
                     next = Some(next.map_or(due, |n: Millis| n.min(due)));
                     break;
                 }
                 p.next_period.insert(component.clone(), index + 1);
-                let id = instance_id(component, period.start);
-                created.push((self.add_instance(pipeline, id, component, rules), period.start));
+                let id = instance_id(component, start);
+                created.push((self.add_instance(pipeline, id, component, rules), start));
             }
         }
         for &(i, start) in &created {
@@ -457,7 +414,7 @@ impl Model {
     /// only instances that may really run now are ready; siblings are refreshed oldest first).
     fn held_back(&self, i: usize) -> bool {
         let inst = &self.insts[i];
-        let Some(sch) = &inst.rules.scheduled else { return false };
+        let Some(sch) = &inst.rules.scheduling else { return false };
         if inst.started {
             return false;
         }
@@ -475,7 +432,7 @@ impl Model {
     /// Brings the readiness of the instance's scheduled siblings up to date (one started or
     /// ended, so `maxActiveInstances` may hold them back or let them go).
     fn refresh_siblings(&mut self, i: usize) {
-        if self.insts[i].rules.scheduled.is_none() {
+        if self.insts[i].rules.scheduling.is_none() {
             return;
         }
         let (pipeline, component) = (self.insts[i].pipeline.clone(), self.insts[i].component.clone());
@@ -589,7 +546,7 @@ impl Model {
         if status.is_terminal() {
             // Handed out in the same millisecond as the change that ended the instance (the
             // checker allows either order): that change ended this lease too.
-            let deadline = now.saturating_add(self.ack_timeout_ms);
+            let deadline = now.saturating_add(self.numbers.ack_ms);
             let why = LeaseEnd::SameMillisecond(status);
             self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: Some((now, why)) });
             return None;
@@ -604,7 +561,7 @@ impl Model {
             }
         }
         let attempt = self.insts[i].attempts;
-        let deadline = now.saturating_add(self.ack_timeout_ms);
+        let deadline = now.saturating_add(self.numbers.ack_ms);
         self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: None });
         self.timers.insert((deadline, Timer::Lease(seq)));
         self.insts[i].last_lease = Some(seq);

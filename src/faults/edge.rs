@@ -50,7 +50,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
     let arrived = host.now();
     // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
     let call = if faults.any_pending() { identify(host, parts, op, body) } else { CallInfo::default() };
-    let Some((effect, nth, named)) = faults.take(&call, arrived) else {
+    let Some((effect, nth, written)) = faults.take(&call, arrived) else {
         let (result, answered) = dispatch_timed(host, parts, body).await;
         let times = Times { arrived, served: Some(arrived), answered };
         log_call(recorder, times, parts, op, body, Some(&result), Delivery::Heard);
@@ -65,7 +65,7 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
             what: format!("{} #{nth}", describe(&effect)),
             effect: effect.kind(),
             operation: op_name,
-            named,
+            fault: written,
         },
     );
     let (result, served, answered) = match effect {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::scenario::model::{MessageEffect, MessageFault};
 use crate::time::Millis;
+use crate::trace::FaultOrigin;
 
 use super::edge::CallInfo;
 
@@ -30,6 +31,9 @@ pub struct Installed {
     /// When it stops matching (the service's clock), if its `for` says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<Millis>,
+    /// Where it was written, for the record of each call it hits.
+    #[serde(skip)]
+    pub origin: FaultOrigin,
 }
 
 impl Installed {
@@ -71,13 +75,14 @@ impl FaultTable {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Installs a fault from `now` (the service's clock) on; returns its id.
-    pub fn install(&self, fault: MessageFault, now: Millis) -> u64 {
+    /// Installs a fault from `now` (the service's clock) on; returns its id. `origin` says
+    /// where it was written, and goes into the record of every call it hits.
+    pub fn install(&self, fault: MessageFault, now: Millis, origin: FaultOrigin) -> u64 {
         let mut t = self.table();
         let id = t.next_id;
         t.next_id += 1;
         let until = fault.lasting.map(|d| now.saturating_add(d.ms()));
-        t.faults.push(Installed { id, fault, matched: 0, applied: 0, preempted: 0, until });
+        t.faults.push(Installed { id, fault, matched: 0, applied: 0, preempted: 0, until, origin });
         id
     }
 
@@ -99,9 +104,9 @@ impl FaultTable {
         self.table().faults.iter().any(Installed::active)
     }
 
-    /// The effect to apply to a call, if a fault matches it, with the match's number; counts
-    /// the match.
-    pub(crate) fn take(&self, call: &CallInfo, now: Millis) -> Option<(MessageEffect, u32, Option<String>)> {
+    /// The effect to apply to a call, if a fault matches it, with the match's number and where
+    /// the fault was written; counts the match.
+    pub(crate) fn take(&self, call: &CallInfo, now: Millis) -> Option<(MessageEffect, u32, FaultOrigin)> {
         let mut guard = self.table();
         let Table { faults, rng, .. } = &mut *guard;
         let mut chosen = None;
@@ -123,7 +128,7 @@ impl FaultTable {
             let lucky = f.probability.is_none_or(|p| rng.random_bool(p.clamp(0.0, 1.0)));
             if active.matched >= f.occurrence && lucky {
                 active.applied += 1;
-                chosen = Some((f.effect.clone(), active.matched, f.runner.clone()));
+                chosen = Some((f.effect.clone(), active.matched, active.origin.clone()));
             }
         }
         chosen

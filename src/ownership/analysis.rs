@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::journal::{Event, EventKind};
-use crate::service::InstanceSummary;
 use crate::time::Millis;
+use crate::trace::InstanceSummary;
 use crate::trace::ObservationKind;
 use crate::trace::Trace;
 

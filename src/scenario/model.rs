@@ -52,6 +52,11 @@ pub struct Scenario {
     /// The service's rules.
     #[serde(default)]
     pub(crate) service: ServiceSpec,
+    /// The harness's own broken modes, apart from the service's (`service.bug`): each exists
+    /// only to prove that a check catches a harness that does something other than the
+    /// scenario says. Never set it otherwise.
+    #[serde(default, skip_serializing_if = "HarnessSpec::is_default")]
+    pub(crate) harness: HarnessSpec,
     /// Network latency between machines and the service.
     #[serde(default)]
     pub(crate) network: NetworkSpec,
@@ -143,6 +148,32 @@ pub struct ServiceSpec {
     /// [`crate::service::Bug`]). Never set it otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bug: Option<crate::service::Bug>,
+}
+
+/// The harness's broken modes (see [`Scenario`]'s `harness`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HarnessSpec {
+    /// A deliberately broken step of the harness, only for proving that the checks catch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<HarnessBug>,
+}
+
+impl HarnessSpec {
+    fn is_default(&self) -> bool {
+        *self == HarnessSpec::default()
+    }
+}
+
+/// A deliberately broken step of the harness (not of the service: the harness is not what a
+/// scenario tests, so it is kept apart from `service.bug`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HarnessBug {
+    /// A message fault that names a runner is installed for the first runner on that runner's
+    /// machine instead (a harness that resolves names through machines): on a shared machine,
+    /// the fault hits another runner's calls. `fault_target` catches it.
+    FaultOnFirstRunnerOfMachine,
 }
 
 /// Network between the machines and the service.

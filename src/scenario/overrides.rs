@@ -50,7 +50,9 @@ fn set(json: &mut Value, segments: &[String], value: Value) -> Result<(), String
             map.insert(first.clone(), value);
             return Ok(());
         }
-        Value::Object(map) => map.get_mut(first).ok_or_else(|| format!("no key {first:?} here"))?,
+        // A section the file left out (`harness`, say) is added, empty; the scenario's own
+        // checks then refuse a key that means nothing.
+        Value::Object(map) => map.entry(first.clone()).or_insert_with(|| Value::Object(Default::default())),
         Value::Array(items) => {
             let len = items.len();
             let slot = first
@@ -95,7 +97,7 @@ mod tests {
     fn a_bad_assignment_is_an_error_that_names_it() {
         for (bad, says) in [
             ("runners.3.report_interval=1m", "not an index"),
-            ("nothing.here=1", "no key"),
+            ("nothing.here=1", "unknown field `nothing`"),
             ("runners.0.report_interval=soon", "runners[0].report_interval"),
             ("seed", "key.path=value"),
         ] {

@@ -15,16 +15,7 @@ pub const RESERVED_HOSTS: [&str; 2] = [SERVICE_HOST, OPERATOR_HOST];
 /// Most machines a fleet gets when it does not say.
 pub const DEFAULT_FLEET_MACHINES: u32 = 10;
 
-/// One runner of the world.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlannedRunner {
-    /// Its name: hostname and taskrunnerId.
-    pub name: String,
-    /// The machine host it runs on.
-    pub machine: String,
-    /// Index of its entry in `runners`.
-    pub spec: usize,
-}
+pub use crate::trace::PlannedRunner;
 
 /// The names of an entry's runners.
 pub fn runner_names(spec: &RunnerSpec) -> Vec<String> {

@@ -20,6 +20,7 @@ use crate::check;
 use crate::protocol::Operation;
 use crate::scenario::model::{Action, MessageEffect, MessageFault};
 use crate::time::{Millis, SECOND_MS, format_rfc3339, parse_instant};
+use crate::trace::FaultOrigin;
 use crate::wire::Clock;
 use crate::wire::sigv4::{self, Credentials};
 
@@ -209,7 +210,8 @@ async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
     )?;
     if let Action::Message(fault) = &action {
         crate::scenario::load::check_message_fault("do", fault).map_err(|e| AdminError::bad(e.to_string()))?;
-        let id = server.edge.faults.install(fault.clone(), server.host().now());
+        let posted = FaultOrigin::Posted(String::from_utf8_lossy(&body).into_owned());
+        let id = server.edge.faults.install(fault.clone(), server.host().now(), posted);
         server.edge.recorder.record(
             None,
             crate::trace::ObservationKind::Applied {
@@ -220,7 +222,8 @@ async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
         );
         return json_answer(json!({ "id": id }));
     }
-    let what = super::script::apply(&server, &action).await.map_err(AdminError::bad)?;
+    let posted = FaultOrigin::Posted(String::from_utf8_lossy(&body).into_owned());
+    let what = super::script::apply(&server, &action, posted).await.map_err(AdminError::bad)?;
     json_answer(json!({ "applied": what }))
 }
 
@@ -264,9 +267,8 @@ fn one() -> u32 {
 
 /// The next `count` calls of an operation answer an error: a message fault like any other.
 async fn inject_errors(State(server): State<Server>, request: Request) -> Answer {
-    let body = admit(&server, request).await?;
-    let body: InjectBody =
-        parse(&body, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
+    let raw = admit(&server, request).await?;
+    let body: InjectBody = parse(&raw, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
     let fault = MessageFault {
         operation: Some(body.operation),
         runner: None,
@@ -278,7 +280,8 @@ async fn inject_errors(State(server): State<Server>, request: Request) -> Answer
         effect: MessageEffect::Error { code: body.error.clone() },
     };
     crate::scenario::load::check_message_fault("do", &fault).map_err(|e| AdminError::bad(e.to_string()))?;
-    let id = server.edge.faults.install(fault, server.host().now());
+    let posted = FaultOrigin::Posted(String::from_utf8_lossy(&raw).into_owned());
+    let id = server.edge.faults.install(fault, server.host().now(), posted);
     json_answer(json!({ "id": id, "operation": body.operation, "error": body.error, "count": body.count }))
 }
 

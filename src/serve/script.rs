@@ -9,6 +9,7 @@ use crate::protocol::{Operation, ServiceError};
 use crate::scenario::definition_file::to_pipeline_objects;
 use crate::scenario::model::{Action, At, Scenario, StatusChange};
 use crate::time::Millis;
+use crate::trace::FaultOrigin;
 use crate::trace::ObservationKind;
 
 use super::Server;
@@ -104,12 +105,13 @@ async fn instances_of(server: &Server, pipeline_id: &str, task: &str) -> Vec<Val
 }
 
 /// Applies one `do` object to `serve`'s world; says what was done, or why it cannot apply.
-pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
+/// `origin` says where it was written (a message fault's record names it).
+pub async fn apply(server: &Server, action: &Action, origin: FaultOrigin) -> Result<String, String> {
     let failed = |e: ServiceError| format!("{}: {}", e.code, e.message);
     let what = match action {
         Action::Message(f) => {
             crate::scenario::load::check_message_fault("do", f).map_err(|e| e.to_string())?;
-            server.edge.faults.install(f.clone(), server.host().now());
+            server.edge.faults.install(f.clone(), server.host().now(), origin);
             crate::faults::describe_fault(f)
         }
         Action::Cancel { .. } | Action::Rerun { .. } | Action::PauseActivity { .. } | Action::ResumeActivity { .. } => {
@@ -180,7 +182,8 @@ pub async fn apply(server: &Server, action: &Action) -> Result<String, String> {
 /// One step of the script: an activation or a timeline event, at a time since the start.
 enum Step {
     Activate(String),
-    Event(Action),
+    /// The event at this index of the scenario's `events`.
+    Event(usize, Action),
 }
 
 /// Creates and defines the scenario's pipelines now, then activates them and applies its
@@ -205,7 +208,7 @@ pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
     }
     for (i, e) in scenario.events.iter().enumerate() {
         if let At::Time(at) = &e.at {
-            steps.push((at.ms(), i + 1, Step::Event(e.action.clone())));
+            steps.push((at.ms(), i + 1, Step::Event(i, e.action.clone())));
         }
     }
     steps.sort_by_key(|(at, order, _)| (*at, *order));
@@ -217,8 +220,8 @@ pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
                     tracing::warn!("ActivatePipeline {id}: {}", e.message);
                 }
             }
-            Step::Event(action) => {
-                if let Err(e) = apply(&server, &action).await {
+            Step::Event(index, action) => {
+                if let Err(e) = apply(&server, &action, FaultOrigin::Event(index)).await {
                     tracing::warn!("scenario event not applied: {e}");
                 }
             }

@@ -198,7 +198,8 @@ pub fn validate(objects: &[PipelineObject], settings: &Settings) -> (Option<Defi
         }
         let field = |key: &str| string_value(&fields, key).map(str::to_string);
         match Schedule::parse(id, &field, settings.minimum_schedule_period_ms) {
-            Ok(schedule) => {
+            Ok(mut schedule) => {
+                schedule.late = settings.bug == Some(super::settings::Bug::LatePeriods);
                 schedules.insert(id, Some(schedule));
             }
             Err(errors) => {

@@ -84,23 +84,7 @@ pub struct TaskInfo {
     pub live: bool,
 }
 
-/// An instance as reports see it at the end of a run.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct InstanceSummary {
-    /// Pipeline id.
-    pub pipeline_id: String,
-    /// Instance id.
-    pub instance_id: String,
-    /// Activity (component) id.
-    pub component: String,
-    /// `@status`.
-    pub status: String,
-    /// Attempts made.
-    pub attempts: usize,
-    /// `@scheduledStartTime` of an instance of a schedule's period (`None` for one created
-    /// by an activation).
-    pub period_start: Option<Millis>,
-}
+pub use crate::trace::InstanceSummary;
 
 /// A held poll.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -50,6 +50,9 @@ pub struct Schedule {
     pub start: Start,
     /// Where the periods stop.
     pub end: End,
+    /// The planted bug `late_periods` (see `Bug::LatePeriods`): periods after the first start a
+    /// period late.
+    pub late: bool,
 }
 
 /// An activity's schedule: the schedule and when in each period the instance appears.
@@ -149,7 +152,11 @@ impl Schedule {
                 }
             },
         };
-        if errors.is_empty() { Ok(Schedule { id: id.to_string(), period_ms, start, end }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Schedule { id: id.to_string(), period_ms, start, end, late: false })
+        } else {
+            Err(errors)
+        }
     }
 
     /// Where the first period starts, for a pipeline first activated at `activated`.
@@ -162,7 +169,8 @@ impl Schedule {
 
     /// Period `index`, if the schedule has it.
     pub fn period(&self, first: Millis, index: u64) -> Option<Period> {
-        let start = first.checked_add(index.checked_mul(self.period_ms)?)?;
+        let offset = if self.late && index > 0 { index + 1 } else { index };
+        let start = first.checked_add(offset.checked_mul(self.period_ms)?)?;
         let within = match self.end {
             End::Never => true,
             End::Before(end) => start < end,

@@ -76,6 +76,9 @@ pub enum Bug {
     IgnoreRetryDelay,
     /// SetTaskStatus through a lease that is over answers success (and changes nothing).
     AcceptStaleStatus,
+    /// SetTaskStatus FINISHED through a lease that is over finishes the instance under its live
+    /// lease (another runner's, after a reassignment): the live owner's work is thrown away.
+    StaleStatusFinishes,
     /// DeletePipeline leaves the pipeline's ready tasks in the queue, to be handed out.
     HandOutDeleted,
     /// An activity's instances are ready at activation, whatever they depend on.
@@ -90,6 +93,9 @@ pub enum Bug {
     AckExpiryFailsAttempt,
     /// Every third period of a schedule gets no instance.
     SkipPeriod,
+    /// An off-by-one in the period arithmetic itself: every period after the first starts one
+    /// period late, so the second period is skipped and every later instance is a period late.
+    LatePeriods,
     /// Every third period of a schedule gets a second instance (`..._2`).
     DuplicatePeriod,
     /// An instance accepted as FINISHED goes back to waiting for a runner (and runs again).

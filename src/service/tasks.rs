@@ -279,8 +279,18 @@ impl Service {
 
     pub(super) fn set_task_status(&mut self, r: SetTaskStatusInput) -> Result<Response, ServiceError> {
         let task_id = r.task_id.unwrap_or_default();
+        let finished = r.task_status.as_deref() == Some("FINISHED");
         let seq = match self.lookup(&task_id, Operation::SetTaskStatus)? {
             Lookup::Ended(..) if self.s.settings.bug == Some(Bug::AcceptStaleStatus) => return Ok(Response::empty()),
+            // The planted bug: the stale FINISHED is taken for the instance's live lease.
+            Lookup::Ended(seq, _) if finished && self.s.settings.bug == Some(Bug::StaleStatusFinishes) => {
+                let instance = self.s.tasks[(seq - 1) as usize].instance;
+                let live = self.s.instances[instance].current_attempt.and_then(|a| self.s.attempts[a].lease);
+                match live {
+                    Some(live) => live,
+                    None => return Ok(Response::empty()),
+                }
+            }
             Lookup::Ended(seq, end) => {
                 let err = ServiceError::task_not_found(format!("Task {task_id} is no longer live: {}", end.describe()));
                 self.emit_task(

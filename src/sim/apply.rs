@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use crate::scenario::model::{Action, Direction};
+use crate::scenario::model::{Action, Direction, HarnessBug};
 use crate::scenario::world_plan::{SERVICE_HOST, resolve_machine, runners_hit};
 use crate::time::Millis;
-use crate::trace::ObservationKind;
+use crate::trace::{FaultOrigin, ObservationKind};
 
 use super::operator::Command;
 use super::world::World;
@@ -29,7 +29,7 @@ pub fn disturbed(world: &World, action: &Action) -> Vec<String> {
 }
 
 /// Applies `action` at `now` (absolute simulated ms) and says what was done, in words.
-pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
+pub fn apply(world: &mut World, index: usize, action: &Action, now: Millis) -> String {
     let machine = |name: &str| resolve_machine(&world.plan, name).unwrap_or_else(|| name.to_string());
     let runners_on = |w: &World, m: &str| runners_hit(&w.plan, crate::scenario::model::Target::Machine(m));
     let jitter_ms = world.jitter_ms;
@@ -129,7 +129,16 @@ pub fn apply(world: &mut World, action: &Action, now: Millis) -> String {
             "restart service".into()
         }
         Action::Message(f) => {
-            world.faults.install(f.clone(), now);
+            let mut installed = f.clone();
+            if world.harness_bug == Some(HarnessBug::FaultOnFirstRunnerOfMachine)
+                && let Some(named) = &f.runner
+                && let Some(machine) = resolve_machine(&world.plan, named)
+                && let Some(first) = world.plan.iter().find(|r| r.machine == machine)
+            {
+                // The planted harness bug: the name goes through the machine.
+                installed.runner = Some(first.name.clone());
+            }
+            world.faults.install(installed, now, FaultOrigin::Event(index));
             describe_fault(f)
         }
         Action::Pause { runner } => {

@@ -102,7 +102,7 @@ fn run_stepping(
             pending = rest;
             due.sort_by_key(|p| (p.at, p.index));
             for p in &due {
-                let what = apply(&mut world, &p.action, EPOCH_MS + now);
+                let what = apply(&mut world, p.index, &p.action, EPOCH_MS + now);
                 let disturbs = disturbed(&world, &p.action);
                 let late = p.at.is_some_and(|at| at < now);
                 let what =

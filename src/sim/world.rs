@@ -53,6 +53,8 @@ pub struct World<'a> {
     pub jitter_ms: u64,
     /// Machines cut off by a silent partition: on repair, what was sent meanwhile stays lost.
     pub silent: std::collections::BTreeSet<String>,
+    /// The harness's planted broken step, if the scenario asks for one.
+    pub harness_bug: Option<crate::scenario::model::HarnessBug>,
 }
 
 /// Builds the world of a scenario with a seed, running runners' programs from `programs`.
@@ -205,6 +207,7 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
         plan,
         jitter_ms: jitter,
         silent: Default::default(),
+        harness_bug: scenario.harness.bug,
     })
 }
 

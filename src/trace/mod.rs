@@ -10,9 +10,6 @@ pub(crate) mod recorder;
 pub use crate::journal::{CancelSource, Deadline, Event, EventKind};
 pub(crate) use recorder::Recorder;
 
-pub use crate::scenario::world_plan::PlannedRunner;
-pub use crate::service::InstanceSummary;
-
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -32,6 +29,36 @@ pub(crate) fn rel(at: Millis) -> Millis {
 /// The lease number inside a dpsim taskId (`<seq>.<mac>`); 0 if it has another shape.
 pub(crate) fn task_seq(task_id: &str) -> u64 {
     task_id.split('.').next().and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// An instance as the service described it at the end of a run: a record, for reports and
+/// labels (checks judge from the calls, not from this).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceSummary {
+    /// Pipeline id.
+    pub pipeline_id: String,
+    /// Instance id.
+    pub instance_id: String,
+    /// Activity (component) id.
+    pub component: String,
+    /// `@status`.
+    pub status: String,
+    /// Attempts made.
+    pub attempts: usize,
+    /// `@scheduledStartTime` of an instance of a schedule's period (`None` for one created
+    /// by an activation).
+    pub period_start: Option<Millis>,
+}
+
+/// One runner of the simulated world, as the scenario's runner entries make them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedRunner {
+    /// Its name: hostname and taskrunnerId.
+    pub name: String,
+    /// The machine host it runs on.
+    pub machine: String,
+    /// Index of its entry in `runners`.
+    pub spec: usize,
 }
 
 /// Everything a run produced.
@@ -136,12 +163,24 @@ pub enum ObservationKind {
         effect: EffectKind,
         /// The operation.
         operation: String,
-        /// The runner the fault names, if it names one; the observation's runner is the one
-        /// whose call it hit, as the call itself said (its runner header, hostname or
-        /// taskrunnerId), so a check can confirm the two agree.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        named: Option<String>,
+        /// Where the fault was written: the scenario event, or the admin call that posted it.
+        /// The observation's runner is the one whose call it hit, as the call itself said (its
+        /// runner header, hostname or taskrunnerId), so a check can hold the two against each
+        /// other without asking the harness what it installed.
+        fault: FaultOrigin,
     },
+}
+
+/// Where a message fault was written, as the checks look it up: never the table the harness
+/// built from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultOrigin {
+    /// The scenario's event at this index of its `events` (a served scenario's too).
+    Event(usize),
+    /// The body of the admin call that installed it (`POST /_dpsim/faults` or
+    /// `/_dpsim/faults/errors`), as posted.
+    Posted(String),
 }
 
 /// One observed event.
