@@ -164,3 +164,49 @@ fn a_forged_task_id_names_no_lease() {
     let report = Report::new("test", &scenario, &out);
     assert!(report.violations.is_empty(), "{}", report.violations_text());
 }
+
+/// Every check proves itself: each invariant has a broken mode (a service bug, a misbehaving
+/// runner, or the harness's own broken step) that it catches on a shipped scenario, and this
+/// fails if one stops catching it, or if an invariant has no broken mode at all.
+#[test]
+fn every_invariant_catches_its_broken_mode() {
+    // (invariant, scenario, what is broken, as `key.path=value` assignments).
+    let modes: &[(Invariant, &str, &[&str])] = &[
+        (Invariant::SingleOwner, "ack-at-deadline", &["service.bug=hand_out_leased"]),
+        (Invariant::NoEarlyHandout, "ack-request-lost", &["service.bug=early_expiry"]),
+        (Invariant::NoStarvation, "ack-at-deadline", &["service.bug=skip_held_polls"]),
+        (Invariant::NoLostTask, "ack-request-lost", &["service.bug=lose_ack_expired"]),
+        (Invariant::CancelLearned, "try-cancel-while-running", &["service.bug=renew_canceled"]),
+        (Invariant::StaleNoChange, "ack-at-deadline", &["service.bug=extend_lease_on_late_report"]),
+        (Invariant::AttemptsBound, "retries-exhausted", &["service.bug=extra_retry"]),
+        (Invariant::ZombieBound, "try-cancel-while-running", &["runners.0.behaviour.ignore_canceled=true"]),
+        (Invariant::History, "try-cancel-while-running", &["service.bug=ignore_try_cancel"]),
+        (Invariant::Liveness, "ack-at-deadline", &["service.bug=skip_held_polls"]),
+        (
+            Invariant::FaultTarget,
+            "duplicate-status-on-shared-machine",
+            &["harness.bug=fault_on_first_runner_of_machine"],
+        ),
+        (Invariant::OneInstancePerPeriod, "hourly-backfill-and-outage", &["service.bug=duplicate_period"]),
+        (Invariant::FinishesOnce, "ack-at-deadline", &["service.bug=requeue_finished"]),
+    ];
+    for invariant in Invariant::ALL {
+        let Some((_, file, broken)) = modes.iter().find(|(i, _, _)| *i == invariant) else {
+            panic!("{invariant} has no broken mode that proves it catches anything");
+        };
+        let path = format!("{}/scenarios/{file}.json", env!("CARGO_MANIFEST_DIR"));
+        let scenario = load_file(std::path::Path::new(&path)).unwrap();
+        let correct = run(&scenario.with(["expect_violations=[]"]).unwrap());
+        assert!(
+            correct.violations.iter().all(|v| v.invariant != invariant),
+            "{invariant} breaks on the correct {file}: {}",
+            correct.violations_text()
+        );
+        let report = run(&scenario.with(broken.iter().chain(&["expect_violations=[]"])).unwrap());
+        assert!(
+            report.violations.iter().any(|v| v.invariant == invariant),
+            "{invariant} does not catch {broken:?} on {file}; it found: {}",
+            report.violations.iter().map(|v| v.invariant.name()).collect::<Vec<_>>().join(", ")
+        );
+    }
+}

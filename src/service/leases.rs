@@ -32,7 +32,9 @@ impl Service {
             // A missed acknowledgement is not a failure: the same attempt goes back in the queue.
             self.s.attempts[attempt].status = AttemptStatus::WaitingForRunner;
             self.s.instances[instance].status = InstanceStatus::WaitingForRunner;
-            self.refresh_ready(instance);
+            if self.s.settings.bug != Some(Bug::LoseAckExpired) {
+                self.refresh_ready(instance);
+            }
         } else {
             self.end_lease(seq, LeaseEnd::Expired(Deadline::Progress));
             let limit = self.s.instances[instance]

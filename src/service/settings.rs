@@ -100,6 +100,17 @@ pub enum Bug {
     DuplicatePeriod,
     /// An instance accepted as FINISHED goes back to waiting for a runner (and runs again).
     RequeueFinished,
+    /// A task handed out for the first time stays in the ready queue: the next poll gets it
+    /// too, while the first lease is live (two owners).
+    HandOutLeased,
+    /// An acknowledgement deadline fires a second early: the lease ends before its deadline.
+    EarlyExpiry,
+    /// A lease that missed its acknowledgement is not queued again: the task waits for a
+    /// runner in no queue, lost.
+    LoseAckExpired,
+    /// A report on a lease that TRY_CANCEL ended renews it instead of answering
+    /// `canceled: true`: the owner never learns of the cancel.
+    RenewCanceled,
     /// Deep (two faults placed precisely): a lease of an attempt handed out again after a
     /// missed acknowledgement never expires for want of one (its expiry timer is armed only on
     /// the attempt's first handout). Shows only when two leases of one attempt both miss their

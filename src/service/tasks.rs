@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::journal::{Deadline, EventKind};
+use crate::journal::{CancelSource, Deadline, EventKind};
 use crate::protocol::input::{
     PollForTaskInput, ReportTaskProgressInput, ReportTaskRunnerHeartbeatInput, SetTaskStatusInput,
 };
@@ -76,6 +76,7 @@ impl Service {
         let deadline = now.saturating_add(ack_timeout);
         let armed = match self.s.settings.bug {
             Some(Bug::SecondHandoutNeverExpires) if handouts > 0 => u64::MAX,
+            Some(Bug::EarlyExpiry) => deadline.saturating_sub(1_000),
             _ => deadline,
         };
         let timer = self.s.timers.set(armed, TimerKind::Lease(seq));
@@ -102,6 +103,14 @@ impl Service {
         });
         let why = if reassigned { format!("{cause}; same attempt handed out again").into() } else { cause.into() };
         self.emit_task(EventKind::Assigned { reassigned, ack_deadline: deadline, poll }, seq, why);
+        if self.s.settings.bug == Some(Bug::HandOutLeased) && !reassigned {
+            // The planted bug: the task goes back in the queue while its lease is live.
+            let inst = &self.s.instances[i];
+            let key = (inst.scheduled_start, inst.id.clone(), i);
+            let group = inst.activity.worker_group.clone();
+            self.s.instances[i].queued = true;
+            self.s.ready.entry(group).or_default().insert(key);
+        }
         self.task_object(seq)
     }
 
@@ -195,6 +204,12 @@ impl Service {
         let task_id = r.task_id.unwrap_or_default();
         let seq = match self.lookup(&task_id, Operation::ReportTaskProgress)? {
             Lookup::Ended(seq, LeaseEnd::Expired(_)) if self.s.settings.bug == Some(Bug::ExtendLeaseOnLateReport) => {
+                self.revive_lease(seq);
+                seq
+            }
+            Lookup::Ended(seq, LeaseEnd::Canceled(CancelSource::TryCancel))
+                if self.s.settings.bug == Some(Bug::RenewCanceled) =>
+            {
                 self.revive_lease(seq);
                 seq
             }
