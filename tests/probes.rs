@@ -26,6 +26,28 @@ fn readme_rows() -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// Every probe is hit by at least 1% of the seeds of some base: the table's counts (of 1,000
+/// seeds per base) say so, and `each_probe_is_hit_by_the_seed_the_readme_names` keeps them
+/// honest.
+#[test]
+fn every_probe_is_hit_by_one_percent_of_some_base() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let mut rare = Vec::new();
+    for line in readme.lines().filter(|l| l.starts_with("| `") && l.contains('.')) {
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        let name = cells[0].trim_matches('`');
+        if Probe::named(name).is_none() {
+            continue;
+        }
+        let counts: Vec<u32> = cells[2..cells.len() - 1].iter().filter_map(|c| c.parse().ok()).collect();
+        assert_eq!(counts.len(), 7, "{name}: a count per shipped base");
+        if counts.iter().all(|n| *n < 10) {
+            rare.push(format!("{name} {counts:?}"));
+        }
+    }
+    assert!(rare.is_empty(), "probes hit by fewer than 1% of every base's seeds: {rare:?}");
+}
+
 #[test]
 fn the_readme_lists_every_probe_once() {
     let rows = readme_rows();

@@ -494,8 +494,9 @@ fn set_rules(objects: &mut [serde_json::Map<String, serde_json::Value>], r: &Rul
 
 /// Splits `odd.count` runners off the first fleet into a misbehaving entry on the fleet's
 /// first machine, so that runners of both entries share it.
-fn split_odd(s: &mut Scenario, odd: &OddDraw) {
-    let Some(index) = s.runners.iter().position(|r| r.count > 1 && r.program.is_none()) else { return };
+fn split_odd(s: &mut Scenario, odd: &OddDraw, fixed: &[bool]) {
+    let free = |(i, r): &(usize, &crate::scenario::model::RunnerSpec)| r.count > 1 && r.program.is_none() && !fixed[*i];
+    let Some(index) = s.runners.iter().enumerate().position(|e| free(&e)) else { return };
     let fleet = &mut s.runners[index];
     let count = odd.count.min(fleet.count - 1);
     if count == 0 {
@@ -527,7 +528,23 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
     s.description = format!("chaos seed {seed} over: {}", base.description);
     let taken: std::collections::BTreeSet<String> =
         s.runners.iter().filter(|r| r.count == 1).map(|r| r.name.clone()).collect();
-    for r in s.runners.iter_mut().filter(|r| r.count > 1) {
+    // A fleet one of the base's own events names (a runner of it, or one of its machines) keeps
+    // its size: resized, those names would no longer exist.
+    let named: std::collections::BTreeSet<&str> = base
+        .events
+        .iter()
+        .filter_map(|e| match e.action.target() {
+            crate::scenario::model::Target::Machine(m)
+            | crate::scenario::model::Target::Runner(m)
+            | crate::scenario::model::Target::Messages(Some(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
+    let is_named = |r: &crate::scenario::model::RunnerSpec| {
+        world_plan::runner_names(r).iter().chain(&world_plan::machine_names(r)).any(|n| named.contains(n.as_str()))
+    };
+    let fixed: Vec<bool> = s.runners.iter().map(is_named).collect();
+    for (r, _) in s.runners.iter_mut().zip(&fixed).filter(|(r, fixed)| r.count > 1 && !**fixed) {
         r.count = plan.runners.clamp(1, r.count);
         if r.machine.is_none() {
             r.machines = Some(plan.machines.clamp(1, r.count));
@@ -550,7 +567,7 @@ pub fn apply(base: &Scenario, seed: u64, plan: &ChaosPlan) -> Scenario {
         }
     }
     if let Some(odd) = &plan.odd {
-        split_odd(&mut s, odd);
+        split_odd(&mut s, odd, &fixed);
     }
     let pipeline = s.pipelines.first().map(|p| p.name.clone());
     let runners = world_plan::plan(&s);

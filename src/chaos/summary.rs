@@ -158,14 +158,29 @@ impl ChaosSummary {
             out += &format!("{name}: n={} p50={} p99={} max={}\n", x.count, d(x.p50_ms), d(x.p99_ms), d(x.max_ms));
         }
         let hit = self.probes.values().filter(|n| **n > 0).count();
-        out += &format!("probes hit: {hit} of {} (seeds that hit each):\n", self.probes.len());
+        out += &format!(
+            "probes hit: {hit} of {} (seeds that hit each, and their share of the seeds):\n",
+            self.probes.len()
+        );
         let rows: Vec<String> = Probe::ALL
             .map(|p| p.name())
             .iter()
-            .map(|n| format!("{n} {}", self.probes.get(*n).copied().unwrap_or(0)))
+            .map(|n| {
+                let seeds = self.probes.get(*n).copied().unwrap_or(0);
+                format!("{n} {seeds} ({})", rate(seeds, self.runs))
+            })
             .collect();
         for row in rows.chunks(3) {
-            out += &format!("  {}\n", row.iter().map(|r| format!("{r:<46}")).collect::<String>().trim_end());
+            out += &format!("  {}\n", row.iter().map(|r| format!("{r:<54}")).collect::<String>().trim_end());
+        }
+        let rare: Vec<String> = self
+            .probes
+            .iter()
+            .filter(|(_, n)| **n > 0 && **n * 100 < self.runs)
+            .map(|(name, n)| format!("{name} ({})", rate(*n, self.runs)))
+            .collect();
+        if !rare.is_empty() {
+            out += &format!("probes hit by fewer than 1% of the seeds: {}\n", rare.join(", "));
         }
         if self.probes_never_hit.is_empty() {
             out += "every probe was hit\n";
@@ -175,6 +190,11 @@ impl ChaosSummary {
         out += &format!("{:.1} seeds/s ({:.1} s)\n", self.seeds_per_s, self.wall_s);
         out
     }
+}
+
+/// `n` of `of` seeds as a percentage, one decimal.
+fn rate(n: usize, of: usize) -> String {
+    format!("{:.1}%", 100.0 * n as f64 / of.max(1) as f64)
 }
 
 /// The counts of a summary, before its distributions and probes are worked out.

@@ -222,6 +222,15 @@ impl<'a> Walk<'a> {
                 let Some(lease) = self.model.leases.get(&seq) else { return };
                 match outcome {
                     CallOutcome::Report { canceled: false } => match lease.over.clone() {
+                        None if !lease.acked
+                            && at < lease.deadline
+                            && at.saturating_add(self.model.numbers().ack_ms / 2) >= lease.deadline =>
+                        {
+                            // Late, but in time: in the second half of the acknowledgement window.
+                            self.hits.hit(Probe::AckLateWithinDeadline);
+                            self.hits.hit(Probe::ReportLiveAccepted);
+                            self.model.renew(seq);
+                        }
                         Some((when, why)) => {
                             let message = format!(
                                 "ReportTaskProgress on t{seq} was answered canceled=false, but the lease was over since {} ({why}): every later report answers canceled=true",
@@ -247,6 +256,12 @@ impl<'a> Walk<'a> {
                     self.hits.hit(Probe::DuplicateAfterLeaseEnd);
                 }
                 let status = c.status.clone().unwrap_or_default();
+                let other_live = self.model.insts[inst].lease.filter(|&l| l != seq);
+                if lease.over.is_some()
+                    && other_live.is_some_and(|l| self.model.leases.get(&l).is_some_and(|l| l.over.is_none()))
+                {
+                    self.hits.hit(Probe::StatusAfterEndWhileLive);
+                }
                 match outcome {
                     CallOutcome::Accepted => match lease.over.clone() {
                         Some((when, why)) => {

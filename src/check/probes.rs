@@ -60,6 +60,11 @@ pub enum Probe {
     ReportTickAfterDeadline,
     /// An acknowledgement (first report) answered at the millisecond of its ack deadline.
     AckAtDeadline,
+    /// An acknowledgement answered late but in time: in the second half of its window.
+    AckLateWithinDeadline,
+    /// SetTaskStatus through an ended lease while another lease of the instance was live (a
+    /// stale status racing the live owner).
+    StatusAfterEndWhileLive,
     /// A TRY_CANCEL answered within one tick of a deadline of the instance's lease.
     CancelRacesExpiry,
     /// A retry handed out within one tick of the end of its retryDelay.
@@ -132,7 +137,7 @@ pub enum Probe {
 
 impl Probe {
     /// Every probe, in the order tables list them.
-    pub const ALL: [Probe; 55] = [
+    pub const ALL: [Probe; 57] = [
         Probe::HandoutJudged,
         Probe::RetryAttemptJudged,
         Probe::ReportLiveAccepted,
@@ -154,6 +159,8 @@ impl Probe {
         Probe::ReportAtDeadline,
         Probe::ReportTickAfterDeadline,
         Probe::AckAtDeadline,
+        Probe::AckLateWithinDeadline,
+        Probe::StatusAfterEndWhileLive,
         Probe::CancelRacesExpiry,
         Probe::RetryAtRetryDelay,
         Probe::HeldPollReleasedByDeadline,
@@ -214,6 +221,8 @@ impl Probe {
             Probe::ReportAtDeadline => "boundary.report-at-deadline",
             Probe::ReportTickAfterDeadline => "boundary.report-tick-after-deadline",
             Probe::AckAtDeadline => "boundary.ack-at-deadline",
+            Probe::AckLateWithinDeadline => "boundary.ack-late-within-deadline",
+            Probe::StatusAfterEndWhileLive => "boundary.status-after-end-while-live",
             Probe::CancelRacesExpiry => "boundary.cancel-races-expiry",
             Probe::RetryAtRetryDelay => "boundary.retry-at-retry-delay",
             Probe::HeldPollReleasedByDeadline => "boundary.held-poll-released-by-deadline",

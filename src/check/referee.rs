@@ -236,6 +236,11 @@ impl Model {
         }
     }
 
+    /// The numbers the model's deadlines come from.
+    pub fn numbers(&self) -> &Numbers {
+        &self.numbers
+    }
+
     /// The earliest deadline the model keeps.
     pub fn next_timer(&self) -> Option<Millis> {
         self.timers.first().map(|(at, _)| *at)
