@@ -24,7 +24,7 @@ use crate::trace::FaultOrigin;
 use crate::wire::Clock;
 use crate::wire::sigv4::{self, Credentials};
 
-use super::Server;
+use super::{Served, Server};
 
 /// Largest admin request body.
 pub const MAX_ADMIN_BODY: usize = 64 * 1024;
@@ -63,8 +63,23 @@ fn json_answer(value: Value) -> Answer {
     Ok(axum::Json(value).into_response())
 }
 
+/// Every admin route, by method and path: what the router answers, what the errors list and
+/// what the OpenAPI document describes (a test holds the three equal).
+pub(crate) const ROUTES: [(&str, &str); 10] = [
+    ("GET", "/_dpsim/clock"),
+    ("POST", "/_dpsim/clock/advance"),
+    ("GET", "/_dpsim/faults"),
+    ("POST", "/_dpsim/faults"),
+    ("POST", "/_dpsim/faults/errors"),
+    ("DELETE", "/_dpsim/faults/{id}"),
+    ("GET", "/_dpsim/log"),
+    ("GET", "/_dpsim/report"),
+    ("POST", "/_dpsim/reset"),
+    ("GET", "/_dpsim/openapi.json"),
+];
+
 /// The admin routes; every other request goes on to the AWS front door.
-pub fn routes() -> Router<Server> {
+pub(crate) fn routes() -> Router<Served> {
     // A known path with another method answers 405 with the same JSON error as an unknown path.
     Router::new()
         .route("/_dpsim/clock", get(get_clock).fallback(wrong_method))
@@ -74,20 +89,25 @@ pub fn routes() -> Router<Server> {
         .route("/_dpsim/faults/{id}", axum::routing::delete(remove_fault).fallback(wrong_method))
         .route("/_dpsim/log", get(get_log).fallback(wrong_method))
         .route("/_dpsim/report", get(get_report).fallback(wrong_method))
+        .route("/_dpsim/reset", post(reset).fallback(wrong_method))
+        .route("/_dpsim/openapi.json", get(get_openapi).fallback(wrong_method))
         .route("/_dpsim", axum::routing::any(unknown_admin_route))
+        .route("/_dpsim/", axum::routing::any(unknown_admin_route))
         .route("/_dpsim/{*rest}", axum::routing::any(unknown_admin_route))
 }
 
-/// Every admin route, for the errors that answer a request that is none of them.
-const ROUTES: &str = "GET /_dpsim/clock, POST /_dpsim/clock/advance, GET|POST /_dpsim/faults, POST /_dpsim/faults/errors, DELETE /_dpsim/faults/ID, GET /_dpsim/log, GET /_dpsim/report";
+/// The routes in words, for the errors that answer a request that is none of them.
+fn route_list() -> String {
+    ROUTES.iter().map(|(method, path)| format!("{method} {path}")).collect::<Vec<_>>().join(", ")
+}
 
 /// Any other path under `/_dpsim`: an admin error naming the routes, not an AWS error.
-async fn unknown_admin_route(State(server): State<Server>, request: Request) -> Answer {
+async fn unknown_admin_route(server: Server, request: Request) -> Answer {
     refuse(&server, request, StatusCode::NOT_FOUND, "is not an admin route; they are").await
 }
 
 /// A known admin path with a method it does not take.
-async fn wrong_method(State(server): State<Server>, request: Request) -> Answer {
+async fn wrong_method(server: Server, request: Request) -> Answer {
     refuse(&server, request, StatusCode::METHOD_NOT_ALLOWED, "is not a method this path takes; the routes are").await
 }
 
@@ -96,7 +116,7 @@ async fn wrong_method(State(server): State<Server>, request: Request) -> Answer 
 async fn refuse(server: &Server, request: Request, status: StatusCode, words: &str) -> Answer {
     let what = format!("{} {}", request.method(), request.uri().path());
     admit(server, request).await?;
-    Err(AdminError(status, format!("{what} {words} {ROUTES}")))
+    Err(AdminError(status, format!("{what} {words} {}", route_list())))
 }
 
 /// Reads an admin request: checks who calls, bounds and reads the body.
@@ -139,7 +159,7 @@ fn parse<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AdminErr
     Ok(value)
 }
 
-fn clock_json(server: &Server) -> Value {
+pub(crate) fn clock_json(server: &Server) -> Value {
     let now = server.host().now();
     json!({
         "now": format_rfc3339(now),
@@ -152,7 +172,7 @@ fn clock_json(server: &Server) -> Value {
     })
 }
 
-async fn get_clock(State(server): State<Server>, request: Request) -> Answer {
+async fn get_clock(server: Server, request: Request) -> Answer {
     admit(&server, request).await?;
     json_answer(clock_json(&server))
 }
@@ -164,7 +184,7 @@ struct AdvanceBody {
     to: Option<String>,
 }
 
-async fn advance_clock(State(server): State<Server>, request: Request) -> Answer {
+async fn advance_clock(server: Server, request: Request) -> Answer {
     const EXPECTED: &str = r#"{"seconds": <non-negative number>} or {"to": "<RFC 3339 instant>"}"#;
     let body = admit(&server, request).await?;
     let body: AdvanceBody = parse(&body, EXPECTED)?;
@@ -202,7 +222,7 @@ async fn advance_clock(State(server): State<Server>, request: Request) -> Answer
     json_answer(clock_json(&server))
 }
 
-async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
+async fn add_fault(server: Server, request: Request) -> Answer {
     let body = admit(&server, request).await?;
     let action: Action = parse(
         &body,
@@ -227,7 +247,7 @@ async fn add_fault(State(server): State<Server>, request: Request) -> Answer {
     json_answer(json!({ "applied": what }))
 }
 
-async fn list_faults(State(server): State<Server>, request: Request) -> Answer {
+async fn list_faults(server: Server, request: Request) -> Answer {
     admit(&server, request).await?;
     let faults: Vec<Value> = server
         .edge
@@ -242,7 +262,7 @@ async fn list_faults(State(server): State<Server>, request: Request) -> Answer {
     json_answer(json!({ "faults": faults }))
 }
 
-async fn remove_fault(State(server): State<Server>, Path(id): Path<String>, request: Request) -> Answer {
+async fn remove_fault(server: Server, Path(id): Path<String>, request: Request) -> Answer {
     admit(&server, request).await?;
     let id: u64 = id.parse().map_err(|_| AdminError::bad(format!("a fault id is a number, got {id:?}")))?;
     if server.edge.faults.remove(id) {
@@ -266,7 +286,7 @@ fn one() -> u32 {
 }
 
 /// The next `count` calls of an operation answer an error: a message fault like any other.
-async fn inject_errors(State(server): State<Server>, request: Request) -> Answer {
+async fn inject_errors(server: Server, request: Request) -> Answer {
     let raw = admit(&server, request).await?;
     let body: InjectBody = parse(&raw, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
     let fault = MessageFault {
@@ -285,7 +305,7 @@ async fn inject_errors(State(server): State<Server>, request: Request) -> Answer
     json_answer(json!({ "id": id, "operation": body.operation, "error": body.error, "count": body.count }))
 }
 
-async fn get_log(State(server): State<Server>, request: Request) -> Answer {
+async fn get_log(server: Server, request: Request) -> Answer {
     admit(&server, request).await?;
     let (report, forgotten) = server.report();
     let mut text = String::new();
@@ -320,7 +340,19 @@ pub fn report_json(server: &Server) -> Value {
     })
 }
 
-async fn get_report(State(server): State<Server>, request: Request) -> Answer {
+async fn get_report(server: Server, request: Request) -> Answer {
     admit(&server, request).await?;
     json_answer(report_json(&server))
+}
+
+/// Starts the world again (see [`Served::reset`]).
+async fn reset(State(served): State<Served>, request: Request) -> Answer {
+    admit(&served.current(), request).await?;
+    json_answer(served.reset().await)
+}
+
+/// The OpenAPI 3.1 description of these routes.
+async fn get_openapi(server: Server, request: Request) -> Answer {
+    admit(&server, request).await?;
+    json_answer(super::openapi::document().clone())
 }

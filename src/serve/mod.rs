@@ -20,28 +20,27 @@
 
 pub(crate) mod admin;
 pub(crate) mod clock;
+pub(crate) mod openapi;
 mod run;
 pub(crate) mod script;
+mod switch;
 
 pub use crate::wire::sigv4::Credentials;
 pub(crate) use run::server;
 pub use run::{ClockMode, ServeError, ServeOptions, Serving, bind};
+pub(crate) use switch::{Accepted, Served};
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
-use axum::response::Response;
 
-use crate::faults::{EdgeCtx, Fate, FaultTable, handle_call};
-use crate::protocol::{ErrorCode, ServiceError};
+use crate::faults::{EdgeCtx, FaultTable};
 use crate::report::Report;
 use crate::scenario::Scenario;
 use crate::time::Millis;
 use crate::trace::{Recorder, Trace};
-use crate::wire::http::{MAX_BODY_BYTES, render};
-use crate::wire::{Clock, Host, HostConfig};
+use crate::wire::{Clock, Host, HostConfig, ManualClock};
 
 use clock::ServeClock;
 
@@ -53,17 +52,24 @@ pub(crate) const TRACE_LIMIT: usize = 200_000;
 /// instant every simulation starts at, so a scenario's log reads the same in both.
 pub(crate) const MANUAL_START_MS: Millis = crate::trace::EPOCH_MS;
 
-/// Everything a running `serve` shares between its routes.
+/// One world of a running `serve`, shared between its routes: the service, its faults and
+/// records, and its clock. `POST /_dpsim/reset` replaces it with a [`Server::fresh`] one.
 #[derive(Clone)]
 pub(crate) struct Server {
     /// The service behind its edge.
     pub edge: EdgeCtx,
     /// The clock.
     pub clock: Arc<ServeClock>,
-    /// The scenario it plays (an empty one without `--scenario`).
+    /// The scenario its report judges by (an empty one without `--scenario`).
     pub scenario: Arc<Scenario>,
     /// Who may call the admin routes under `--auth`.
     pub admin: admin::AdminAuth,
+    /// How the world was made, to make it again.
+    pub recipe: Arc<ServerConfig>,
+    /// Set when a reset retires this world: its open calls are closed.
+    pub retired: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Calls refused in this world because their connection was opened before it.
+    pub refused: Arc<AtomicU64>,
 }
 
 /// How to build a [`Server`].
@@ -71,9 +77,11 @@ pub(crate) struct ServerConfig {
     /// Service rules and the AWS front door's options.
     pub host: HostConfig,
     /// The clock to run on.
-    pub clock: ServeClock,
-    /// A scenario to play, if any.
+    pub clock: Arc<ServeClock>,
+    /// The scenario the report judges by, if not the empty one.
     pub scenario: Option<Scenario>,
+    /// The scenario whose pipelines and timeline are played, if any.
+    pub played: Option<Arc<Scenario>>,
     /// A token that opens the admin routes under `--auth`.
     pub admin_token: Option<String>,
 }
@@ -87,9 +95,9 @@ pub(crate) fn empty_scenario() -> Scenario {
 impl Server {
     /// Builds the server; its world starts at the clock's current instant.
     pub fn new(config: ServerConfig) -> Server {
-        let clock = Arc::new(config.clock);
+        let clock = config.clock.clone();
         let credentials: Option<Credentials> = config.host.credentials.clone();
-        let mut host_config = config.host;
+        let mut host_config = config.host.clone();
         host_config.keep_journal = true;
         host_config.journal_limit = Some(TRACE_LIMIT);
         let seed = host_config.settings.seed;
@@ -100,9 +108,30 @@ impl Server {
         Server {
             edge,
             clock,
-            scenario: Arc::new(config.scenario.unwrap_or_else(empty_scenario)),
-            admin: admin::AdminAuth { credentials, token: config.admin_token },
+            scenario: Arc::new(config.scenario.clone().unwrap_or_else(empty_scenario)),
+            admin: admin::AdminAuth { credentials, token: config.admin_token.clone() },
+            recipe: Arc::new(config),
+            retired: Arc::new(tokio::sync::watch::Sender::new(false)),
+            refused: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// A new world from the same recipe, as a fresh process would start it: the same seed,
+    /// settings and scenario; a manual clock back at its first instant (a wall clock cannot
+    /// go back, so the new world starts where it reads).
+    pub fn fresh(&self) -> Server {
+        let recipe = &self.recipe;
+        let clock = match recipe.clock.as_ref() {
+            ServeClock::Manual(_) => Arc::new(ServeClock::Manual(ManualClock::new(self.edge.origin))),
+            ServeClock::Wall(_) => recipe.clock.clone(),
+        };
+        Server::new(ServerConfig {
+            host: recipe.host.clone(),
+            clock,
+            scenario: recipe.scenario.clone(),
+            played: recipe.played.clone(),
+            admin_token: recipe.admin_token.clone(),
+        })
     }
 
     /// The service.
@@ -110,9 +139,10 @@ impl Server {
         &self.edge.host
     }
 
-    /// The full app: admin routes, then every other request to the AWS front door.
+    /// The full app on this world alone (tests that drive the router without a socket; a
+    /// reset through it switches the app's own copy).
     pub fn app(&self) -> Router {
-        admin::routes().fallback(aws).with_state(self.clone())
+        Served::new(self.clone()).app()
     }
 
     /// What `serve` saw so far, as a run's trace (times since its start).
@@ -153,27 +183,5 @@ impl Server {
     /// Answers every held poll `{}`, as at shutdown.
     pub fn release_held_polls(&self) {
         self.host().with_core(|core| core.release_held_polls());
-    }
-}
-
-/// An AWS call through the edge: message faults, the front door, the service.
-async fn aws(State(server): State<Server>, request: Request) -> Response {
-    let host = server.host();
-    let request_id = host.next_request_id();
-    let (parts, body) = request.into_parts();
-    let body = match to_bytes(body, MAX_BODY_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(_) => {
-            let e = ServiceError::new(
-                ErrorCode::SerializationException,
-                format!("Request body could not be read or exceeds {MAX_BODY_BYTES} bytes"),
-            );
-            return render(host, request_id, Err(e));
-        }
-    };
-    match handle_call(&server.edge, &parts, &body).await {
-        Fate::Answer(result) => render(host, request_id, result),
-        // The caller hears nothing until it gives up; its connection stays open meanwhile.
-        Fate::Silence => std::future::pending::<Response<Body>>().await,
     }
 }

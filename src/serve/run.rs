@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::scenario::{Scenario, ScenarioError, Target, load_file_for};
 use crate::serve::clock::{OffsetClock, ServeClock};
-use crate::serve::{MANUAL_START_MS, Server, ServerConfig};
+use crate::serve::{Accepted, MANUAL_START_MS, Served, Server, ServerConfig};
 use crate::service::Settings;
 use crate::time::Millis;
 use crate::wire::sigv4::Credentials;
@@ -108,10 +109,10 @@ pub(crate) fn server(args: &ServeOptions) -> Result<(Server, Option<Scenario>), 
     if let Some(ms) = args.poll_hold_ms {
         settings.poll_hold_ms = ms;
     }
-    let clock = match args.clock {
+    let clock = Arc::new(match args.clock {
         ClockMode::Wall => ServeClock::Wall(OffsetClock::start()),
         ClockMode::Manual => ServeClock::Manual(ManualClock::new(args.start.unwrap_or(MANUAL_START_MS))),
-    };
+    });
     let host = HostConfig {
         settings,
         credentials: args.auth.clone(),
@@ -129,6 +130,7 @@ pub(crate) fn server(args: &ServeOptions) -> Result<(Server, Option<Scenario>), 
         host,
         clock,
         scenario: judged.or_else(|| scenario.clone()),
+        played: scenario.clone().map(Arc::new),
         admin_token: args.admin_token.clone(),
     });
     Ok((server, scenario))
@@ -137,7 +139,6 @@ pub(crate) fn server(args: &ServeOptions) -> Result<(Server, Option<Scenario>), 
 /// A bound `serve`: listening, not yet answering ([`bind`], then [`Serving::serve_until`]).
 pub struct Serving {
     server: Server,
-    scenario: Option<Scenario>,
     listener: tokio::net::TcpListener,
     local: SocketAddr,
     out: Option<PathBuf>,
@@ -147,12 +148,12 @@ pub struct Serving {
 /// Fails on an invalid `scenario` file ([`ServeError::Scenario`]) or an address it cannot
 /// bind.
 pub async fn bind(options: ServeOptions) -> Result<Serving, ServeError> {
-    let (server, scenario) = server(&options).map_err(ServeError::Scenario)?;
+    let (server, _) = server(&options).map_err(ServeError::Scenario)?;
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| ServeError::Failed(format!("cannot bind {}: {e}", options.addr)))?;
     let local = listener.local_addr().map_err(|e| ServeError::Failed(e.to_string()))?;
-    Ok(Serving { server, scenario, listener, local, out: options.out })
+    Ok(Serving { server, listener, local, out: options.out })
 }
 
 impl Serving {
@@ -168,30 +169,22 @@ impl Serving {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServeError> {
-        let Serving { server, scenario, listener, out, .. } = self;
-        let deadlines = tokio::spawn(server.host().clone().run_deadlines());
-        let script = scenario.map(|s| {
-            let server = server.clone();
-            tokio::spawn(async move {
-                if let Err(e) = crate::serve::script::play(server, s).await {
-                    eprintln!("dpsim serve: the scenario could not be set up: {e}");
-                }
-            })
-        });
-        let stopping = server.clone();
-        let result = axum::serve(listener, server.app())
+        let Serving { server, listener, out, .. } = self;
+        let served = Served::new(server);
+        served.start().await;
+        let stopping = served.clone();
+        let app = served.app().into_make_service_with_connect_info::<Accepted>();
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 // Held polls would keep graceful shutdown waiting up to the hold time.
-                stopping.release_held_polls();
+                stopping.stop();
             })
             .await;
-        deadlines.abort();
-        if let Some(s) = script {
-            s.abort();
-        }
+        served.stop();
         if let Some(dir) = &out {
-            write_out(&server, dir).map_err(|e| ServeError::Failed(format!("cannot write {}: {e}", dir.display())))?;
+            let world = served.current();
+            write_out(&world, dir).map_err(|e| ServeError::Failed(format!("cannot write {}: {e}", dir.display())))?;
         }
         result.map_err(|e| ServeError::Failed(e.to_string()))
     }

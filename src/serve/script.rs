@@ -186,9 +186,21 @@ enum Step {
     Event(usize, Action),
 }
 
+/// The script's timeline: each step with its time since the start, in order.
+pub(crate) struct Steps(Vec<(Millis, usize, Step)>);
+
 /// Creates and defines the scenario's pipelines now, then activates them and applies its
 /// events as the clock reaches each one. Runs until the timeline is done.
+#[cfg(test)]
 pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
+    let steps = setup(&server, &scenario).await?;
+    run(server, steps).await;
+    Ok(())
+}
+
+/// Creates and defines the scenario's pipelines now; answers the timeline still to play.
+pub(crate) async fn setup(server: &Server, scenario: &Scenario) -> Result<Steps, String> {
+    let server = server.clone();
     let mut steps: Vec<(Millis, usize, Step)> = Vec::new();
     for p in &scenario.pipelines {
         let objects = to_pipeline_objects(&p.definition).map_err(|(_, m)| m)?;
@@ -212,7 +224,12 @@ pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
         }
     }
     steps.sort_by_key(|(at, order, _)| (*at, *order));
-    for (at, _, step) in steps {
+    Ok(Steps(steps))
+}
+
+/// Activates the pipelines and applies the events as the clock reaches each one.
+pub(crate) async fn run(server: Server, steps: Steps) {
+    for (at, _, step) in steps.0 {
         server.host().sleep_until(server.edge.origin.saturating_add(at)).await;
         match step {
             Step::Activate(id) => {
@@ -227,5 +244,4 @@ pub async fn play(server: Server, scenario: Scenario) -> Result<(), String> {
             }
         }
     }
-    Ok(())
 }

@@ -9,6 +9,7 @@ mod host_clock;
 mod model_names;
 mod rules_agree;
 mod serve;
+mod serve_reset;
 mod support;
 mod wire;
 mod wire_props;
