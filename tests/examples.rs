@@ -212,6 +212,17 @@ fn the_readme_shows_the_example_runner_verbatim() {
 }
 
 #[test]
+fn the_readme_shows_the_python_test_file_verbatim() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let example = std::fs::read_to_string(root.join("examples/python-runner/test_lease_stories.py")).unwrap();
+    assert!(
+        readme.contains(&format!("```python\n{example}```")),
+        "README's python block differs from examples/python-runner/test_lease_stories.py"
+    );
+}
+
+#[test]
 fn explore_and_the_timeline_work_with_user_runners() {
     let sim = file("examples/scenarios/sdk-runner-ack-lost.json");
     let rows = sim.explore().unwrap();

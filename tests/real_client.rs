@@ -395,18 +395,56 @@ fn run_to_end(mut cmd: Command, what: &str, server: &Server) -> String {
     out
 }
 
-#[test]
-fn python_runner_example_passes_its_own_test() {
-    let pydeps = pydeps();
-    // The example's test starts its own `dpsim serve --clock manual`; this one is only for
-    // the failure report's sake.
+/// pytest, for the Python package's plugin and the example suite.
+const PYTEST_VERSION: &str = "9.2.0";
+/// The OpenAPI validator the admin routes' document is checked with.
+const OPENAPI_VALIDATOR_VERSION: &str = "0.9.0";
+
+/// python3 with boto3, pytest, the validator and the package from this checkout (`python/src`)
+/// importable, and `DPSIM_BIN` naming the binary cargo built: the package's suites as a
+/// developer runs them before a wheel exists (`.ci/python` runs them against the installed
+/// wheel).
+fn python_with_package() -> Command {
+    static DEPS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    let (pytest, validator) = DEPS.get_or_init(|| {
+        (
+            install("pytestdeps", "pytest", "pytest", PYTEST_VERSION),
+            install("openapideps", "openapi-spec-validator", "openapi_spec_validator", OPENAPI_VALIDATOR_VERSION),
+        )
+    });
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = std::env::join_paths([pydeps(), pytest, validator, &root.join("python/src")]).unwrap();
+    let mut cmd = python(pydeps());
+    cmd.env("PYTHONPATH", path).env("DPSIM_BIN", env!("CARGO_BIN_EXE_dpsim")).env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd
+}
+
+/// Runs pytest with the plugin in `dir` (relative to the checkout) and fails unless it passes.
+fn pytest(dir: &str, extra: &[&str]) {
+    // Only for the failure report's sake: the suites start their own servers.
     let server = Server::start(&["--clock", "manual"]);
-    let mut cmd = python(pydeps);
-    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/python-runner"))
-        .env("DPSIM_BIN", env!("CARGO_BIN_EXE_dpsim"))
-        .args(["-m", "unittest", "-v", "test_runner", "test_lost_ack"]);
-    let out = run_to_end(cmd, "examples/python-runner/test_runner.py", &server);
+    let mut cmd = python_with_package();
+    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+        .args(["-m", "pytest", "-p", "dpsim.pytest_plugin", "-p", "no:cacheprovider", "-q"])
+        .args(extra);
+    let out = run_to_end(cmd, &format!("pytest in {dir} {extra:?}"), &server);
+    assert!(out.contains(" passed") && !out.contains("skipped"), "{out}");
     println!("{out}");
+}
+
+#[test]
+fn python_runner_example_passes_with_one_server_reset_between_tests() {
+    pytest("examples/python-runner", &[]);
+}
+
+#[test]
+fn python_runner_example_passes_with_a_fresh_server_per_test() {
+    pytest("examples/python-runner", &["--dpsim-fresh"]);
+}
+
+#[test]
+fn python_package_suite_passes() {
+    pytest("python", &["tests"]);
 }
 
 #[test]
