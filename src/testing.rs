@@ -83,8 +83,12 @@ impl Simulation {
         }
         let page = out_dir().join(format!("{}-seed-{}.html", file_safe(sim.run_name()), trace.seed));
         let written = write(&page, &sim.timeline_html(&report, &trace));
+        let fragment = crate::report::first_violation_fragment(&report).unwrap_or_default();
+        // Many violations: the grouped summary first, so the message's first screen explains it.
+        let head =
+            if report.violations.len() > crate::report::HANDFUL { report.summary_text() + "\n" } else { String::new() };
         panic!(
-            "dpsim: expectations or invariants failed\n\n{}\n{}{}\ntimeline: {written}\n{}",
+            "dpsim: expectations or invariants failed\n\n{head}{}\n{}{}\nreport page: {written}{fragment}\n{}",
             report.log_text(),
             report.summary_text(),
             report.violations_text(),

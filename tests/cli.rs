@@ -328,3 +328,26 @@ fn verify_proves_exits_0_and_a_counterexample_exits_1_with_a_file_that_fails_on_
     assert_eq!(code, 2, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The failing chaos seed of issue 31 (`chaos/standard.json` with `service.bug`
+/// `ignore_try_cancel`, seed 6): 366 violations that are eight problems. The first screen is the
+/// grouped summary, not the log; the trails show the first of each group; `-v` shows them all.
+#[test]
+fn many_violations_print_the_grouped_summary_first() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pages/ignore-try-cancel-seed-6.json");
+    let (code, stdout, _) = dpsim(&["run", file]);
+    assert_eq!(code, 1);
+    let first_screen: Vec<&str> = stdout.lines().take(24).collect();
+    let groups = first_screen.iter().filter(|l| l.starts_with("  VIOLATED  ")).count();
+    assert_eq!(groups, 8, "{}", first_screen.join("\n"));
+    assert!(first_screen[0] == "seed: 6" && first_screen.iter().any(|l| l.starts_with("invariants:")));
+    assert!(
+        first_screen.iter().any(|l| l.contains("history x30") && l.contains("first at +00:04:03.900 on Extract[1]")),
+        "{}",
+        first_screen.join("\n")
+    );
+    assert_eq!(stdout.matches("\nVIOLATION ").count(), 8, "one trail per group");
+    assert!(stdout.contains("(366 violations in 8 groups;"));
+    let (_, verbose, _) = dpsim(&["-v", "run", file]);
+    assert_eq!(verbose.matches("\nVIOLATION ").count() + usize::from(verbose.starts_with("VIOLATION ")), 366);
+}

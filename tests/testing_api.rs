@@ -56,9 +56,9 @@ fn a_failing_run_test_panics_with_log_failures_timeline_and_repro() {
         "{message}"
     );
     let page = out.join(format!("buggy-runner-canceled-seed-{seed}.html"));
-    assert!(message.contains(&format!("timeline: {}", page.display())), "{message}");
+    assert!(message.contains(&format!("report page: {}#v=0", page.display())), "{message}");
     let html = std::fs::read_to_string(&page).unwrap();
-    assert!(html.contains("<svg") && html.contains("zombie_bound"));
+    assert!(html.contains("<canvas id=\"lanes\"") && html.contains("zombie_bound"));
 }
 
 #[test]
@@ -94,7 +94,7 @@ fn chaos_shrunk_explore_and_the_timeline_are_one_call_each() {
     assert!(rows.iter().any(|r| r.deadline.starts_with("ack t1")), "{rows:?}");
     let (report, trace) = ack.run_traced(None).unwrap();
     let page = ack.timeline_html(&report, &trace);
-    assert!(page.contains("<svg") && page.contains("runner-a"));
+    assert!(page.contains("<canvas id=\"lanes\"") && page.contains("runner-a"));
 }
 
 #[test]

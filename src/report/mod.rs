@@ -5,10 +5,13 @@
 //! serialises as `dpsim run --format json` prints it.
 
 pub(crate) mod expect;
+mod groups;
+pub(crate) mod page;
 pub(crate) mod timeline;
 
 pub(crate) use crate::ownership::{analysis, log};
 pub use expect::Verdict;
+pub use groups::{HANDFUL, ViolationGroup};
 pub use log::{Line, LogEvent};
 
 /// The timeline picture of a run (SVG): a lane per task, a bar per lease coloured by runner,
@@ -18,13 +21,20 @@ pub fn timeline_svg(name: &str, trace: &Trace) -> String {
     timeline::svg_of(name, trace)
 }
 
-/// The report page of a run (one self-contained HTML file): the seed, summary, verdicts and
-/// violations, the timeline picture and the ownership log. `dpsim run --out` writes it as
-/// `report.html`; a failing `run_test` writes it beside the test.
+/// The report page of a run: one self-contained HTML file that leads with what broke (the
+/// violations grouped by the rule they break, the first of each in full with the transitions
+/// and faults before it), then the expectations, an interactive timeline (zoom, pan, lanes by
+/// task or runner, hover details, click to filter the log) and the ownership log. Every
+/// violation, lease and time window has a URL fragment: `#v=0` is the first violation. `dpsim
+/// run --out` writes it as `report.html`; a failing `run_test` writes it beside the test.
 pub fn page(name: &str, report: &Report, trace: &Trace) -> String {
-    let svg = timeline::svg_of(name, trace);
-    let summary = format!("seed: {}\n{}{}", trace.seed, report.summary_text(), report.violations_text());
-    timeline::html(name, &summary, &svg, &report.log_text())
+    page::render(&format!("{name} (seed {})", trace.seed), report, trace)
+}
+
+/// The fragment of a page's URL that opens it on the run's first violation (`#v=4`), or none
+/// when nothing broke.
+pub fn first_violation_fragment(report: &Report) -> Option<String> {
+    report.violation_groups().first().map(|g| format!("#v={}", g.first))
 }
 
 use serde::Serialize;
@@ -157,9 +167,35 @@ impl Report {
         out
     }
 
-    /// The violations with the transitions that led to them.
+    /// The violations with the transitions that led to them. Beyond a [`HANDFUL`], only the
+    /// first of each [`ViolationGroup`], and how many more there are
+    /// ([`Report::all_violations_text`] has every one).
     pub fn violations_text(&self) -> String {
+        if self.violations.len() <= HANDFUL {
+            return check::render(&self.violations);
+        }
+        let groups = self.violation_groups();
+        let mut out = String::new();
+        for g in &groups {
+            out += &format!("the first of {} like it ({}):\n", g.count, g.invariant);
+            out += &check::render(std::slice::from_ref(&self.violations[g.first]));
+        }
+        out += &format!(
+            "({} violations in {} groups; report.json and violations.txt (`dpsim run --out`) and `dpsim -v run` have every one)\n",
+            self.violations.len(),
+            groups.len()
+        );
+        out
+    }
+
+    /// Every violation with the transitions that led to it.
+    pub fn all_violations_text(&self) -> String {
         check::render(&self.violations)
+    }
+
+    /// The violations grouped by the rule they break, earliest first.
+    pub fn violation_groups(&self) -> Vec<ViolationGroup> {
+        groups::group(&self.violations)
     }
 
     /// The ownership log as text.
@@ -201,15 +237,29 @@ impl Report {
             out += &format!("invariants: all {} held\n", check::Invariant::ALL.len());
         } else {
             out += "invariants:\n";
-            for v in &self.violations {
-                let expected = self.expected_violations.contains(&v.invariant);
-                out += &format!(
-                    "  {}  {} at {}: {}\n",
-                    if expected { "expected" } else { "VIOLATED" },
-                    v.invariant,
-                    stamp(v.at),
-                    v.message
-                );
+            let word = |invariant: &Invariant| {
+                if self.expected_violations.contains(invariant) { "expected" } else { "VIOLATED" }
+            };
+            if self.violations.len() <= HANDFUL {
+                for v in &self.violations {
+                    out += &format!("  {}  {} at {}: {}\n", word(&v.invariant), v.invariant, stamp(v.at), v.message);
+                }
+            } else {
+                // A few problems, each repeated on many tasks: one line per problem.
+                for g in self.violation_groups() {
+                    let first = &self.violations[g.first];
+                    let on = first.task.as_deref().or(first.runner.as_deref()).map(|t| format!(" on {t}"));
+                    out += &format!(
+                        "  {}  {} x{} ({} task(s) or runner(s)), first at {}{}: {}\n",
+                        word(&g.invariant),
+                        g.invariant,
+                        g.count,
+                        g.concerns,
+                        stamp(g.first_at),
+                        on.unwrap_or_default(),
+                        first.message
+                    );
+                }
             }
             for u in unexpected.iter().filter(|u| u.ends_with("held")) {
                 out += &format!("  FAIL  {u}\n");

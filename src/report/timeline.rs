@@ -274,16 +274,6 @@ fn marks(out: &Trace, with_message_faults: bool) -> Vec<(Millis, String, &'stati
     marks
 }
 
-/// An HTML report: summary, verdicts, the timeline and the log.
-pub fn html(title: &str, summary: &str, svg: &str, log: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title><style>body{{font-family:sans-serif;margin:16px}}pre{{font-size:12px;background:#f8f8f8;padding:8px;overflow-x:auto}}</style></head>\n<body><h1>{t}</h1>\n<pre>{s}</pre>\n{svg}<h2>Ownership log</h2>\n<pre>{l}</pre>\n</body></html>\n",
-        t = esc(title),
-        s = esc(summary),
-        l = esc(log)
-    )
-}
-
 /// The timeline picture of a run, titled with its name and seed.
 pub fn svg_of(name: &str, out: &Trace) -> String {
     let analysis = crate::report::analysis::Analysis::of(out);

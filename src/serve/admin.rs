@@ -65,7 +65,9 @@ fn json_answer(value: Value) -> Answer {
 
 /// Every admin route, by method and path: what the router answers, what the errors list and
 /// what the OpenAPI document describes (a test holds the three equal).
-pub(crate) const ROUTES: [(&str, &str); 10] = [
+pub(crate) const ROUTES: [(&str, &str); 12] = [
+    ("GET", "/_dpsim/"),
+    ("GET", "/_dpsim/page.json"),
     ("GET", "/_dpsim/clock"),
     ("POST", "/_dpsim/clock/advance"),
     ("GET", "/_dpsim/faults"),
@@ -92,7 +94,8 @@ pub(crate) fn routes() -> Router<Served> {
         .route("/_dpsim/reset", post(reset).fallback(wrong_method))
         .route("/_dpsim/openapi.json", get(get_openapi).fallback(wrong_method))
         .route("/_dpsim", axum::routing::any(unknown_admin_route))
-        .route("/_dpsim/", axum::routing::any(unknown_admin_route))
+        .route("/_dpsim/", get(get_page).fallback(wrong_method))
+        .route("/_dpsim/page.json", get(get_page_data).fallback(wrong_method))
         .route("/_dpsim/{*rest}", axum::routing::any(unknown_admin_route))
 }
 
@@ -355,4 +358,21 @@ async fn reset(State(served): State<Served>, request: Request) -> Answer {
 async fn get_openapi(server: Server, request: Request) -> Answer {
     admit(&server, request).await?;
     json_answer(super::openapi::document().clone())
+}
+
+/// The live report page. It holds no data (the page fetches `page.json` and the clock with
+/// the admin token, which it asks for under `--auth`), so it is answered without one: a
+/// browser cannot sign its own navigation.
+async fn get_page() -> Response {
+    let mut response = crate::report::page::live("dpsim serve").into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response
+}
+
+/// What the report page draws, for what `serve` has seen so far.
+async fn get_page_data(server: Server, request: Request) -> Answer {
+    admit(&server, request).await?;
+    let (report, _) = server.report();
+    let (trace, _) = server.trace();
+    json_answer(crate::report::page::data("dpsim serve", &report, &trace))
 }

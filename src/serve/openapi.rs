@@ -133,6 +133,29 @@ fn operation(method: &str, path: &str) -> Value {
             None,
             with_errors(ok("The clock after the reset", "Reset"), &[]),
         ),
+        ("GET", "/_dpsim/") => {
+            let mut m = Map::new();
+            m.insert(
+                "200".into(),
+                json!({"description": "The report page (HTML). It holds no data: it fetches `page.json` and the clock with the admin token, which it asks for under `--auth`, so it is answered without one",
+                       "content": {"text/html": {"schema": {"type": "string"}}}}),
+            );
+            ("getPage", "The live report page, for a browser", None, Value::Object(m))
+        }
+        ("GET", "/_dpsim/page.json") => {
+            let mut m = Map::new();
+            m.insert(
+                "200".into(),
+                json!({"description": "The report page's data: violation groups, violations, expectations, leases, work, calls, deadlines, faults and control events, the log (rows are arrays; see src/report/page/data.rs)",
+                       "content": {"application/json": {"schema": {"type": "object"}}}}),
+            );
+            (
+                "getPageData",
+                "What the report page draws, for what the server has seen so far",
+                None,
+                with_errors(m, &[]),
+            )
+        }
         ("GET", "/_dpsim/openapi.json") => {
             let mut m = Map::new();
             m.insert(

@@ -189,7 +189,7 @@ async fn the_openapi_document_is_committed_served_and_lists_every_admin_route() 
         }
     }
     // Anything else under /_dpsim is no route at all.
-    for path in ["/_dpsim", "/_dpsim/", "/_dpsim/openapi", "/_dpsim/faults/1/x", "/_dpsim/resets"] {
+    for path in ["/_dpsim", "/_dpsim/openapi", "/_dpsim/faults/1/x", "/_dpsim/resets", "/_dpsim/page"] {
         let (status, answer) = send(&app, "GET", path, None).await;
         assert_eq!(status, 404, "{path}: {answer}");
         assert!(not_a_route(&answer), "{path}: {answer}");

@@ -106,6 +106,10 @@ pub fn run(args: &ChaosArgs) -> u8 {
             println!("  probes hit: {}", outcome.probes.keys().copied().collect::<Vec<_>>().join(", "));
         }
         println!("  repro: cargo run --release -- run {}", file.display());
+        if let Some(page) = write_page(&file, &programs) {
+            println!("  page: {page}");
+            entry["page"] = json!(page);
+        }
         if let (true, true, Some(first)) = (args.shrink, n < args.shrink_seeds, outcome.violations.first())
             && let Some(small) = shrink(&base, outcome.seed, first.invariant, args.shrink_runs, &programs)
         {
@@ -121,6 +125,10 @@ pub fn run(args: &ChaosArgs) -> u8 {
                 min_file.display()
             );
             entry["shrunk"] = json!({"scenario": min_file.display().to_string(), "faults": small.faults(), "snapped": small.snapped, "runs": small.runs});
+            if let Some(page) = write_page(&min_file, &programs) {
+                println!("  shrunk page: {page}");
+                entry["shrunk"]["page"] = json!(page);
+            }
         }
         repros.push(entry);
     }
@@ -225,4 +233,15 @@ pub fn default_jobs() -> usize {
 /// Where output goes by default.
 pub fn default_out(scenario: &Path) -> PathBuf {
     PathBuf::from("chaos-out").join(dpsim::scenario::name_of(scenario))
+}
+
+/// Runs a scenario file the sweep wrote and writes its report page beside it (`seed-6.json`:
+/// `seed-6.html`); answers the page's path with the fragment of its first violation.
+pub(crate) fn write_page(file: &Path, programs: &Programs) -> Option<String> {
+    let sim = dpsim::Simulation::from_file(file).ok()?.programs(programs.clone());
+    let (report, trace) = sim.run_traced(None).ok()?;
+    let page = file.with_extension("html");
+    let name = dpsim::scenario::name_of(file);
+    std::fs::write(&page, dpsim::report::page(&name, &report, &trace)).ok()?;
+    Some(format!("{}{}", page.display(), dpsim::report::first_violation_fragment(&report).unwrap_or_default()))
 }

@@ -267,7 +267,7 @@ fn main() -> ExitCode {
     );
     match cli.command {
         Command::Run { scenario, seed, format, out, timeline } => {
-            ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline))
+            ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline, cli.verbose > 0))
         }
         Command::Chaos { scenario, seeds, jobs, shard, out, compare, sets, .. }
             if compare.is_some() || !sets.is_empty() =>

@@ -52,7 +52,14 @@ pub fn simulate(name: &str, scenario: &Scenario, seed: u64) -> Result<(Report, T
 }
 
 /// `dpsim run`; returns the process exit status.
-pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathBuf>, timeline: Option<PathBuf>) -> u8 {
+pub fn run(
+    path: &Path,
+    seed: Option<u64>,
+    format: Format,
+    out_dir: Option<PathBuf>,
+    timeline: Option<PathBuf>,
+    verbose: bool,
+) -> u8 {
     let scenario = match load_file(path) {
         Ok(s) => s,
         Err(e) => {
@@ -80,12 +87,18 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     };
     match format {
         Format::Text => {
+            // Many violations are a few problems: the grouped summary comes first, so the first
+            // screen explains the failure; the log and the full list follow.
+            if report.violations.len() > dpsim::report::HANDFUL {
+                print!("{}", report.summary_text());
+                println!();
+            }
             print!("{}", report.log_text());
             println!();
             print!("{}", report.summary_text());
             if !report.violations.is_empty() {
                 println!();
-                print!("{}", report.violations_text());
+                print!("{}", if verbose { report.all_violations_text() } else { report.violations_text() });
             }
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&report).expect("reports serialise")),
@@ -102,6 +115,7 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
         eprintln!("dpsim: cannot write {}: {e}", file.display());
         return EXIT_INVALID;
     }
+    let out_dir_shown = out_dir.clone();
     if let Some(dir) = out_dir
         && let Err(e) = write_out(&dir, &report, &output, &svg, path)
     {
@@ -111,6 +125,10 @@ pub fn run(path: &Path, seed: Option<u64>, format: Format, out_dir: Option<PathB
     if report.passed() {
         0
     } else {
+        if let Some(dir) = out_dir_shown {
+            let fragment = dpsim::report::first_violation_fragment(&report).unwrap_or_default();
+            eprintln!("dpsim: the report page: {}{fragment}", dir.join("report.html").display());
+        }
         eprintln!(
             "dpsim: expectations or invariants failed\nrepro: cargo run --release -- run {} --seed {seed}",
             path.display()
@@ -123,6 +141,7 @@ fn write_out(dir: &Path, report: &Report, out: &Trace, svg: &str, path: &Path) -
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("log.txt"), format!("seed: {}\n{}", out.seed, report.snapshot_text()))?;
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(report).expect("reports serialise"))?;
+    std::fs::write(dir.join("violations.txt"), report.all_violations_text())?;
     let raw = json!({"scenario": path.display().to_string(), "seed": out.seed, "journal": out.journal, "observations": out.observations});
     let name = scenario_name(path);
     std::fs::write(dir.join("timeline.svg"), svg)?;

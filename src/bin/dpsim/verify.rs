@@ -114,10 +114,24 @@ fn write(out: &Path, result: &Verification) -> std::io::Result<()> {
     let json = serde_json::to_string_pretty(result).expect("results serialise") + "\n";
     std::fs::write(out.join("verify.json"), json)?;
     let file = out.join("counterexample.json");
+    let page = out.join("counterexample.html");
     match &result.counterexample {
-        Some(c) => std::fs::write(file, c.scenario.to_file_text()),
-        None if file.exists() => std::fs::remove_file(file),
-        None => Ok(()),
+        Some(c) => {
+            std::fs::write(&file, c.scenario.to_file_text())?;
+            // The counterexample's report page, beside it (user programs are not known here).
+            if crate::chaos::write_page(&file, &dpsim::runner::Programs::default()).is_none() && page.exists() {
+                std::fs::remove_file(&page)?;
+            }
+            Ok(())
+        }
+        None => {
+            for stale in [file, page] {
+                if stale.exists() {
+                    std::fs::remove_file(stale)?;
+                }
+            }
+            Ok(())
+        }
     }
 }
 
