@@ -351,3 +351,31 @@ fn many_violations_print_the_grouped_summary_first() {
     let (_, verbose, _) = dpsim(&["-v", "run", file]);
     assert_eq!(verbose.matches("\nVIOLATION ").count() + usize::from(verbose.starts_with("VIOLATION ")), 366);
 }
+
+/// `--trace-events`: the run in the Chrome trace event format Perfetto opens: a thread per
+/// runner, leases as complete slices, calls and violations as instants; the same bytes twice.
+#[test]
+fn trace_events_are_chrome_trace_format() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/pages/ignore-try-cancel-seed-6.json");
+    let dir = std::env::temp_dir().join(format!("dpsim-trace-events-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (a, b) = (dir.join("a.json"), dir.join("b.json"));
+    dpsim(&["run", file, "--trace-events", a.to_str().unwrap()]);
+    dpsim(&["run", file, "--trace-events", b.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&a).unwrap();
+    assert_eq!(text, std::fs::read_to_string(&b).unwrap());
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let events = value["traceEvents"].as_array().unwrap();
+    let of = |cat: &str| events.iter().filter(|e| e["cat"] == cat).count();
+    assert_eq!((of("lease"), of("violation")), (76, 366));
+    assert_eq!(events.iter().filter(|e| e["name"] == "thread_name").count(), 15, "a track per runner");
+    for e in events {
+        assert!(e["ph"].is_string() && e["pid"].is_u64(), "{e}");
+        if e["ph"] != "M" {
+            assert!(e["ts"].is_u64(), "{e}");
+        }
+        if e["ph"] == "X" {
+            assert!(e["dur"].is_u64() && e["tid"].is_u64(), "{e}");
+        }
+    }
+}

@@ -140,4 +140,4 @@ def test_stop_writes_the_out_files(tmp_path: object) -> None:
     out = Path(str(tmp_path)) / "out"
     with dpsim.Server(out_dir=out) as server:
         server.advance(1)
-    assert (out / "log.txt").exists() and (out / "report.json").exists()
+    assert (out / "log.txt").exists() and (out / "report.json").exists() and (out / "report.html").exists()

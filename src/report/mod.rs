@@ -31,6 +31,15 @@ pub fn page(name: &str, report: &Report, trace: &Trace) -> String {
     page::render(&format!("{name} (seed {})", trace.seed), report, trace)
 }
 
+/// The run in the Chrome trace event format (JSON), which Perfetto (ui.perfetto.dev) and
+/// chrome://tracing open for deep zooming: a track per runner with its leases, zombie work
+/// and calls, and faults, control events and violations as instants. `dpsim run
+/// --trace-events FILE` writes it.
+pub fn trace_events(name: &str, report: &Report, trace: &Trace) -> String {
+    let events = page::trace_events(&format!("{name} (seed {})", trace.seed), report, trace);
+    serde_json::to_string(&events).expect("trace events serialise")
+}
+
 /// The fragment of a page's URL that opens it on the run's first violation (`#v=4`), or none
 /// when nothing broke.
 pub fn first_violation_fragment(report: &Report) -> Option<String> {

@@ -190,11 +190,13 @@ impl Serving {
     }
 }
 
-/// Writes the ownership log and the JSON report of what `serve` saw.
+/// Writes the ownership log, the JSON report and the report page of what `serve` saw.
 pub(crate) fn write_out(server: &Server, dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let (report, _) = server.report();
     std::fs::write(dir.join("log.txt"), report.snapshot_text())?;
     let json = crate::serve::admin::report_json(server);
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&json).unwrap_or_default())
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&json).unwrap_or_default())?;
+    let (trace, _) = server.trace();
+    std::fs::write(dir.join("report.html"), crate::report::page::render("dpsim serve", &report, &trace))
 }

@@ -62,8 +62,8 @@ class Server(Client):
     only through :meth:`advance`), seed 0 (the same ids every run; `None` draws one from OS
     entropy), AWS's 90 s poll hold. `scenario` is a scenario file's path or the scenario as a
     dict. With `auth` (access key, secret) every AWS call must be SigV4-signed; the admin calls
-    use `admin_token` (one is made up when not given). `out_dir` receives `log.txt` and
-    `report.json` when the server stops. All admin routes are methods (see
+    use `admin_token` (one is made up when not given). `out_dir` receives `log.txt`,
+    `report.json` and `report.html` when the server stops. All admin routes are methods (see
     :class:`dpsim.Client`).
     """
 

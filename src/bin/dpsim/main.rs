@@ -41,12 +41,15 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Also write log.txt, report.json, events.json, timeline.svg and report.html here.
+        /// Also write log.txt, report.json, violations.txt, events.json, timeline.svg and report.html here.
         #[arg(long)]
         out: Option<PathBuf>,
         /// Write the ownership timeline as an SVG picture.
         #[arg(long)]
         timeline: Option<PathBuf>,
+        /// Write the run in the Chrome trace event format, for Perfetto (ui.perfetto.dev).
+        #[arg(long)]
+        trace_events: Option<PathBuf>,
     },
     /// Sweep seeds over a base scenario, each drawing its own faults; check the invariants.
     Chaos {
@@ -266,8 +269,8 @@ fn main() -> ExitCode {
         ),
     );
     match cli.command {
-        Command::Run { scenario, seed, format, out, timeline } => {
-            ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline, cli.verbose > 0))
+        Command::Run { scenario, seed, format, out, timeline, trace_events } => {
+            ExitCode::from(cli_run::run(&scenario, seed, format, out, timeline, trace_events, cli.verbose > 0))
         }
         Command::Chaos { scenario, seeds, jobs, shard, out, compare, sets, .. }
             if compare.is_some() || !sets.is_empty() =>

@@ -58,6 +58,7 @@ pub fn run(
     format: Format,
     out_dir: Option<PathBuf>,
     timeline: Option<PathBuf>,
+    trace_events: Option<PathBuf>,
     verbose: bool,
 ) -> u8 {
     let scenario = match load_file(path) {
@@ -111,6 +112,12 @@ pub fn run(
     };
     if let Some(file) = timeline
         && let Err(e) = std::fs::write(&file, &svg)
+    {
+        eprintln!("dpsim: cannot write {}: {e}", file.display());
+        return EXIT_INVALID;
+    }
+    if let Some(file) = trace_events
+        && let Err(e) = std::fs::write(&file, dpsim::report::trace_events(&name, &report, &output))
     {
         eprintln!("dpsim: cannot write {}: {e}", file.display());
         return EXIT_INVALID;

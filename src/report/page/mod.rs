@@ -9,6 +9,7 @@
 //! put in; the same page without data is `serve`'s live page, which fetches the data itself.
 
 mod data;
+mod trace_events;
 
 use serde_json::Value;
 
@@ -47,4 +48,9 @@ pub(crate) fn data(title: &str, report: &Report, trace: &Trace) -> Value {
 /// `--auth`) and again whenever the clock moves.
 pub(crate) fn live(title: &str) -> String {
     fill(title, None)
+}
+
+/// The run in the Chrome trace event format, for Perfetto.
+pub(crate) fn trace_events(title: &str, report: &Report, trace: &Trace) -> Value {
+    trace_events::of(&data::build(title, report, trace))
 }
