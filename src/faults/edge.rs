@@ -10,21 +10,24 @@ use std::sync::Arc;
 
 use crate::protocol::shapes::PipelineObject;
 use crate::protocol::{ErrorCode, Operation, Response, ServiceError};
+
+use super::backend::Backend;
 use crate::runner::client::RUNNER_HEADER;
 use crate::scenario::model::{DeadlineKind, MessageEffect, MessageFault};
 use crate::time::Millis;
 use crate::trace::{Call, CallOutcome, ObservationKind, Recorder};
 use crate::wire::Host;
-use crate::wire::http::{dispatch_timed, operation};
+use crate::wire::http::operation;
 
 use super::table::FaultTable;
 
-/// What the edge needs: the service, the faults in force, where to record, and the instant
-/// the world started (fault times such as `hold until` count from it).
+/// What the edge needs: where calls go (the service, or a real endpoint), the faults in
+/// force, where to record, and the instant the world started (fault times such as `hold
+/// until` count from it).
 #[derive(Clone)]
-pub struct EdgeCtx {
-    /// The service.
-    pub host: Host,
+pub struct EdgeCtx<B = Host> {
+    /// Where calls go.
+    pub host: B,
     /// Message faults in force.
     pub faults: FaultTable,
     /// Where applied faults and calls are recorded.
@@ -35,25 +38,25 @@ pub struct EdgeCtx {
 
 /// What became of a call.
 #[derive(Debug)]
-pub enum Fate {
+pub enum Fate<A = Result<Response, ServiceError>> {
     /// The caller gets this answer.
-    Answer(Result<Response, ServiceError>),
+    Answer(A),
     /// The caller hears nothing (a lost request or response): its connection stays silent.
     Silence,
 }
 
 /// Handles one request at the edge: applies the first matching message fault, calls the
 /// service, records the call.
-pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
+pub(crate) async fn handle_call<B: Backend>(ctx: &EdgeCtx<B>, parts: &Parts, body: &Bytes) -> Fate<B::Answer> {
     let EdgeCtx { host, faults, recorder, origin } = ctx;
     let op = operation(parts).ok();
     let arrived = host.now();
     // Identifying a call costs a JSON parse and a taskId check: only pay it when a fault waits.
     let call = if faults.any_pending() { identify(host, parts, op, body) } else { CallInfo::default() };
     let Some((effect, nth, written)) = faults.take(&call, arrived) else {
-        let (result, answered) = dispatch_timed(host, parts, body).await;
+        let (result, answered) = host.deliver(parts, body).await;
         let times = Times { arrived, served: Some(arrived), answered };
-        log_call(recorder, times, parts, op, body, Some(&result), Delivery::Heard);
+        log_call(recorder, times, parts, op, body, Some(B::outcome(&result)), Delivery::Heard);
         return Fate::Answer(result);
     };
     let op_name = op.map_or("?".to_string(), |o| o.to_string());
@@ -75,9 +78,9 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
             return Fate::Silence;
         }
         MessageEffect::DropResponse => {
-            let (result, answered) = dispatch_timed(host, parts, body).await;
+            let (result, answered) = host.deliver(parts, body).await;
             let times = Times { arrived, served: Some(arrived), answered };
-            log_call(recorder, times, parts, op, body, Some(&result), Delivery::Lost);
+            log_call(recorder, times, parts, op, body, Some(B::outcome(&result)), Delivery::Lost);
             return Fate::Silence;
         }
         MessageEffect::Delay { by, until } => {
@@ -94,35 +97,43 @@ pub async fn handle_call(ctx: &EdgeCtx, parts: &Parts, body: &Bytes) -> Fate {
             };
             host.sleep_until(at).await;
             let served = host.now();
-            let (result, answered) = dispatch_timed(host, parts, body).await;
+            let (result, answered) = host.deliver(parts, body).await;
             (result, Some(served), answered)
         }
         MessageEffect::Hold { until } => {
             host.sleep_until(origin.saturating_add(until.ms())).await;
             let served = host.now();
-            let (result, answered) = dispatch_timed(host, parts, body).await;
+            let (result, answered) = host.deliver(parts, body).await;
             (result, Some(served), answered)
         }
         MessageEffect::Duplicate { after } => {
-            let (first, answered) = dispatch_timed(host, parts, body).await;
+            let (first, answered) = host.deliver(parts, body).await;
             // The copy must not hold up the original's answer (a held PollForTask would).
             let copy_at = host.now().saturating_add(after.ms());
             let (ctx, parts, body) = (ctx.clone(), parts.clone(), body.clone());
             crate::wire::spawn_detached(async move {
                 ctx.host.sleep_until(copy_at).await;
                 let arrived = ctx.host.now();
-                let (result, answered) = dispatch_timed(&ctx.host, &parts, &body).await;
+                let (result, answered) = ctx.host.deliver(&parts, &body).await;
                 let times = Times { arrived, served: Some(arrived), answered };
-                log_call(&ctx.recorder, times, &parts, op, &body, Some(&result), Delivery::Copy);
+                log_call(&ctx.recorder, times, &parts, op, &body, Some(B::outcome(&result)), Delivery::Copy);
             });
             (first, Some(arrived), answered)
         }
         MessageEffect::Error { code } => {
             let code = ErrorCode::parse(&code).unwrap_or(ErrorCode::InternalServiceError);
-            (Err(ServiceError::new(code, format!("injected {code} by a message fault"))), None, arrived)
+            (host.injected(ServiceError::new(code, format!("injected {code} by a message fault"))), None, arrived)
         }
     };
-    log_call(recorder, Times { arrived, served, answered }, parts, op, body, Some(&result), Delivery::Heard);
+    log_call(
+        recorder,
+        Times { arrived, served, answered },
+        parts,
+        op,
+        body,
+        Some(B::outcome(&result)),
+        Delivery::Heard,
+    );
     Fate::Answer(result)
 }
 
@@ -138,7 +149,7 @@ pub async fn operator_call(ctx: &EdgeCtx, op: Operation, body: &[u8]) -> Result<
     };
     let (parts, ()) = http::Request::new(()).into_parts();
     let times = Times { arrived, served: Some(arrived), answered };
-    log_call(&ctx.recorder, times, &parts, Some(op), body, Some(&result), Delivery::Heard);
+    log_call(&ctx.recorder, times, &parts, Some(op), body, Some(Host::outcome(&result)), Delivery::Heard);
     result
 }
 
@@ -165,18 +176,18 @@ impl CallInfo {
 /// Who sent a call and what it is about. Inside the simulation the caller's runner is known for
 /// certain (the runner's client names it in a header); otherwise it is the hostname or
 /// taskrunnerId the call gives, or the runner a named lease was handed to.
-fn identify(host: &Host, parts: &Parts, op: Option<Operation>, body: &[u8]) -> CallInfo {
+fn identify<B: Backend>(host: &B, parts: &Parts, op: Option<Operation>, body: &[u8]) -> CallInfo {
     let sender = parts.headers.get(RUNNER_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     let mut info = CallInfo { operation: op, runner: sender.clone(), ..CallInfo::default() };
     let Ok(value) = serde_json::from_slice::<Value>(body) else { return info };
     let text = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_string);
     info.runner = info.runner.or_else(|| text("hostname")).or_else(|| text("taskrunnerId"));
     if let Some(task_id) = text("taskId")
-        && let Some(t) = host.with_core(|core| core.task_info(&task_id))
+        && let Some(t) = host.task(&task_id)
     {
-        info.runner = sender.or_else(|| t.hostname.map(|h| h.to_string()));
+        info.runner = sender.or(t.runner);
         info.component = Some(t.component);
-        info.ack_deadline = Some(t.ack_deadline);
+        info.ack_deadline = t.ack_deadline;
         info.progress_deadline = t.progress_deadline;
     }
     info
@@ -314,7 +325,7 @@ fn log_call(
     parts: &Parts,
     op: Option<Operation>,
     body: &[u8],
-    result: Option<&Result<Response, ServiceError>>,
+    result: Option<(CallOutcome, bool)>,
     delivery: Delivery,
 ) {
     let Some(op) = op.filter(|o| o.is_runner_call() || changes_leases(*o)) else { return };
@@ -325,7 +336,7 @@ fn log_call(
     let object_ids = names.as_ref().and_then(|n| n.object_ids.clone()).filter(|_| control).unwrap_or_default();
     let cancel_active = names.as_ref().and_then(|n| n.cancel_active).filter(|_| control);
     let worker_group = names.as_ref().and_then(|n| n.worker_group.as_deref()).map(str::to_string);
-    let accepted = matches!(result, Some(Ok(_)));
+    let accepted = matches!(result, Some((_, true)));
     let definition = names
         .as_mut()
         .and_then(|n| n.pipeline_objects.take())
@@ -343,21 +354,7 @@ fn log_call(
     });
     let status = names.as_ref().and_then(|n| n.task_status.as_deref().or(n.status.as_deref())).map(str::to_string);
     let task_id = names.and_then(|n| n.task_id).map(|id| id.into_owned());
-    let outcome = match result {
-        None => CallOutcome::NotReceived,
-        Some(Err(e)) => CallOutcome::Error { code: e.code },
-        Some(Ok(Response::PollForTask(out))) => match &out.task_object {
-            Some(task) => CallOutcome::Handout {
-                task_id: task.task_id.clone(),
-                pipeline_id: task.pipeline_id.clone(),
-                attempt_id: task.attempt_id.clone(),
-            },
-            None => CallOutcome::NoTask,
-        },
-        Some(Ok(Response::ReportTaskProgress(out))) => CallOutcome::Report { canceled: out.canceled },
-        Some(Ok(Response::ReportTaskRunnerHeartbeat(out))) => CallOutcome::Heartbeat { terminate: out.terminate },
-        Some(Ok(_)) => CallOutcome::Accepted,
-    };
+    let outcome = result.map_or(CallOutcome::NotReceived, |(outcome, _)| outcome);
     // A request the service refused was never validated: what it named is kept only in part,
     // so that hostile bodies (10 MB names, a million object ids) cost the log little.
     let (worker_group, runner, task_id, status, pipeline_id, object_ids) = if accepted {
