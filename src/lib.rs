@@ -92,6 +92,7 @@ pub mod check;
 pub mod explore;
 pub mod fuzz;
 pub mod protocol;
+pub mod proxy;
 pub mod report;
 pub mod runner;
 pub mod scenario;

@@ -417,9 +417,14 @@ impl<'a> Walk<'a> {
             self.model.end_lease(seq, LeaseEnd::ServiceSaid);
         }
         let mut found = Vec::new();
+        let input = self.input;
+        // A history recorded from the outside: a poll answered within the tolerance of the
+        // task becoming ready was not left waiting (the wire took that long).
+        let tolerance = input.out.tolerance_ms;
+        let waited = |index: usize| input.out.calls[index].answered_at > t.saturating_add(tolerance);
         for (group, polls) in &mut self.waiting {
             let Some(&i) = self.model.ready.get(group).and_then(|r| r.first()) else { continue };
-            for (index, w) in polls.iter_mut().filter(|(_, w)| !w.flagged && w.since <= t) {
+            for (index, w) in polls.iter_mut().filter(|(index, w)| !w.flagged && w.since <= t && waited(**index)) {
                 w.flagged = true;
                 found.push((i, *index, w.runner.clone(), w.since));
             }

@@ -46,7 +46,11 @@ pub struct AdminAuth {
 pub struct AdminError(StatusCode, String);
 
 impl AdminError {
-    fn bad(message: impl Into<String>) -> AdminError {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> AdminError {
+        AdminError(status, message.into())
+    }
+
+    pub(crate) fn bad(message: impl Into<String>) -> AdminError {
         AdminError(StatusCode::BAD_REQUEST, message.into())
     }
 }
@@ -124,11 +128,17 @@ async fn refuse(server: &Server, request: Request, status: StatusCode, words: &s
 
 /// Reads an admin request: checks who calls, bounds and reads the body.
 async fn admit(server: &Server, request: Request) -> Result<Bytes, AdminError> {
+    admit_as(&server.admin, request).await
+}
+
+/// Reads an admin request for a server with these admin rules (`serve`'s and the proxy's):
+/// under `--auth`, the admin token as a Bearer header or a SigV4 signature with the served
+/// credentials, judged against the machine's clock (the one clients sign with).
+pub(crate) async fn admit_as(auth: &AdminAuth, request: Request) -> Result<Bytes, AdminError> {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, MAX_ADMIN_BODY).await.map_err(|_| {
         AdminError(StatusCode::PAYLOAD_TOO_LARGE, format!("admin request bodies are at most {MAX_ADMIN_BODY} bytes"))
     })?;
-    let auth = &server.admin;
     let Some(credentials) = &auth.credentials else { return Ok(body) };
     let presented = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
     if let (Some(token), Some(given)) = (&auth.token, presented.strip_prefix("Bearer ")) {
@@ -139,16 +149,16 @@ async fn admit(server: &Server, request: Request) -> Result<Bytes, AdminError> {
     if presented.is_empty() {
         return Err(AdminError(
             StatusCode::UNAUTHORIZED,
-            "serve runs with --auth: sign admin calls with the served credentials (SigV4), or send Authorization: Bearer <--admin-token>".into(),
+            "this server runs with --auth: sign admin calls with the served credentials (SigV4), or send Authorization: Bearer <--admin-token>".into(),
         ));
     }
-    sigv4::verify(&parts, &body, credentials, server.clock.signing_now())
+    sigv4::verify(&parts, &body, credentials, std::time::SystemTime::now())
         .map_err(|e| AdminError(StatusCode::FORBIDDEN, format!("{}: {}", e.code(), e.message())))?;
     Ok(body)
 }
 
 /// Parses a JSON body strictly, naming the path of what is wrong and what was expected.
-fn parse<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AdminError> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8], expected: &str) -> Result<T, AdminError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         // serde_path_to_error names the top level `.` and an unknown place `?`: say it in words.

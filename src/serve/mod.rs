@@ -167,6 +167,7 @@ impl Server {
             steps: 0,
             requests: 0,
             lost,
+            tolerance_ms: 0,
         };
         crate::trace::infer::infer_work(&mut trace);
         trace.rebase(self.edge.origin);

@@ -219,6 +219,7 @@ fn run_stepping(
         steps,
         requests: world.requests.load(Ordering::Relaxed),
         lost,
+        tolerance_ms: 0,
     };
     crate::trace::infer::infer_work(&mut trace);
     Ok(trace)

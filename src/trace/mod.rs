@@ -94,6 +94,11 @@ pub struct Trace {
     /// Instances the service lost track of at the end (pipeline id, instance id, why); see
     /// `Service::lost_instances`.
     pub lost: Vec<(String, String, String)>,
+    /// How far the recorded instants may lie from the service's own: 0 inside the service
+    /// (the simulation, `serve`); a proxy's `--tolerance` for a history recorded from the
+    /// outside, where every call takes a little time on the wire. A poll answered within it
+    /// of a task becoming ready was not left waiting.
+    pub tolerance_ms: Millis,
 }
 
 /// Something a runner did or learned, or something the harness did to the world.

@@ -201,6 +201,44 @@ enum Command {
         #[arg(long, value_parser = parse_bound)]
         zombie_bound: Option<u64>,
     },
+    /// Forward Data Pipeline calls to a real endpoint, applying message faults and checking the
+    /// history of calls and answers from the outside.
+    Proxy {
+        /// The endpoint to forward to, e.g. http://127.0.0.1:8123 (another dpsim serve).
+        #[arg(long)]
+        upstream: http::Uri,
+        /// Address to listen on (loopback unless told otherwise).
+        #[arg(long, default_value = "127.0.0.1:8124")]
+        addr: SocketAddr,
+        /// Sign forwarded calls with these credentials, as ACCESS_KEY:SECRET (a client's own
+        /// signature covers the proxy's host, so it cannot be forwarded as it is).
+        #[arg(long, env = "DPSIM_UPSTREAM_CREDENTIALS", hide_env_values = true)]
+        upstream_credentials: Option<Credentials>,
+        /// The signing region (default: from the upstream's host, else us-east-1).
+        #[arg(long)]
+        region: Option<String>,
+        /// Check clients' SigV4 signatures against these credentials, as ACCESS_KEY:SECRET; the
+        /// admin routes then need a signature too, or --admin-token.
+        #[arg(long, env = "DPSIM_AUTH", hide_env_values = true)]
+        auth: Option<Credentials>,
+        /// A token that opens the admin routes under --auth (Authorization: Bearer TOKEN).
+        #[arg(long, env = "DPSIM_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
+        /// A scenario file whose `service` section gives the upstream's deadlines (ack_timeout,
+        /// progress_timeout); AWS's defaults otherwise.
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        /// Write log.txt, report.json and report.html here at shutdown.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// How far apart the proxy's instants and the service's may be, e.g. 500ms (default
+        /// 1s): a poll answered within it of its task becoming ready was not left waiting.
+        #[arg(long, value_parser = parse_bound, default_value = "1s")]
+        tolerance: u64,
+        /// Longest wait for the upstream's answer, e.g. 30s (default 120s: above AWS's 90 s poll).
+        #[arg(long, value_parser = parse_bound, default_value = "120s")]
+        upstream_timeout: u64,
+    },
 }
 
 /// `--clock`.
@@ -258,7 +296,7 @@ fn end_quietly_on_closed_pipe() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve { .. }) {
+    if !matches!(cli.command, Command::Serve { .. } | Command::Proxy { .. }) {
         end_quietly_on_closed_pipe();
     }
     init_tracing(
@@ -328,6 +366,49 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(&dpsim::scenario::json_schema()).expect("schema serialises"));
             ExitCode::SUCCESS
         }
+        Command::Proxy {
+            upstream,
+            addr,
+            upstream_credentials,
+            region,
+            auth,
+            admin_token,
+            settings,
+            out,
+            tolerance,
+            upstream_timeout,
+        } => {
+            let options = dpsim::proxy::ProxyOptions {
+                addr,
+                upstream,
+                upstream_credentials,
+                region,
+                auth,
+                admin_token,
+                settings,
+                out,
+                tolerance_ms: tolerance,
+                upstream_timeout: std::time::Duration::from_millis(upstream_timeout),
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("dpsim: cannot start the async runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(proxy(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e @ dpsim::proxy::ProxyError::Options(_)) => {
+                    eprintln!("dpsim proxy: {e}");
+                    ExitCode::from(2)
+                }
+                Err(e) => {
+                    eprintln!("dpsim proxy: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Serve {
             addr,
             auth,
@@ -391,6 +472,22 @@ async fn serve(options: dpsim::serve::ServeOptions) -> Result<(), dpsim::serve::
         .serve_until(async {
             stop_signal().await;
             eprintln!("dpsim serve: shutting down");
+        })
+        .await
+}
+
+/// `dpsim proxy`: binds, prints the address on the first line of stdout, and forwards until
+/// Ctrl-C or SIGTERM, writing `--out` either way.
+async fn proxy(options: dpsim::proxy::ProxyOptions) -> Result<(), dpsim::proxy::ProxyError> {
+    let upstream = options.upstream.to_string();
+    let proxying = dpsim::proxy::bind(options).await?;
+    println!("dpsim proxy listening on http://{} for {upstream}", proxying.local_addr());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    proxying
+        .serve_until(async {
+            stop_signal().await;
+            eprintln!("dpsim proxy: shutting down");
         })
         .await
 }

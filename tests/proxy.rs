@@ -1,0 +1,357 @@
+//! `dpsim proxy` in front of `dpsim serve` (the stand-in for the real service; `--auth` on both
+//! sides, so the proxy's re-signing is exercised; the upstream on the wall clock with
+//! deadlines of a couple of seconds from its scenario file, the proxy told the same settings).
+//! A lost acknowledgement through the proxy tells the same ownership story as in `serve`; a
+//! service with a broken lease rule is caught on the service side; a runner that ignores
+//! `canceled: true` on the runner side; bad upstreams and bad clients get clear errors while
+//! the proxy keeps serving.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials as AwsCredentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+const UPSTREAM: (&str, &str) = ("AKIDUPSTREAM", "upstream-secret");
+const CLIENT: (&str, &str) = ("AKIDCLIENT", "client-secret");
+const TOKEN: &str = "proxy-admin-token";
+
+/// A child process killed on drop, with the URL its first line announced.
+struct Process {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dpsim"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start dpsim");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url =
+        line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
+    Process { child, url }
+}
+
+fn settings(extra: Value) -> tempfile_path::TempFile {
+    let mut scenario = json!({"duration": "1h", "service": {"ack_timeout": "2s", "progress_timeout": "3s"}, "pipelines": [], "runners": []});
+    if let (Some(s), Some(e)) = (scenario.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            if k == "service" {
+                for (sk, sv) in v.as_object().unwrap() {
+                    s["service"][sk] = sv.clone();
+                }
+            } else {
+                s.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    tempfile_path::TempFile::with(&scenario.to_string())
+}
+
+/// A scratch file, removed on drop.
+mod tempfile_path {
+    pub struct TempFile(pub std::path::PathBuf);
+    impl TempFile {
+        pub fn with(text: &str) -> TempFile {
+            use std::sync::atomic::{AtomicU32, Ordering};
+            static N: AtomicU32 = AtomicU32::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "dpsim-proxy-test-{}-{}.json",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::write(&path, text).unwrap();
+            TempFile(path)
+        }
+        pub fn path(&self) -> &str {
+            self.0.to_str().unwrap()
+        }
+    }
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+}
+
+/// `serve` with --auth on the wall clock, and a proxy in front of it with its own --auth,
+/// re-signing with the upstream's credentials.
+fn pair(upstream_settings: &str, proxy_settings: &str) -> (Process, Process) {
+    let upstream = format!("{}:{}", UPSTREAM.0, UPSTREAM.1);
+    let serve = start(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--seed",
+        "7",
+        "--poll-hold-ms",
+        "0",
+        "--auth",
+        &upstream,
+        "--admin-token",
+        TOKEN,
+        "--scenario",
+        upstream_settings,
+    ]);
+    let client = format!("{}:{}", CLIENT.0, CLIENT.1);
+    let proxy = start(&[
+        "proxy",
+        "--upstream",
+        &serve.url,
+        "--addr",
+        "127.0.0.1:0",
+        "--auth",
+        &client,
+        "--admin-token",
+        TOKEN,
+        "--upstream-credentials",
+        &upstream,
+        "--settings",
+        proxy_settings,
+        "--tolerance",
+        "300ms",
+    ]);
+    (serve, proxy)
+}
+
+/// A signed AWS call; `Err` when nothing came back within `timeout`.
+async fn call(url: &str, op: &str, body: Value, timeout: Duration) -> Result<(u16, Value), String> {
+    let body = body.to_string();
+    let authority = url.trim_start_matches("http://").to_string();
+    let headers = [
+        ("host", authority.as_str()),
+        ("content-type", "application/x-amz-json-1.1"),
+        ("x-amz-target", &format!("DataPipeline.{op}")),
+    ]
+    .map(|(k, v)| (k, v.to_string()));
+    let identity = AwsCredentials::new(CLIENT.0, CLIENT.1, None, None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("datapipeline")
+        .time(SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let uri = format!("{url}/");
+    let signable = SignableRequest::new(
+        "POST",
+        &uri,
+        headers.iter().map(|(k, v)| (*k, v.as_str())),
+        SignableBody::Bytes(body.as_bytes()),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let mut request = http::Request::post(&uri);
+    for (k, v) in &headers {
+        request = request.header(*k, v);
+    }
+    let mut request = request.body(Full::new(Bytes::from(body))).unwrap();
+    instructions.apply_to_request_http1x(&mut request);
+    send(request, timeout).await
+}
+
+async fn send(request: http::Request<Full<Bytes>>, timeout: Duration) -> Result<(u16, Value), String> {
+    let client = Client::builder(TokioExecutor::new()).build_http();
+    let answer = tokio::time::timeout(timeout, client.request(request)).await.map_err(|_| "timed out".to_string())?;
+    let response = answer.map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let value =
+        serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()));
+    Ok((status, value))
+}
+
+async fn admin(url: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(format!("{url}{path}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Full::new(Bytes::from(body.map(|b| b.to_string()).unwrap_or_default())))
+        .unwrap();
+    send(request, Duration::from_secs(10)).await.unwrap().1
+}
+
+const DEFINITION: &str = r#"[
+    {"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"}]},
+    {"id": "Copy", "name": "Copy", "fields": [{"key": "type", "stringValue": "ShellCommandActivity"},
+                                               {"key": "workerGroup", "stringValue": "wg-1"}]}]"#;
+
+/// A pipeline of one Copy, activated through `url`; the taskId `runner` is handed.
+async fn handed_out(url: &str, runner: &str) -> String {
+    let t = Duration::from_secs(10);
+    let (_, created) = call(url, "CreatePipeline", json!({"name": "copy", "uniqueId": "copy"}), t).await.unwrap();
+    let id = created["pipelineId"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
+    let objects: Value = serde_json::from_str(DEFINITION).unwrap();
+    call(url, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": objects}), t).await.unwrap();
+    call(url, "ActivatePipeline", json!({"pipelineId": id}), t).await.unwrap();
+    let (_, polled) = call(url, "PollForTask", json!({"workerGroup": "wg-1", "hostname": runner}), t).await.unwrap();
+    polled["taskObject"]["taskId"].as_str().unwrap_or_else(|| panic!("{polled}")).to_string()
+}
+
+/// The (what, runner) of the lines that tell a lease's story.
+fn story(log: &str) -> Vec<(String, String)> {
+    log.lines()
+        .filter_map(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            let what = ["assigned", "expired", "reassigned", "stale"].iter().find(|w| words.get(2) == Some(*w))?;
+            let runner = if *what == "stale" { words.get(4) } else { words.get(3) };
+            Some((what.to_string(), runner?.to_string()))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lost_acknowledgement_through_the_proxy_tells_the_story_serve_tells() {
+    let upstream_settings = settings(json!({}));
+    let (serve, proxy) = pair(upstream_settings.path(), upstream_settings.path());
+    let task = handed_out(&proxy.url, "runner-a").await;
+    let fault = json!({"kind": "message", "operation": "ReportTaskProgress", "runner": "runner-a", "effect": {"type": "drop_request"}});
+    assert!(admin(&proxy.url, "POST", "/_dpsim/faults", Some(fault)).await["id"].is_u64());
+    let lost = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), Duration::from_millis(800)).await;
+    assert_eq!(lost, Err("timed out".to_string()), "the acknowledgement is lost: the caller hears nothing");
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // past the 2-second ack deadline
+    let t = Duration::from_secs(10);
+    let (_, again) =
+        call(&proxy.url, "PollForTask", json!({"workerGroup": "wg-1", "hostname": "runner-b"}), t).await.unwrap();
+    assert!(again["taskObject"]["taskId"].is_string(), "the task is handed on: {again}");
+    let (_, stale) = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
+    assert_eq!(stale, json!({"canceled": true}), "the answer passes through unchanged");
+    let proxy_log = admin(&proxy.url, "GET", "/_dpsim/log", None).await;
+    let serve_log = admin(&serve.url, "GET", "/_dpsim/log", None).await;
+    let (proxy_log, serve_log) = (proxy_log.as_str().unwrap(), serve_log.as_str().unwrap());
+    let expected: Vec<(String, String)> =
+        [("assigned", "runner-a"), ("expired", "runner-a"), ("reassigned", "runner-b"), ("stale", "runner-a")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(story(proxy_log), expected, "the proxy's log:\n{proxy_log}");
+    assert_eq!(story(serve_log), expected, "serve's own log of the same calls:\n{serve_log}");
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    assert_eq!(report["passed"], true, "{report:#}");
+    assert!(
+        report["not_judged"].as_array().unwrap().iter().any(|i| i == "no_lost_task"),
+        "it says what it cannot judge"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_that_hands_out_leased_tasks_is_caught_on_the_service_side() {
+    // The upstream hands a task out to a second runner while the first one's lease is live.
+    let buggy = settings(json!({"service": {"bug": "hand_out_leased"}}));
+    let correct = settings(json!({}));
+    let (_serve, proxy) = pair(buggy.path(), correct.path());
+    handed_out(&proxy.url, "runner-a").await;
+    let t = Duration::from_secs(10);
+    call(&proxy.url, "PollForTask", json!({"workerGroup": "wg-1", "hostname": "runner-b"}), t).await.unwrap();
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    assert_eq!(report["passed"], false, "{report:#}");
+    // Two runners held one task: the outside's lease model (from the answers) says so.
+    let owner = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "single_owner").unwrap();
+    assert_eq!(owner["held"], false, "{report:#}");
+    assert!(owner["side"].as_str().unwrap().starts_with("service"), "{owner}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_that_ignores_canceled_is_caught_on_the_runner_side() {
+    let upstream = settings(json!({}));
+    let proxy_settings = settings(json!({"zombie_bound": "1s"}));
+    let (_serve, proxy) = pair(upstream.path(), proxy_settings.path());
+    let task = handed_out(&proxy.url, "runner-a").await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // unacknowledged: the lease expires
+    let t = Duration::from_secs(10);
+    for _ in 0..4 {
+        let (_, answer) = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
+        assert_eq!(answer["canceled"], true);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    let zombie = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "zombie_bound").unwrap();
+    assert_eq!(zombie["held"], false, "{report:#}");
+    assert!(zombie["side"].as_str().unwrap().starts_with("runner"), "{zombie}");
+    let history = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "history").unwrap();
+    assert_eq!(history["held"], true, "the service did nothing wrong: {report:#}");
+}
+
+/// A server that accepts connections and answers each with `reply` (or nothing).
+fn fake_upstream(reply: Option<&'static [u8]>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut buf);
+            match reply {
+                Some(bytes) => {
+                    let _ = stream.write_all(bytes);
+                }
+                None => held.push(stream),
+            }
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_upstreams_and_bad_clients_get_clear_errors_and_the_proxy_keeps_serving() {
+    let t = Duration::from_secs(20);
+    let poll = json!({"workerGroup": "wg-1", "hostname": "r"});
+    // Nothing listens there.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = start(&["proxy", "--upstream", &format!("http://{closed}"), "--addr", "127.0.0.1:0"]);
+    let (status, answer) = call(&unreachable.url, "PollForTask", poll.clone(), t).await.unwrap();
+    assert_eq!(status, 502, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("could not be reached"), "{answer}");
+    // Not HTTP at all.
+    let garbage =
+        start(&["proxy", "--upstream", &fake_upstream(Some(b"\x00\x01garbage\r\n\r\n")), "--addr", "127.0.0.1:0"]);
+    let (status, answer) = call(&garbage.url, "PollForTask", poll.clone(), t).await.unwrap();
+    assert_eq!(status, 502, "{answer}");
+    // Hangs.
+    let hangs =
+        start(&["proxy", "--upstream", &fake_upstream(None), "--addr", "127.0.0.1:0", "--upstream-timeout", "1s"]);
+    let (status, answer) = call(&hangs.url, "PollForTask", poll.clone(), t).await.unwrap();
+    assert_eq!(status, 504, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("did not answer within"), "{answer}");
+    // Each proxy still serves its admin routes, and logs what went wrong.
+    for p in [&unreachable, &garbage, &hangs] {
+        let report = admin(&p.url, "GET", "/_dpsim/report", None).await;
+        assert_eq!(report["passed"], true, "{report}");
+    }
+    // Garbage from a client reaches the upstream unchanged, and so does its answer.
+    let upstream_settings = settings(json!({}));
+    let (_serve, proxy) = pair(upstream_settings.path(), upstream_settings.path());
+    let (status, answer) = call(&proxy.url, "PollForTask", json!("not an object"), t).await.unwrap();
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["__type"], "SerializationException", "the service's own error: {answer}");
+    // An unsigned call is refused by the proxy's own --auth.
+    let request = http::Request::post(format!("{}/", proxy.url))
+        .header("x-amz-target", "DataPipeline.PollForTask")
+        .body(Full::new(Bytes::from("{}")))
+        .unwrap();
+    let (status, answer) = send(request, t).await.unwrap();
+    assert!(status >= 400 && answer["__type"] == "MissingAuthenticationTokenException", "{status} {answer}");
+}
