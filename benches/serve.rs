@@ -1,7 +1,9 @@
 //! `serve` under load over loopback: N concurrent clients each repeating the task-runner cycle
 //! PollForTask -> ReportTaskProgress -> SetTaskStatus on one kept-alive connection, against
 //! `serve` (edge, front door, core) and, as the baseline measured in the same run, a bare axum
-//! server on the same runtime answering `{}`. Prints requests/s and p50/p99 latency.
+//! server on the same runtime answering `{}`. Then `dpsim proxy` in front of a `serve` of its
+//! own against that `serve` called directly, in the same run: the proxy's overhead. Prints
+//! requests/s and p50/p99 latency.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -101,6 +103,16 @@ async fn serve_under_test(tasks: usize) -> SocketAddr {
     addr
 }
 
+/// `dpsim proxy` in front of `upstream`.
+async fn proxy_in_front(upstream: SocketAddr) -> SocketAddr {
+    let mut options = dpsim::proxy::ProxyOptions::new(format!("http://{upstream}").parse().expect("uri"));
+    options.addr = "127.0.0.1:0".parse().expect("addr");
+    let proxying = dpsim::proxy::bind(options).await.expect("bind the proxy");
+    let addr = proxying.local_addr();
+    tokio::spawn(proxying.serve_until(std::future::pending()));
+    addr
+}
+
 async fn bare() -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -134,6 +146,27 @@ fn main() {
                 quantile(&lat, 0.5).as_secs_f64() * 1e3,
                 quantile(&lat, 0.99).as_secs_f64() * 1e3,
                 bare_rate / rate
+            );
+        }
+        println!("proxy: the same cycles through `dpsim proxy` against calling its upstream `serve` directly");
+        println!(
+            "{:<8} {:>12} {:>10} {:>10} {:>14} {:>10} {:>12} {:>14}",
+            "clients", "direct req/s", "p50 ms", "p99 ms", "proxied req/s", "p50 ms", "p99 ms", "added p50 ms"
+        );
+        for clients in [1, 8, 32] {
+            let (direct, mut direct_lat) = load(serve_under_test(clients * CYCLES_PER_CLIENT).await, clients).await;
+            direct_lat.sort();
+            let upstream = serve_under_test(clients * CYCLES_PER_CLIENT).await;
+            let (proxied, mut proxied_lat) = load(proxy_in_front(upstream).await, clients).await;
+            proxied_lat.sort();
+            let ms = |d: Duration| d.as_secs_f64() * 1e3;
+            println!(
+                "{clients:<8} {direct:>12.0} {:>10.3} {:>10.3} {proxied:>14.0} {:>10.3} {:>12.3} {:>14.3}",
+                ms(quantile(&direct_lat, 0.5)),
+                ms(quantile(&direct_lat, 0.99)),
+                ms(quantile(&proxied_lat, 0.5)),
+                ms(quantile(&proxied_lat, 0.99)),
+                ms(quantile(&proxied_lat, 0.5)) - ms(quantile(&direct_lat, 0.5))
             );
         }
     });
