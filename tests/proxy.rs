@@ -355,3 +355,46 @@ async fn bad_upstreams_and_bad_clients_get_clear_errors_and_the_proxy_keeps_serv
     let (status, answer) = send(request, t).await.unwrap();
     assert!(status >= 400 && answer["__type"] == "MissingAuthenticationTokenException", "{status} {answer}");
 }
+
+/// An https:// upstream is reached over TLS with its certificate checked: a self-signed one
+/// (here `openssl s_server`'s) is refused, and the client hears why.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_upstream_with_an_untrusted_certificate_is_refused() {
+    let dir = std::env::temp_dir().join(format!("dpsim-proxy-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (Debian's openssl package) makes the test's certificate");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &port.to_string(), "-cert"])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let proxy = start(&["proxy", "--upstream", &format!("https://localhost:{port}"), "--addr", "127.0.0.1:0"]);
+    let poll = json!({"workerGroup": "wg-1", "hostname": "r"});
+    let (status, answer) = call(&proxy.url, "PollForTask", poll, Duration::from_secs(20)).await.unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status, 502, "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default().to_lowercase();
+    assert!(message.contains("certificate"), "the client hears that the certificate was refused: {answer}");
+}

@@ -82,7 +82,8 @@ impl Side {
 pub struct ProxyOptions {
     /// Where to listen (loopback by default).
     pub addr: SocketAddr,
-    /// The endpoint to forward to (`http://`).
+    /// The endpoint to forward to: `https://` (the real regional endpoints; certificates
+    /// checked against the Mozilla roots) or `http://`.
     pub upstream: Uri,
     /// Credentials the proxy signs forwarded calls with; none forwards them unsigned.
     pub upstream_credentials: Option<Credentials>,
@@ -161,9 +162,14 @@ fn region_of(upstream: &Uri) -> Option<String> {
 }
 
 fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
-    if options.upstream.scheme_str() != Some("http") || options.upstream.authority().is_none() {
+    if !upstream::scheme_supported(options.upstream.scheme_str()) || options.upstream.authority().is_none() {
+        let schemes = if cfg!(feature = "tls") {
+            "an https:// or http://"
+        } else {
+            "an http:// (this build has no `tls` feature)"
+        };
         return Err(ProxyError::Options(format!(
-            "--upstream must be an http:// URL with a host, got {:?} (https:// upstreams are not supported yet)",
+            "--upstream must be {schemes} URL with a host, got {:?}",
             options.upstream.to_string()
         )));
     }

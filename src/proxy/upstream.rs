@@ -42,10 +42,38 @@ pub(crate) enum Relayed {
     Injected(ServiceError),
 }
 
+/// How the proxy connects: TLS with certificates checked against the Mozilla roots for
+/// https:// upstreams, plain TCP for http:// (the `tls` feature; without it, http:// only).
+#[cfg(feature = "tls")]
+type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+#[cfg(not(feature = "tls"))]
+type Connector = HttpConnector;
+
+fn connector() -> Connector {
+    let mut http = HttpConnector::new();
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    #[cfg(feature = "tls")]
+    {
+        http.enforce_http(false);
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http)
+    }
+    #[cfg(not(feature = "tls"))]
+    http
+}
+
+/// Whether this build can reach an upstream of this scheme.
+pub(crate) fn scheme_supported(scheme: Option<&str>) -> bool {
+    scheme == Some("http") || (cfg!(feature = "tls") && scheme == Some("https"))
+}
+
 /// The upstream endpoint, and how to reach and sign for it.
 #[derive(Clone)]
 pub(crate) struct Upstream {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<Connector, Full<Bytes>>,
     base: Uri,
     signer: Option<(Credentials, String)>,
     pub(crate) outside: Outside,
@@ -60,9 +88,7 @@ impl Upstream {
         outside: Outside,
         timeout: Duration,
     ) -> Upstream {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(Duration::from_secs(10)));
-        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let client = Client::builder(TokioExecutor::new()).build(connector());
         Upstream { client, base, signer, outside, timeout }
     }
 
@@ -158,7 +184,7 @@ impl Upstream {
             Ok(Err(e)) => {
                 return Relayed::Failed {
                     status: StatusCode::BAD_GATEWAY,
-                    why: format!("the upstream {} could not be reached: {e}", self.base),
+                    why: format!("the upstream {} could not be reached: {}", self.base, chain(&e)),
                 };
             }
             Ok(Ok(r)) => r,
@@ -175,7 +201,10 @@ impl Upstream {
             }
             Ok(Err(e)) => Relayed::Failed {
                 status: StatusCode::BAD_GATEWAY,
-                why: format!("the upstream's answer could not be read (or exceeds {MAX_BODY_BYTES} bytes): {e}"),
+                why: format!(
+                    "the upstream's answer could not be read (or exceeds {MAX_BODY_BYTES} bytes): {}",
+                    chain(&*e)
+                ),
             },
             Err(_) => Relayed::Failed {
                 status: StatusCode::GATEWAY_TIMEOUT,
@@ -183,6 +212,18 @@ impl Upstream {
             },
         }
     }
+}
+
+/// An error with its causes (`client error (Connect): invalid peer certificate: UnknownIssuer`):
+/// the outermost alone rarely says what went wrong.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut words = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        words += &format!(": {c}");
+        cause = c.source();
+    }
+    words
 }
 
 /// The wall clock, in milliseconds since the epoch.
