@@ -104,6 +104,7 @@ pub mod time;
 pub mod trace;
 pub mod verify;
 
+mod control;
 mod faults;
 mod journal;
 mod ownership;

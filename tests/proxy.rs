@@ -398,3 +398,31 @@ async fn an_https_upstream_with_an_untrusted_certificate_is_refused() {
     let message = answer["message"].as_str().unwrap_or_default().to_lowercase();
     assert!(message.contains("certificate"), "the client hears that the certificate was refused: {answer}");
 }
+
+/// A control-plane event posted to the proxy goes upstream as real calls (QueryObjects, then
+/// SetStatus TRY_CANCEL, signed like every forwarded call), is recorded like them, and the
+/// runner's next report hears `canceled: true`; a name that hits nothing is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_posted_to_the_proxy_goes_upstream_as_real_calls() {
+    let upstream_settings = settings(json!({}));
+    let (serve, proxy) = pair(upstream_settings.path(), upstream_settings.path());
+    let task = handed_out(&proxy.url, "runner-a").await;
+    let t = Duration::from_secs(10);
+    call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
+    let applied = admin(&proxy.url, "POST", "/_dpsim/faults", Some(json!({"kind": "cancel", "task": "Copy"}))).await;
+    assert_eq!(applied["applied"], "TRY_CANCEL Copy (1 instance(s))", "{applied}");
+    let (_, answer) = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
+    assert_eq!(answer["canceled"], true);
+    let serve_log = admin(&serve.url, "GET", "/_dpsim/log", None).await;
+    assert!(serve_log.as_str().unwrap().contains("TRY_CANCEL"), "the upstream saw the call: {serve_log}");
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    assert_eq!(report["passed"], true, "the history knows of the cancel it made: {report:#}");
+    let refused =
+        admin(&proxy.url, "POST", "/_dpsim/faults", Some(json!({"kind": "deactivate", "pipeline": "nope"}))).await;
+    assert!(refused["error"].as_str().unwrap().contains("no pipeline is named \"nope\"; pipelines: copy"), "{refused}");
+    let refused = admin(&proxy.url, "POST", "/_dpsim/faults", Some(json!({"kind": "cancel", "task": "Nope"}))).await;
+    assert!(refused["error"].as_str().unwrap().contains("no instance of an activity \"Nope\""), "{refused}");
+    let refused =
+        admin(&proxy.url, "POST", "/_dpsim/faults", Some(json!({"kind": "terminate", "runner": "runner-a"}))).await;
+    assert!(refused["error"].as_str().unwrap().contains("cannot be applied through the proxy"), "{refused}");
+}

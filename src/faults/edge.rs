@@ -153,6 +153,20 @@ pub async fn operator_call(ctx: &EdgeCtx, op: Operation, body: &[u8]) -> Result<
     result
 }
 
+/// Records a call an operator made through a backend (the proxy's control-plane events, sent
+/// upstream), as the edge records every call, so the history checker knows of it.
+pub(crate) fn record_operator_call<B: Backend>(
+    ctx: &EdgeCtx<B>,
+    times: (Millis, Millis),
+    parts: &Parts,
+    op: Operation,
+    body: &[u8],
+    answer: &B::Answer,
+) {
+    let times = Times { arrived: times.0, served: Some(times.0), answered: times.1 };
+    log_call(&ctx.recorder, times, parts, Some(op), body, Some(B::outcome(answer)), Delivery::Heard);
+}
+
 /// What the edge knows about a call before the service handles it.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct CallInfo {

@@ -296,6 +296,50 @@ impl Proxy {
     }
 }
 
+/// The proxy makes control-plane events as real calls to the upstream, signed like every
+/// forwarded call and recorded like them.
+impl crate::control::Operator for Proxy {
+    fn pipelines(&self) -> Vec<(String, String)> {
+        self.edge.host.outside.pipelines()
+    }
+
+    fn copy_names(&self, name: &str) -> Vec<String> {
+        vec![name.to_string()]
+    }
+
+    fn activities(&self) -> Option<Vec<(String, String)>> {
+        None
+    }
+
+    async fn call(&self, op: crate::protocol::Operation, body: Value) -> Result<Value, crate::protocol::ServiceError> {
+        use crate::faults::backend::Backend;
+        use crate::protocol::{ErrorCode, ServiceError};
+        let bytes = hyper::body::Bytes::from(body.to_string());
+        let request = http::Request::post("/")
+            .header("x-amz-target", format!("DataPipeline.{op}"))
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(())
+            .map_err(|e| ServiceError::new(ErrorCode::InternalServiceError, e.to_string()))?;
+        let (parts, ()) = request.into_parts();
+        let arrived = self.edge.host.now();
+        let (answer, answered) = self.edge.host.deliver(&parts, &bytes).await;
+        crate::faults::edge::record_operator_call(&self.edge, (arrived, answered), &parts, op, &bytes, &answer);
+        match answer {
+            upstream::Relayed::Answer { status, body, .. } => {
+                let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                if status.is_success() {
+                    return Ok(value);
+                }
+                let named = value["__type"].as_str().map(|t| t.rsplit('#').next().unwrap_or(t).to_string());
+                let code = named.and_then(|n| ErrorCode::parse(&n)).unwrap_or(ErrorCode::InternalServiceError);
+                Err(ServiceError::new(code, value["message"].as_str().unwrap_or_default().to_string()))
+            }
+            upstream::Relayed::Failed { why, .. } => Err(ServiceError::new(ErrorCode::InternalServiceError, why)),
+            upstream::Relayed::Injected(e) => Err(e),
+        }
+    }
+}
+
 /// A bound proxy: listening, not yet forwarding ([`bind`], then [`Proxying::serve_until`]).
 pub struct Proxying {
     proxy: Proxy,

@@ -71,6 +71,8 @@ struct Model {
     attempts: BTreeMap<String, Vec<String>>,
     events: Vec<Event>,
     instances: BTreeMap<(String, String), InstanceSummary>,
+    /// Pipelines created through the proxy, as (id, name), for control-plane events by name.
+    pipelines: Vec<(String, String)>,
 }
 
 /// The shared model.
@@ -143,6 +145,11 @@ impl Outside {
         })
     }
 
+    /// The pipelines created through the proxy and not deleted, as (id, name).
+    pub(crate) fn pipelines(&self) -> Vec<(String, String)> {
+        self.lock().pipelines.clone()
+    }
+
     /// The lease number the proxy gave a taskId.
     pub(crate) fn seq_of(&self, task_id: &str) -> Option<u64> {
         self.lock().leases.get(task_id).map(|l| l.seq)
@@ -161,13 +168,25 @@ impl Outside {
     }
 
     /// Learns from one answer a runner was told (or, for a lost answer, would have been).
-    pub(crate) fn learn(&self, parts: &Parts, body: &Bytes, outcome: &CallOutcome, now: Millis) {
+    pub(crate) fn learn(&self, parts: &Parts, body: &Bytes, outcome: &CallOutcome, answer: &[u8], now: Millis) {
         let Some(op) = operation(parts).ok() else { return };
         let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let asked = |k: &str| request.get(k).and_then(Value::as_str).map(str::to_string);
         let mut m = self.lock();
         let Some(rules) = m.rules else { return };
         match (op, outcome) {
+            (Operation::CreatePipeline, CallOutcome::Accepted) => {
+                let answer: Value = serde_json::from_slice(answer).unwrap_or(Value::Null);
+                if let (Some(id), Some(name)) = (answer["pipelineId"].as_str(), asked("name"))
+                    && !m.pipelines.iter().any(|(known, _)| known == id)
+                {
+                    m.pipelines.push((id.to_string(), name));
+                }
+            }
+            (Operation::DeletePipeline, CallOutcome::Accepted) => {
+                let id = asked("pipelineId");
+                m.pipelines.retain(|(known, _)| Some(known) != id.as_ref());
+            }
             (Operation::PollForTask, CallOutcome::Handout { task_id, attempt_id, pipeline_id }) => {
                 let earlier = m.attempts.get(attempt_id).cloned().unwrap_or_default();
                 for old in &earlier {

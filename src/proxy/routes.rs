@@ -62,11 +62,24 @@ fn installed(proxy: &Proxy, fault: MessageFault, raw: &[u8]) -> u64 {
 
 async fn add_fault(State(proxy): State<Proxy>, request: Request) -> Answer {
     let raw = admit_as(&proxy.admin, request).await?;
-    let action: Action = parse(&raw, "a message fault: a scenario's `do` object of kind message")?;
+    let action: Action = parse(&raw, "a scenario's `do` object: a message fault, or a control-plane event")?;
     let Action::Message(fault) = action else {
-        return Err(AdminError::bad(
-            "the proxy applies message faults; control-plane events (cancel, deactivate, ...) are calls to make against the upstream yourself",
-        ));
+        return match crate::control::apply(&proxy, &action).await {
+            Some(Ok(what)) => {
+                let kind = crate::trace::ObservationKind::Applied {
+                    what: what.clone(),
+                    disturbs: Vec::new(),
+                    event: Some(action.kind()),
+                };
+                proxy.edge.recorder.record(None, kind);
+                Ok(axum::Json(json!({ "applied": what })).into_response())
+            }
+            Some(Err(why)) => Err(AdminError::bad(why)),
+            None => Err(AdminError::bad(format!(
+                "{} cannot be applied through the proxy: it applies message faults and control-plane events (cancel, rerun, pause_activity, resume_activity, deactivate, activate, delete), made as calls to the upstream",
+                action.kind()
+            ))),
+        };
     };
     crate::scenario::load::check_message_fault("do", &fault).map_err(|e| AdminError::bad(e.to_string()))?;
     let id = installed(&proxy, fault, &raw);

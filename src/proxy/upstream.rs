@@ -285,7 +285,11 @@ impl Backend for Upstream {
         let relayed = self.forward(parts, body).await;
         let now = wall_ms();
         // The outside lease model learns from every answer a runner was told.
-        self.outside.learn(parts, body, &read(&relayed).0, now);
+        let answer: &[u8] = match &relayed {
+            Relayed::Answer { body, .. } => body,
+            _ => &[],
+        };
+        self.outside.learn(parts, body, &read(&relayed).0, answer, now);
         (relayed, now)
     }
 

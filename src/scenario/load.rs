@@ -459,15 +459,8 @@ fn check_for_serve(at: &str, e: &TimedEvent) -> Result<(), ScenarioError> {
         ));
     }
     match &e.action {
-        Action::Message(_)
-        | Action::Cancel { .. }
-        | Action::Rerun { .. }
-        | Action::PauseActivity { .. }
-        | Action::ResumeActivity { .. }
-        | Action::Deactivate { .. }
-        | Action::Activate { .. }
-        | Action::Delete { .. }
-        | Action::Terminate { .. } => Ok(()),
+        Action::Message(_) | Action::Terminate { .. } => Ok(()),
+        control if crate::control::is_control(control) => Ok(()),
         other => {
             let kind = serde_json::to_value(other).ok().and_then(|v| v["kind"].as_str().map(str::to_string));
             Err(err(

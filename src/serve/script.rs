@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::protocol::{Operation, ServiceError};
 use crate::scenario::definition_file::to_pipeline_objects;
-use crate::scenario::model::{Action, At, Scenario, StatusChange};
+use crate::scenario::model::{Action, At, Scenario};
 use crate::time::Millis;
 use crate::trace::FaultOrigin;
 use crate::trace::ObservationKind;
@@ -20,145 +20,44 @@ async fn call(server: &Server, op: Operation, body: Value) -> Result<Value, Serv
     Ok(serde_json::to_value(response).unwrap_or(Value::Null))
 }
 
-/// The ids of the pipelines a name stands for: those created with that name, or with one of
-/// its copies' names when the scenario has copies of a pipeline by that name; every pipeline
-/// when no name is given.
-fn pipelines_named(server: &Server, name: Option<&str>) -> Vec<String> {
-    let names = server.host().with_core(|c| c.pipeline_names());
-    let wanted: Option<Vec<String>> =
-        name.map(|want| match server.scenario.pipelines.iter().find(|p| p.name == want) {
+/// `serve` makes control-plane events against its own service, through the core.
+impl crate::control::Operator for Server {
+    fn pipelines(&self) -> Vec<(String, String)> {
+        self.host().with_core(|c| c.pipeline_names())
+    }
+
+    fn copy_names(&self, name: &str) -> Vec<String> {
+        match self.scenario.pipelines.iter().find(|p| p.name == name) {
             Some(p) => p.copy_names(),
-            None => vec![want.to_string()],
-        });
-    names.into_iter().filter(|(_, n)| wanted.as_ref().is_none_or(|w| w.contains(n))).map(|(id, _)| id).collect()
-}
-
-/// Refuses an event that would hit nothing (a typo in a pipeline name, or in the activity of a
-/// TRY_CANCEL or RERUN, would otherwise pass silently), naming what exists. PAUSE and RESUME
-/// act on the activity, which may have no instance yet (a pause before the first activation).
-fn hits_something(
-    server: &Server,
-    targets: &[String],
-    pipeline: Option<&str>,
-    task: &str,
-    on_instances: bool,
-) -> Result<(), String> {
-    let names = server.host().with_core(|c| c.pipeline_names());
-    if targets.is_empty() && pipeline.is_none() {
-        return Err(format!("{task:?} names no instance: no pipeline exists yet (create and activate one first)"));
-    }
-    if targets.is_empty() {
-        return Err(no_pipeline_named(&names, pipeline.unwrap_or_default()));
-    }
-    if !on_instances {
-        return Ok(());
-    }
-    let instances = server.host().with_core(|c| c.instance_summaries());
-    let of_targets = || instances.iter().filter(|i| targets.contains(&i.pipeline_id));
-    if of_targets().any(|i| i.component == task) {
-        return Ok(());
-    }
-    let known: std::collections::BTreeSet<&str> = of_targets().map(|i| i.component.as_str()).collect();
-    Err(format!(
-        "no instance of an activity {task:?} exists{}; activities with instances: {}",
-        pipeline.map(|p| format!(" in {p}")).unwrap_or_default(),
-        if known.is_empty() {
-            "none yet (activate a pipeline first)".to_string()
-        } else {
-            known.into_iter().collect::<Vec<_>>().join(", ")
+            None => vec![name.to_string()],
         }
-    ))
-}
-
-/// Why a pipeline name hits nothing, naming the pipelines that exist.
-fn no_pipeline_named(names: &[(String, String)], name: &str) -> String {
-    let known: Vec<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
-    format!(
-        "no pipeline is named {name:?}; pipelines: {}",
-        if known.is_empty() { "none yet".to_string() } else { known.join(", ") }
-    )
-}
-
-/// The ids of the pipelines a DEACTIVATE, ACTIVATE or DELETE names, or why it would hit none.
-fn pipelines_to_change(server: &Server, name: &str) -> Result<Vec<String>, String> {
-    let targets = pipelines_named(server, Some(name));
-    if targets.is_empty() {
-        return Err(no_pipeline_named(&server.host().with_core(|c| c.pipeline_names()), name));
     }
-    Ok(targets)
-}
 
-/// Every instance id of an activity in a pipeline, following QueryObjects' pages.
-async fn instances_of(server: &Server, pipeline_id: &str, task: &str) -> Vec<Value> {
-    let mut ids = Vec::new();
-    let mut marker: Option<String> = None;
-    loop {
-        let query = crate::protocol::queries::instances_of_activity(pipeline_id, task, marker.as_deref());
-        let Ok(answer) = call(server, Operation::QueryObjects, query).await else { return ids };
-        let (more, next) = crate::protocol::queries::page(&answer);
-        ids.extend(more);
-        match next {
-            Some(m) => marker = Some(m),
-            None => return ids,
-        }
+    fn activities(&self) -> Option<Vec<(String, String)>> {
+        let instances = self.host().with_core(|c| c.instance_summaries());
+        Some(instances.into_iter().map(|i| (i.pipeline_id, i.component)).collect())
+    }
+
+    fn call(
+        &self,
+        op: Operation,
+        body: Value,
+    ) -> impl std::future::Future<Output = Result<Value, ServiceError>> + Send {
+        call(self, op, body)
     }
 }
 
 /// Applies one `do` object to `serve`'s world; says what was done, or why it cannot apply.
 /// `origin` says where it was written (a message fault's record names it).
 pub async fn apply(server: &Server, action: &Action, origin: FaultOrigin) -> Result<String, String> {
-    let failed = |e: ServiceError| format!("{}: {}", e.code, e.message);
     let what = match action {
         Action::Message(f) => {
             crate::scenario::load::check_message_fault("do", f).map_err(|e| e.to_string())?;
             server.edge.faults.install(f.clone(), server.host().now(), origin);
             crate::faults::describe_fault(f)
         }
-        Action::Cancel { .. } | Action::Rerun { .. } | Action::PauseActivity { .. } | Action::ResumeActivity { .. } => {
-            let (change, task, pipeline) = action.set_status().expect("a SetStatus event");
-            let within = pipeline.map(|p| format!(" in {p}")).unwrap_or_default();
-            let targets = pipelines_named(server, pipeline);
-            // PAUSE/RESUME act on an activity, also before its first instance exists.
-            let on_instances = matches!(change, StatusChange::TryCancel | StatusChange::Rerun);
-            hits_something(server, &targets, pipeline, task, on_instances)?;
-            let mut named = 0;
-            for id in targets {
-                let instances = match change {
-                    StatusChange::Pause | StatusChange::Resume => Vec::new(),
-                    _ => instances_of(server, &id, task).await,
-                };
-                named += instances.len();
-                for body in change.bodies(&id, task, &instances) {
-                    let answer = call(server, Operation::SetStatus, body).await;
-                    // RERUN of an instance still open is refused, as it should be.
-                    if change != StatusChange::Rerun {
-                        answer.map_err(failed)?;
-                    }
-                }
-            }
-            match change {
-                StatusChange::Pause | StatusChange::Resume => format!("{} {task}{within}", change.as_str()),
-                _ => format!("{} {task}{within} ({named} instance(s))", change.as_str()),
-            }
-        }
-        Action::Deactivate { pipeline, cancel_active } => {
-            for id in pipelines_to_change(server, pipeline)? {
-                let body = json!({"pipelineId": id, "cancelActive": cancel_active});
-                call(server, Operation::DeactivatePipeline, body).await.map_err(failed)?;
-            }
-            format!("deactivate {pipeline} cancelActive={cancel_active}")
-        }
-        Action::Activate { pipeline } => {
-            for id in pipelines_to_change(server, pipeline)? {
-                call(server, Operation::ActivatePipeline, json!({"pipelineId": id})).await.map_err(failed)?;
-            }
-            format!("activate {pipeline}")
-        }
-        Action::Delete { pipeline } => {
-            for id in pipelines_to_change(server, pipeline)? {
-                call(server, Operation::DeletePipeline, json!({"pipelineId": id})).await.map_err(failed)?;
-            }
-            format!("delete {pipeline}")
+        control if crate::control::is_control(control) => {
+            crate::control::apply(server, control).await.expect("a control-plane event")?
         }
         Action::Terminate { runner } => {
             server.host().with_core(|c| c.request_terminate(runner));
