@@ -38,7 +38,16 @@ impl Drop for Process {
 }
 
 fn start(args: &[&str]) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_dpsim"))
+    start_with(args, &[])
+}
+
+fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dpsim"));
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DPSIM_UPSTREAM_CREDENTIALS"] {
+        command.env_remove(var);
+    }
+    let mut child = command
+        .envs(envs.iter().copied())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -425,4 +434,42 @@ async fn a_cancel_posted_to_the_proxy_goes_upstream_as_real_calls() {
     let refused =
         admin(&proxy.url, "POST", "/_dpsim/faults", Some(json!({"kind": "terminate", "runner": "runner-a"}))).await;
     assert!(refused["error"].as_str().unwrap().contains("cannot be applied through the proxy"), "{refused}");
+}
+
+/// Without --upstream-credentials, the proxy signs with the standard AWS environment variables,
+/// as every AWS tool does. (`serve` has no STS and refuses any session token, so
+/// AWS_SESSION_TOKEN, which the proxy also signs with, is not set here.)
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_signs_with_the_standard_aws_environment_variables() {
+    let upstream_settings = settings(json!({}));
+    let upstream = format!("{}:{}", UPSTREAM.0, UPSTREAM.1);
+    let serve = start(&[
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--seed",
+        "7",
+        "--poll-hold-ms",
+        "0",
+        "--auth",
+        &upstream,
+        "--admin-token",
+        TOKEN,
+        "--scenario",
+        upstream_settings.path(),
+    ]);
+    let proxy = start_with(
+        &["proxy", "--upstream", &serve.url, "--addr", "127.0.0.1:0"],
+        &[("AWS_ACCESS_KEY_ID", UPSTREAM.0), ("AWS_SECRET_ACCESS_KEY", UPSTREAM.1)],
+    );
+    let task = handed_out(&proxy.url, "runner-a").await;
+    assert!(!task.is_empty(), "signed with the environment's credentials, the upstream answered");
+    let unsigned = start(&["proxy", "--upstream", &serve.url, "--addr", "127.0.0.1:0"]);
+    let poll = json!({"workerGroup": "wg-1", "hostname": "r"});
+    let (status, answer) = call(&unsigned.url, "PollForTask", poll, Duration::from_secs(10)).await.unwrap();
+    assert_eq!(
+        (status, answer["__type"].as_str()),
+        (400, Some("UnrecognizedClientException")),
+        "without credentials the client's own signature reaches the upstream, which refuses it: {answer}"
+    );
 }

@@ -87,6 +87,8 @@ pub struct ProxyOptions {
     pub upstream: Uri,
     /// Credentials the proxy signs forwarded calls with; none forwards them unsigned.
     pub upstream_credentials: Option<Credentials>,
+    /// A session token to sign with beside `upstream_credentials` (temporary credentials).
+    pub upstream_session_token: Option<String>,
     /// The signing region (default: read from the upstream's host, else `us-east-1`).
     pub region: Option<String>,
     /// Credentials clients must sign with (`--auth`), as `serve` checks them; they also open
@@ -115,6 +117,7 @@ impl ProxyOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 8124)),
             upstream,
             upstream_credentials: None,
+            upstream_session_token: None,
             region: None,
             auth: None,
             admin_token: None,
@@ -186,7 +189,11 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
     let origin = wall_ms();
     let outside = Outside::new(rules);
     let region = options.region.clone().or_else(|| region_of(&options.upstream)).unwrap_or_else(|| "us-east-1".into());
-    let signer = options.upstream_credentials.clone().map(|c| (c, region));
+    let signer = options.upstream_credentials.clone().map(|c| upstream::Signer {
+        credentials: c,
+        session_token: options.upstream_session_token.clone(),
+        region,
+    });
     let backend = Upstream::new(options.upstream.clone(), signer, outside, options.upstream_timeout);
     let clock: Arc<dyn crate::wire::Clock> = Arc::new(WallClock);
     let recorder = Recorder::bounded(clock, TRACE_LIMIT);

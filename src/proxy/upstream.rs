@@ -70,24 +70,27 @@ pub(crate) fn scheme_supported(scheme: Option<&str>) -> bool {
     scheme == Some("http") || (cfg!(feature = "tls") && scheme == Some("https"))
 }
 
+/// What the proxy signs forwarded calls with.
+#[derive(Clone)]
+pub(crate) struct Signer {
+    pub credentials: Credentials,
+    pub session_token: Option<String>,
+    pub region: String,
+}
+
 /// The upstream endpoint, and how to reach and sign for it.
 #[derive(Clone)]
 pub(crate) struct Upstream {
     client: Client<Connector, Full<Bytes>>,
     base: Uri,
-    signer: Option<(Credentials, String)>,
+    signer: Option<Signer>,
     pub(crate) outside: Outside,
     timeout: Duration,
 }
 
 impl Upstream {
-    /// `base` is an http:// URL; `signer` the credentials and region to sign with.
-    pub(crate) fn new(
-        base: Uri,
-        signer: Option<(Credentials, String)>,
-        outside: Outside,
-        timeout: Duration,
-    ) -> Upstream {
+    /// `base` is the upstream's URL; `signer` what to sign with, if anything.
+    pub(crate) fn new(base: Uri, signer: Option<Signer>, outside: Outside, timeout: Duration) -> Upstream {
         let client = Client::builder(TokioExecutor::new()).build(connector());
         Upstream { client, base, signer, outside, timeout }
     }
@@ -123,18 +126,14 @@ impl Upstream {
         }
         let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
         headers.insert(header::HOST, HeaderValue::from_str(&authority).map_err(|e| e.to_string())?);
-        if let Some((credentials, region)) = &self.signer {
-            let identity = AwsCredentials::new(
-                &credentials.access_key_id,
-                &credentials.secret_access_key,
-                None,
-                None,
-                "dpsim-proxy",
-            )
-            .into();
+        if let Some(signer) = &self.signer {
+            let c = &signer.credentials;
+            let token = signer.session_token.clone();
+            let identity =
+                AwsCredentials::new(&c.access_key_id, &c.secret_access_key, token, None, "dpsim-proxy").into();
             let params = v4::SigningParams::builder()
                 .identity(&identity)
-                .region(region)
+                .region(&signer.region)
                 .name("datapipeline")
                 .time(SystemTime::now())
                 .settings(SigningSettings::default())

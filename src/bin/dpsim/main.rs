@@ -211,7 +211,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8124")]
         addr: SocketAddr,
         /// Sign forwarded calls with these credentials, as ACCESS_KEY:SECRET (a client's own
-        /// signature covers the proxy's host, so it cannot be forwarded as it is).
+        /// signature covers the proxy's host, so it cannot be forwarded as it is). Without it,
+        /// the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, if set.
         #[arg(long, env = "DPSIM_UPSTREAM_CREDENTIALS", hide_env_values = true)]
         upstream_credentials: Option<Credentials>,
         /// The signing region (default: from the upstream's host, else us-east-1).
@@ -378,10 +379,22 @@ fn main() -> ExitCode {
             tolerance,
             upstream_timeout,
         } => {
+            // The standard AWS environment variables, when no credentials were given.
+            let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+            let (upstream_credentials, upstream_session_token) = match upstream_credentials {
+                Some(c) => (Some(c), None),
+                None => match (from_env("AWS_ACCESS_KEY_ID"), from_env("AWS_SECRET_ACCESS_KEY")) {
+                    (Some(access_key_id), Some(secret_access_key)) => {
+                        (Some(Credentials { access_key_id, secret_access_key }), from_env("AWS_SESSION_TOKEN"))
+                    }
+                    _ => (None, None),
+                },
+            };
             let options = dpsim::proxy::ProxyOptions {
                 addr,
                 upstream,
                 upstream_credentials,
+                upstream_session_token,
                 region,
                 auth,
                 admin_token,
