@@ -8,13 +8,12 @@ use axum::extract::{Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::{HeaderValue, StatusCode, header};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::faults::{Fate, handle_call};
-use crate::protocol::{ErrorCode, Operation, ServiceError};
-use crate::scenario::model::{Action, MessageEffect, MessageFault};
-use crate::serve::admin::{AdminError, admit_as, parse};
+use crate::protocol::{ErrorCode, ServiceError};
+use crate::scenario::model::{Action, MessageFault};
+use crate::serve::admin::{AdminError, admit_as, faults_json, injected_errors, parse};
 use crate::trace::FaultOrigin;
 use crate::wire::http::MAX_BODY_BYTES;
 
@@ -86,48 +85,16 @@ async fn add_fault(State(proxy): State<Proxy>, request: Request) -> Answer {
     Ok(axum::Json(json!({ "id": id })).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InjectBody {
-    operation: Operation,
-    error: String,
-    #[serde(default = "one")]
-    count: u32,
-}
-
-fn one() -> u32 {
-    1
-}
-
 async fn inject_errors(State(proxy): State<Proxy>, request: Request) -> Answer {
     let raw = admit_as(&proxy.admin, request).await?;
-    let body: InjectBody = parse(&raw, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
-    let fault = MessageFault {
-        operation: Some(body.operation),
-        runner: None,
-        task: None,
-        occurrence: 1,
-        count: body.count,
-        probability: None,
-        lasting: None,
-        effect: MessageEffect::Error { code: body.error.clone() },
-    };
-    crate::scenario::load::check_message_fault("do", &fault).map_err(|e| AdminError::bad(e.to_string()))?;
-    let id = installed(&proxy, fault, &raw);
-    Ok(axum::Json(json!({ "id": id, "operation": body.operation, "error": body.error, "count": body.count }))
-        .into_response())
+    let (fault, mut answer) = injected_errors(&raw)?;
+    answer["id"] = json!(installed(&proxy, fault, &raw));
+    Ok(axum::Json(answer).into_response())
 }
 
 async fn list_faults(State(proxy): State<Proxy>, request: Request) -> Answer {
     admit_as(&proxy.admin, request).await?;
-    let faults: Vec<Value> = proxy
-        .edge
-        .faults
-        .list()
-        .into_iter()
-        .map(|f| json!({"id": f.id, "active": f.active(), "matched": f.matched, "applied": f.applied, "fault": Action::Message(f.fault)}))
-        .collect();
-    Ok(axum::Json(json!({ "faults": faults })).into_response())
+    Ok(axum::Json(faults_json(&proxy.edge.faults)).into_response())
 }
 
 async fn remove_fault(State(proxy): State<Proxy>, Path(id): Path<String>, request: Request) -> Answer {

@@ -260,11 +260,9 @@ async fn add_fault(server: Server, request: Request) -> Answer {
     json_answer(json!({ "applied": what }))
 }
 
-async fn list_faults(server: Server, request: Request) -> Answer {
-    admit(&server, request).await?;
-    let faults: Vec<Value> = server
-        .edge
-        .faults
+/// `GET /_dpsim/faults`'s answer for a fault table (`serve`'s and the proxy's).
+pub(crate) fn faults_json(faults: &crate::faults::FaultTable) -> Value {
+    let faults: Vec<Value> = faults
         .list()
         .into_iter()
         .map(|f| {
@@ -272,7 +270,12 @@ async fn list_faults(server: Server, request: Request) -> Answer {
                    "fault": Action::Message(f.fault)})
         })
         .collect();
-    json_answer(json!({ "faults": faults }))
+    json!({ "faults": faults })
+}
+
+async fn list_faults(server: Server, request: Request) -> Answer {
+    admit(&server, request).await?;
+    json_answer(faults_json(&server.edge.faults))
 }
 
 async fn remove_fault(server: Server, Path(id): Path<String>, request: Request) -> Answer {
@@ -298,10 +301,10 @@ fn one() -> u32 {
     1
 }
 
-/// The next `count` calls of an operation answer an error: a message fault like any other.
-async fn inject_errors(server: Server, request: Request) -> Answer {
-    let raw = admit(&server, request).await?;
-    let body: InjectBody = parse(&raw, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
+/// The fault a `POST /_dpsim/faults/errors` body asks for (`serve`'s and the proxy's), checked,
+/// with the answer to give once it is installed (its `id` still to add).
+pub(crate) fn injected_errors(raw: &[u8]) -> Result<(MessageFault, Value), AdminError> {
+    let body: InjectBody = parse(raw, r#"{"operation": "PollForTask", "error": "InternalServiceError", "count": 1}"#)?;
     let fault = MessageFault {
         operation: Some(body.operation),
         runner: None,
@@ -313,9 +316,16 @@ async fn inject_errors(server: Server, request: Request) -> Answer {
         effect: MessageEffect::Error { code: body.error.clone() },
     };
     crate::scenario::load::check_message_fault("do", &fault).map_err(|e| AdminError::bad(e.to_string()))?;
+    Ok((fault, json!({ "operation": body.operation, "error": body.error, "count": body.count })))
+}
+
+/// The next `count` calls of an operation answer an error: a message fault like any other.
+async fn inject_errors(server: Server, request: Request) -> Answer {
+    let raw = admit(&server, request).await?;
+    let (fault, mut answer) = injected_errors(&raw)?;
     let posted = FaultOrigin::Posted(String::from_utf8_lossy(&raw).into_owned());
-    let id = server.edge.faults.install(fault, server.host().now(), posted);
-    json_answer(json!({ "id": id, "operation": body.operation, "error": body.error, "count": body.count }))
+    answer["id"] = json!(server.edge.faults.install(fault, server.host().now(), posted));
+    json_answer(answer)
 }
 
 async fn get_log(server: Server, request: Request) -> Answer {

@@ -403,24 +403,7 @@ fn main() -> ExitCode {
                 tolerance_ms: tolerance,
                 upstream_timeout: std::time::Duration::from_millis(upstream_timeout),
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("dpsim: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(proxy(options)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e @ dpsim::proxy::ProxyError::Options(_)) => {
-                    eprintln!("dpsim proxy: {e}");
-                    ExitCode::from(2)
-                }
-                Err(e) => {
-                    eprintln!("dpsim proxy: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            run_server("proxy", proxy(options), |e| matches!(e, dpsim::proxy::ProxyError::Options(_)))
         }
         Command::Serve {
             addr,
@@ -451,24 +434,7 @@ fn main() -> ExitCode {
                 out,
                 zombie_bound,
             };
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("dpsim: cannot start the async runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match runtime.block_on(serve(options)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e @ dpsim::serve::ServeError::Scenario(_)) => {
-                    eprintln!("dpsim serve: {e}");
-                    ExitCode::from(2)
-                }
-                Err(e) => {
-                    eprintln!("dpsim serve: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            run_server("serve", serve(options), |e| matches!(e, dpsim::serve::ServeError::Scenario(_)))
         }
     }
 }
@@ -487,6 +453,29 @@ async fn serve(options: dpsim::serve::ServeOptions) -> Result<(), dpsim::serve::
             eprintln!("dpsim serve: shutting down");
         })
         .await
+}
+
+/// Runs `serve` or `proxy` on a multi-threaded runtime until it stops: exit status 0, 2 when
+/// its input is invalid (`invalid`), 1 when it failed.
+fn run_server<E: std::fmt::Display>(
+    what: &str,
+    server: impl std::future::Future<Output = Result<(), E>>,
+    invalid: impl Fn(&E) -> bool,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("dpsim: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(server) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dpsim {what}: {e}");
+            if invalid(&e) { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
 }
 
 /// `dpsim proxy`: binds, prints the address on the first line of stdout, and forwards until
