@@ -379,3 +379,42 @@ fn trace_events_are_chrome_trace_format() {
         }
     }
 }
+
+#[test]
+fn runner_refuses_what_it_cannot_call_or_be_with_exit_2() {
+    let (code, _, err) =
+        dpsim(&["runner", "--endpoint", "https://datapipeline.us-east-1.amazonaws.com", "--worker-group", "wg"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("plain HTTP") && err.contains("dpsim proxy"), "{err}");
+    let (code, _, err) = dpsim(&["runner", "--endpoint", "http://127.0.0.1:9/x", "--worker-group", "wg"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("give no path"), "{err}");
+    let args = ["runner", "--endpoint", "http://127.0.0.1:9", "--scenario", "scenarios/happy-path.json"];
+    let (code, _, err) = dpsim(&[&args[..], &["--runner", "nobody"]].concat());
+    assert_eq!(code, 2);
+    assert!(err.contains("no runner entry named \"nobody\""), "{err}");
+    let (code, _, err) =
+        dpsim(&["runner", "--endpoint", "http://127.0.0.1:9", "--scenario", "nowhere.json", "--runner", "r"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nowhere.json"), "{err}");
+}
+
+#[test]
+fn runner_keeps_trying_an_endpoint_that_is_down_and_stops_on_sigterm() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dpsim"))
+        .args(["runner", "--endpoint", "http://127.0.0.1:9", "--worker-group", "wg", "--name", "r1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "a refused connection is a failed call, retried, not the end");
+    // SAFETY: signals our own child, whose pid we hold.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let failed: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!((failed["runner"].as_str(), failed["kind"].as_str()), (Some("r1"), Some("call_failed")), "{stdout}");
+    assert!(failed["error"].as_str().unwrap().contains("cannot connect"), "{stdout}");
+}

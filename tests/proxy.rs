@@ -106,6 +106,11 @@ mod tempfile_path {
 /// `serve` with --auth on the wall clock, and a proxy in front of it with its own --auth,
 /// re-signing with the upstream's credentials.
 fn pair(upstream_settings: &str, proxy_settings: &str) -> (Process, Process) {
+    pair_holding(upstream_settings, proxy_settings, "0")
+}
+
+/// [`pair`], with the upstream holding an empty PollForTask `poll_hold_ms`.
+fn pair_holding(upstream_settings: &str, proxy_settings: &str, poll_hold_ms: &str) -> (Process, Process) {
     let upstream = format!("{}:{}", UPSTREAM.0, UPSTREAM.1);
     let serve = start(&[
         "serve",
@@ -114,7 +119,7 @@ fn pair(upstream_settings: &str, proxy_settings: &str) -> (Process, Process) {
         "--seed",
         "7",
         "--poll-hold-ms",
-        "0",
+        poll_hold_ms,
         "--auth",
         &upstream,
         "--admin-token",
@@ -209,12 +214,8 @@ const DEFINITION: &str = r#"[
 
 /// A pipeline of one Copy, activated through `url`; the taskId `runner` is handed.
 async fn handed_out(url: &str, runner: &str) -> String {
+    activated(url).await;
     let t = Duration::from_secs(10);
-    let (_, created) = call(url, "CreatePipeline", json!({"name": "copy", "uniqueId": "copy"}), t).await.unwrap();
-    let id = created["pipelineId"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
-    let objects: Value = serde_json::from_str(DEFINITION).unwrap();
-    call(url, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": objects}), t).await.unwrap();
-    call(url, "ActivatePipeline", json!({"pipelineId": id}), t).await.unwrap();
     let (_, polled) = call(url, "PollForTask", json!({"workerGroup": "wg-1", "hostname": runner}), t).await.unwrap();
     polled["taskObject"]["taskId"].as_str().unwrap_or_else(|| panic!("{polled}")).to_string()
 }
@@ -472,4 +473,125 @@ async fn the_proxy_signs_with_the_standard_aws_environment_variables() {
         (400, Some("UnrecognizedClientException")),
         "without credentials the client's own signature reaches the upstream, which refuses it: {answer}"
     );
+}
+
+/// `dpsim runner` as runner entry `entry` of `scenario`, signing with the client's
+/// credentials; its events (JSON lines) are collected as they come.
+struct Runner {
+    _process: Process,
+    events: std::sync::Arc<std::sync::Mutex<Vec<Value>>>,
+}
+
+impl Runner {
+    fn start(url: &str, scenario: &str, entry: &str) -> Runner {
+        let credentials = format!("{}:{}", CLIENT.0, CLIENT.1);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_dpsim"))
+            .args(["runner", "--endpoint", url, "--scenario", scenario, "--runner", entry, "--poll-hold", "2s"])
+            .args(["--credentials", &credentials])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start dpsim runner");
+        let stdout = child.stdout.take().unwrap();
+        let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = events.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                sink.lock().unwrap().push(event);
+            }
+        });
+        Runner { _process: Process { child, url: String::new() }, events }
+    }
+
+    /// The first event of `kind`, waiting up to 20 s for it.
+    async fn first(&self, kind: &str) -> Value {
+        for _ in 0..1000 {
+            if let Some(e) = self.events.lock().unwrap().iter().find(|e| e["kind"] == kind) {
+                return e.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no {kind} event in {:#?}", self.events.lock().unwrap());
+    }
+}
+
+/// Runner entries for `dpsim runner`: quick reports, quick give-ups on a lost call.
+fn runner_entries(behaviour: Value) -> Value {
+    let entry = |name: &str| {
+        json!({"name": name, "worker_group": "wg-1", "report_interval": "300ms", "request_timeout": "400ms",
+               "heartbeat_interval": "5s", "backoff": "50ms", "backoff_max": "100ms", "behaviour": behaviour})
+    };
+    json!({"runners": [entry("runner-a"), entry("runner-b")]})
+}
+
+/// A fault dropping every progress report `runner` sends, until it is removed.
+fn drop_reports_of(runner: &str) -> Value {
+    json!({"kind": "message", "operation": "ReportTaskProgress", "runner": runner,
+           "effect": {"type": "drop_request"}, "count": 100000})
+}
+
+/// A pipeline of one Copy activated through `url`, nobody polling yet.
+async fn activated(url: &str) {
+    let t = Duration::from_secs(10);
+    let (_, created) = call(url, "CreatePipeline", json!({"name": "copy", "uniqueId": "copy"}), t).await.unwrap();
+    let id = created["pipelineId"].as_str().unwrap_or_else(|| panic!("{created}")).to_string();
+    let objects: Value = serde_json::from_str(DEFINITION).unwrap();
+    call(url, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": objects}), t).await.unwrap();
+    call(url, "ActivatePipeline", json!({"pipelineId": id}), t).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpsims_own_runner_behind_the_proxy_tells_the_lost_ack_story() {
+    let upstream_settings = settings(json!({}));
+    let runners = settings(runner_entries(json!({})));
+    let (serve, proxy) = pair_holding(upstream_settings.path(), upstream_settings.path(), "1000");
+    let lost = admin(&proxy.url, "POST", "/_dpsim/faults", Some(drop_reports_of("runner-a"))).await;
+    activated(&proxy.url).await;
+    let a = Runner::start(&proxy.url, runners.path(), "runner-a");
+    let task = a.first("starts_work").await["task_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // its acks are lost: past the 2 s deadline
+    let b = Runner::start(&proxy.url, runners.path(), "runner-b");
+    let handed_on = b.first("starts_work").await;
+    assert_ne!(handed_on["task_id"], task, "runner-b is handed the expired task anew: {handed_on}");
+    admin(&proxy.url, "DELETE", &format!("/_dpsim/faults/{}", lost["id"]), None).await;
+    let learned = a.first("learns_lost").await;
+    assert_eq!((learned["task_id"].as_str(), learned["how"].as_str()), (Some(task.as_str()), Some("canceled=true")));
+    assert_eq!(a.first("stops_work").await["reason"], "lost the task", "it honours canceled");
+    let proxy_log = admin(&proxy.url, "GET", "/_dpsim/log", None).await;
+    let serve_log = admin(&serve.url, "GET", "/_dpsim/log", None).await;
+    let (proxy_log, serve_log) = (proxy_log.as_str().unwrap(), serve_log.as_str().unwrap());
+    let expected: Vec<(String, String)> =
+        [("assigned", "runner-a"), ("expired", "runner-a"), ("reassigned", "runner-b"), ("stale", "runner-a")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(story(proxy_log), expected, "the proxy's log:\n{proxy_log}");
+    assert_eq!(story(serve_log), expected, "serve's own log of the same calls:\n{serve_log}");
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    assert_eq!(report["passed"], true, "{report:#}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpsims_runner_that_ignores_canceled_is_caught_behind_the_proxy_on_the_runner_side() {
+    let upstream = settings(json!({}));
+    let proxy_settings = settings(json!({"zombie_bound": "1s"}));
+    let runners = settings(runner_entries(json!({"ignore_canceled": true})));
+    let (_serve, proxy) = pair_holding(upstream.path(), proxy_settings.path(), "1000");
+    let lost = admin(&proxy.url, "POST", "/_dpsim/faults", Some(drop_reports_of("runner-a"))).await;
+    activated(&proxy.url).await;
+    let a = Runner::start(&proxy.url, runners.path(), "runner-a");
+    let task = a.first("starts_work").await["task_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2_500)).await; // its acks are lost: past the 2 s deadline
+    admin(&proxy.url, "DELETE", &format!("/_dpsim/faults/{}", lost["id"]), None).await;
+    let learned = a.first("learns_lost").await;
+    assert_eq!((learned["task_id"].as_str(), learned["how"].as_str()), (Some(task.as_str()), Some("canceled=true")));
+    tokio::time::sleep(Duration::from_millis(1_500)).await; // it keeps working past the 1 s bound
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    let zombie = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "zombie_bound").unwrap();
+    assert_eq!(zombie["held"], false, "{report:#}");
+    assert!(zombie["side"].as_str().unwrap().starts_with("runner"), "{zombie}");
+    let history = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "history").unwrap();
+    assert_eq!(history["held"], true, "the service did nothing wrong: {report:#}");
 }

@@ -189,7 +189,7 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
     let origin = wall_ms();
     let outside = Outside::new(rules);
     let region = options.region.clone().or_else(|| region_of(&options.upstream)).unwrap_or_else(|| "us-east-1".into());
-    let signer = options.upstream_credentials.clone().map(|c| upstream::Signer {
+    let signer = options.upstream_credentials.clone().map(|c| crate::wire::signing::Signer {
         credentials: c,
         session_token: options.upstream_session_token.clone(),
         region,

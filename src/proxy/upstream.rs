@@ -6,11 +6,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials as AwsCredentials;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use http::request::Parts;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -23,7 +20,7 @@ use crate::protocol::{ErrorCode, Operation, ServiceError};
 use crate::time::Millis;
 use crate::trace::CallOutcome;
 use crate::wire::http::{MAX_BODY_BYTES, operation};
-use crate::wire::sigv4::Credentials;
+use crate::wire::signing::Signer;
 
 use super::outside::Outside;
 
@@ -68,14 +65,6 @@ fn connector() -> Connector {
 /// Whether this build can reach an upstream of this scheme.
 pub(crate) fn scheme_supported(scheme: Option<&str>) -> bool {
     scheme == Some("http") || (cfg!(feature = "tls") && scheme == Some("https"))
-}
-
-/// What the proxy signs forwarded calls with.
-#[derive(Clone)]
-pub(crate) struct Signer {
-    pub credentials: Credentials,
-    pub session_token: Option<String>,
-    pub region: String,
 }
 
 /// The upstream endpoint, and how to reach and sign for it.
@@ -127,35 +116,7 @@ impl Upstream {
         let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
         headers.insert(header::HOST, HeaderValue::from_str(&authority).map_err(|e| e.to_string())?);
         if let Some(signer) = &self.signer {
-            let c = &signer.credentials;
-            let token = signer.session_token.clone();
-            let identity =
-                AwsCredentials::new(&c.access_key_id, &c.secret_access_key, token, None, "dpsim-proxy").into();
-            let params = v4::SigningParams::builder()
-                .identity(&identity)
-                .region(&signer.region)
-                .name("datapipeline")
-                .time(SystemTime::now())
-                .settings(SigningSettings::default())
-                .build()
-                .map_err(|e| e.to_string())?
-                .into();
-            let pairs: Vec<(&str, &str)> =
-                headers.iter().filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v))).collect();
-            let signable = SignableRequest::new(
-                parts.method.as_str(),
-                uri.to_string(),
-                pairs.into_iter(),
-                SignableBody::Bytes(body),
-            )
-            .map_err(|e| e.to_string())?;
-            let (instructions, _) = sign(signable, &params).map_err(|e| e.to_string())?.into_parts();
-            for (name, value) in instructions.headers() {
-                headers.insert(
-                    HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?,
-                    HeaderValue::from_str(value).map_err(|e| e.to_string())?,
-                );
-            }
+            signer.sign(&parts.method, &uri, &mut headers, body)?;
         }
         let mut request = http::Request::builder().method(parts.method.clone()).uri(uri);
         if let Some(h) = request.headers_mut() {

@@ -1,8 +1,10 @@
-//! A lean AWS JSON 1.1 client over the simulated network: one kept-alive connection, a
-//! timeout per call, and a fresh connection after any failure (turmoil never retransmits).
-//! Every request carries the caller's runner name in [`RUNNER_HEADER`], so the service's edge
-//! knows which runner sent it (the simulation's ground truth, used by message faults).
+//! A lean AWS JSON 1.1 client over the simulated network, or a real one for dpsim's runner
+//! outside the simulation ([`super::network`]): one kept-alive connection, a timeout per call,
+//! and a fresh connection after any failure (turmoil never retransmits). Every request carries
+//! the caller's runner name in [`RUNNER_HEADER`], so the service's edge knows which runner sent
+//! it (the simulation's ground truth, used by message faults).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -13,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::protocol::Operation;
+use crate::wire::signing::Signer;
 
 /// The service's host name and port inside the simulation.
 pub const SERVICE: (&str, u16) = (crate::scenario::world_plan::SERVICE_HOST, 80);
@@ -60,11 +63,21 @@ impl CallError {
     }
 }
 
-/// A client of the simulated service.
+/// A real endpoint: where to connect, the `Host` to name, and what to sign with.
+pub(crate) struct Endpoint {
+    /// `host:port`, to connect to and to name in `Host`.
+    pub authority: String,
+    /// The endpoint's URL (`http://host:port/`), which a signature covers.
+    pub uri: http::Uri,
+    pub signer: Option<Signer>,
+}
+
+/// A client of the simulated service, or of a real endpoint.
 pub struct ApiClient {
     sender: Option<SendRequest<Full<Bytes>>>,
     keep_alive: bool,
     runner: Option<String>,
+    endpoint: Option<Arc<Endpoint>>,
 }
 
 impl Default for ApiClient {
@@ -76,12 +89,12 @@ impl Default for ApiClient {
 impl ApiClient {
     /// A client that connects on first use.
     pub fn new() -> ApiClient {
-        ApiClient { sender: None, keep_alive: true, runner: None }
+        ApiClient { sender: None, keep_alive: true, runner: None, endpoint: None }
     }
 
     /// A client whose calls name `runner` as their sender.
     pub fn for_runner(runner: &str) -> ApiClient {
-        ApiClient { sender: None, keep_alive: true, runner: Some(runner.to_string()) }
+        ApiClient { sender: None, keep_alive: true, runner: Some(runner.to_string()), endpoint: None }
     }
 
     /// A client that opens a connection per call, for rare calls (heartbeats) that should
@@ -90,18 +103,21 @@ impl ApiClient {
         ApiClient { keep_alive: false, ..self }
     }
 
+    /// A client of a real endpoint instead of the simulated service.
+    pub(crate) fn at_endpoint(self, endpoint: Option<Arc<Endpoint>>) -> ApiClient {
+        ApiClient { endpoint, ..self }
+    }
+
     async fn connect(&mut self) -> Result<&mut SendRequest<Full<Bytes>>, CallError> {
         let usable = self.sender.as_ref().is_some_and(|s| !s.is_closed());
         if !usable {
-            let stream = turmoil::net::TcpStream::connect(SERVICE)
-                .await
-                .map_err(|e| CallError::Network(format!("cannot connect ({})", e.kind())))?;
-            let (sender, connection) =
-                http1::handshake(TokioIo::new(stream)).await.map_err(|e| CallError::Network(e.to_string()))?;
-            tokio::task::spawn_local(async move {
-                let _ = connection.await;
+            let cannot = |e: std::io::Error| CallError::Network(format!("cannot connect ({})", e.kind()));
+            self.sender = Some(match &self.endpoint {
+                None => handshake(turmoil::net::TcpStream::connect(SERVICE).await.map_err(cannot)?).await?,
+                Some(e) => {
+                    handshake(tokio::net::TcpStream::connect(e.authority.as_str()).await.map_err(cannot)?).await?
+                }
             });
-            self.sender = Some(sender);
         }
         Ok(self.sender.as_mut().expect("connected above"))
     }
@@ -124,17 +140,24 @@ impl ApiClient {
 
     async fn call_inner<T: DeserializeOwned>(&mut self, op: Operation, body: Bytes) -> Result<T, CallError> {
         let runner = self.runner.clone();
+        let endpoint = self.endpoint.clone();
         let sender = self.connect().await?;
         sender.ready().await.map_err(|e| CallError::Network(e.to_string()))?;
-        let mut request = http::Request::post("/").header("host", "service");
+        let host = endpoint.as_ref().map_or("service", |e| e.authority.as_str());
+        let mut request = http::Request::post("/").header("host", host);
         if let Some(runner) = &runner {
             request = request.header(RUNNER_HEADER, runner.as_str());
         }
-        let request = request
+        let mut request = request
             .header("x-amz-target", format!("DataPipeline.{op}"))
             .header("content-type", "application/x-amz-json-1.1")
-            .body(Full::new(body))
-            .expect("valid request");
+            .body(Full::new(body.clone()))
+            .map_err(|e| CallError::Network(format!("cannot build the request: {e}")))?;
+        if let Some(Endpoint { uri, signer: Some(signer), .. }) = endpoint.as_deref() {
+            signer
+                .sign(&http::Method::POST, uri, request.headers_mut(), &body)
+                .map_err(|e| CallError::Network(format!("cannot sign the request: {e}")))?;
+        }
         let response = sender.send_request(request).await.map_err(|e| CallError::Network(e.to_string()))?;
         let status = response.status();
         let bytes = response.into_body().collect().await.map_err(|e| CallError::Network(e.to_string()))?.to_bytes();
@@ -150,4 +173,17 @@ impl ApiClient {
             })
         }
     }
+}
+
+/// An HTTP/1 connection over `stream`, driven by a task of the runner's own.
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, CallError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + 'static,
+{
+    let (sender, connection) =
+        http1::handshake(TokioIo::new(stream)).await.map_err(|e| CallError::Network(e.to_string()))?;
+    tokio::task::spawn_local(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
 }

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::scenario::model::RunnerSpec;
 use crate::sim::clock::sim_now;
+use crate::time::Millis;
 use crate::trace::Recorder;
 use crate::trace::{EPOCH_MS, ObservationKind, task_seq};
 
@@ -31,6 +32,8 @@ pub(crate) struct EnvInner {
     pub(crate) seed: u64,
     pub(crate) control: Arc<RunnerControl>,
     pub(crate) recorder: Recorder,
+    /// Set for dpsim's runner on a real network: its endpoint, wall clock and event sink.
+    pub(crate) network: Option<super::network::Network>,
 }
 
 impl std::fmt::Debug for RunnerEnv {
@@ -68,7 +71,7 @@ impl RunnerEnv {
 
     /// A lean AWS JSON 1.1 client of the virtual service (what dpsim's own runner uses).
     pub(crate) fn api_client(&self) -> ApiClient {
-        ApiClient::for_runner(&self.inner.name)
+        ApiClient::for_runner(&self.inner.name).at_endpoint(self.inner.network.as_ref().map(|n| n.endpoint.clone()))
     }
 
     /// A generator seeded from the scenario seed and this runner; `salt` picks a stream, so
@@ -79,21 +82,30 @@ impl RunnerEnv {
 
     /// The simulated wall clock (every run starts at 2026-01-01T00:00:00Z).
     pub fn now(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_millis(sim_now())
+        UNIX_EPOCH + Duration::from_millis(self.now_ms())
     }
 
     /// Simulated time since the start of the run.
     pub fn elapsed(&self) -> Duration {
-        Duration::from_millis(sim_now() - EPOCH_MS)
+        let started = self.inner.network.as_ref().map_or(EPOCH_MS, |n| n.started_ms);
+        Duration::from_millis(self.now_ms().saturating_sub(started))
+    }
+
+    /// The simulated clock; the machine's for a runner on a real network.
+    fn now_ms(&self) -> Millis {
+        match &self.inner.network {
+            None => sim_now(),
+            Some(_) => super::network::wall_ms(),
+        }
     }
 
     /// Sleeps `duration` of the runner's own time: time it spends paused does not count, as a
     /// frozen VM's timers do not run.
     pub async fn sleep(&self, duration: Duration) {
         let control = &self.inner.control;
-        let target = control.running_ms(sim_now()) + duration.as_millis() as u64;
+        let target = control.running_ms(self.now_ms()) + duration.as_millis() as u64;
         loop {
-            let running = control.running_ms(sim_now());
+            let running = control.running_ms(self.now_ms());
             if running >= target {
                 return;
             }
@@ -131,8 +143,9 @@ impl RunnerEnv {
 
     fn start_work(&self, task_id: &str, work_ms: Option<u64>) -> Working {
         let task = task_seq(task_id);
-        self.record(ObservationKind::StartsWork { task, work_ms });
-        Working { env: self.clone(), task, learned: false, stopped: false }
+        let task_id = self.inner.network.as_ref().map(|_| task_id.to_string());
+        self.record_about(task_id.as_deref(), ObservationKind::StartsWork { task, work_ms });
+        Working { env: self.clone(), task, task_id, learned: false, stopped: false }
     }
 
     /// Hook: a call failed, without an answer from the service (`transient`: a timeout, a
@@ -163,6 +176,15 @@ impl RunnerEnv {
     }
 
     pub(crate) fn record(&self, kind: ObservationKind) {
+        self.record_about(None, kind);
+    }
+
+    /// Records `kind`; on a real network also tells the runner's event sink, naming the
+    /// taskId as the endpoint gave it (its lease number is dpsim's own numbering).
+    fn record_about(&self, task_id: Option<&str>, kind: ObservationKind) {
+        if let Some(network) = &self.inner.network {
+            network.tell(&self.inner.name, task_id, &kind);
+        }
         self.inner.recorder.record(Some(&self.inner.name), kind);
     }
 
@@ -179,6 +201,8 @@ impl RunnerEnv {
 pub struct Working {
     env: RunnerEnv,
     task: u64,
+    /// The taskId, kept only on a real network (where events name it).
+    task_id: Option<String>,
     learned: bool,
     stopped: bool,
 }
@@ -194,7 +218,8 @@ impl Working {
     pub fn lost(&mut self, how: &str) {
         if !self.learned {
             self.learned = true;
-            self.env.record(ObservationKind::LearnsLost { task: self.task, how: how.to_string() });
+            let kind = ObservationKind::LearnsLost { task: self.task, how: how.to_string() };
+            self.env.record_about(self.task_id.as_deref(), kind);
         }
     }
 
@@ -207,14 +232,16 @@ impl Working {
     /// task`).
     pub fn stop(mut self, reason: &str) {
         self.stopped = true;
-        self.env.record(ObservationKind::StopsWork { task: self.task, reason: reason.to_string() });
+        let kind = ObservationKind::StopsWork { task: self.task, reason: reason.to_string() };
+        self.env.record_about(self.task_id.as_deref(), kind);
     }
 }
 
 impl Drop for Working {
     fn drop(&mut self) {
         if !self.stopped && !self.env.control().is_down() {
-            self.env.record(ObservationKind::StopsWork { task: self.task, reason: "stopped".into() });
+            let kind = ObservationKind::StopsWork { task: self.task, reason: "stopped".into() };
+            self.env.record_about(self.task_id.as_deref(), kind);
         }
     }
 }

@@ -9,16 +9,20 @@
 //! (`"program": "my-runner"`); run it with [`crate::simulation::Simulation`].
 //!
 //! dpsim's own runner is the program registered as [`BUILTIN`]; runner entries without a
-//! `"program"` run it.
+//! `"program"` run it. The same runner runs outside the simulation too, against a real
+//! endpoint (`dpsim serve`, `dpsim proxy` in front of a deployment), as [`NetworkRunner`]
+//! (`dpsim runner` on the command line).
 
 pub(crate) mod builtin;
 pub(crate) mod client;
 pub(crate) mod control;
 pub(crate) mod env;
+pub(crate) mod network;
 pub(crate) mod policy;
 pub(crate) mod process;
 pub(crate) mod programs;
 pub(crate) mod sdk;
 
 pub use env::{RunnerEnv, Working};
+pub use network::{NetworkRunner, NetworkRunnerError, RunnerEnded, RunnerEvent};
 pub use programs::{BUILTIN, Program, Programs};

@@ -161,6 +161,7 @@ pub fn build<'a>(scenario: &Scenario, seed: u64, programs: &Programs) -> Result<
                 seed: seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 control,
                 recorder: recorder.clone(),
+                network: None,
             }),
         };
         by_machine.entry(r.machine.clone()).or_default().push((program, env));

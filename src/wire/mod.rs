@@ -7,6 +7,7 @@ pub mod host;
 pub mod http;
 pub mod limits;
 pub mod request_id;
+pub(crate) mod signing;
 pub mod sigv4;
 
 pub use clock::{Clock, ManualClock};

@@ -11,6 +11,7 @@ mod compare;
 mod explore;
 mod fuzz;
 mod merge;
+mod network_runner;
 mod run;
 mod sim_time;
 mod verify;
@@ -240,6 +241,39 @@ enum Command {
         #[arg(long, value_parser = parse_bound, default_value = "120s")]
         upstream_timeout: u64,
     },
+    /// Run dpsim's own Task Runner against a real endpoint (dpsim serve, dpsim proxy), printing
+    /// what it does and learns as JSON lines.
+    Runner {
+        /// The endpoint, http://host:port (for an HTTPS one, put dpsim proxy in front).
+        #[arg(long)]
+        endpoint: http::Uri,
+        /// A scenario file whose runner entry (--runner) gives the worker group, intervals,
+        /// timeouts and behaviours.
+        #[arg(long, requires = "runner")]
+        scenario: Option<PathBuf>,
+        /// The runner entry to be, from --scenario.
+        #[arg(long, requires = "scenario")]
+        runner: Option<String>,
+        /// The worker group to poll, without --scenario.
+        #[arg(long, conflicts_with = "scenario", required_unless_present = "scenario")]
+        worker_group: Option<String>,
+        /// The runner's name, its hostname (default: the entry's, else dpsim-runner).
+        #[arg(long)]
+        name: Option<String>,
+        /// Seed of its retry jitter (default: the scenario's, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How long the endpoint may hold a PollForTask, e.g. 20s (default 90s, AWS's).
+        #[arg(long, value_parser = parse_bound)]
+        poll_hold: Option<u64>,
+        /// Sign calls with these credentials, as ACCESS_KEY:SECRET. Without it, the standard
+        /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, if set.
+        #[arg(long, env = "DPSIM_CREDENTIALS", hide_env_values = true)]
+        credentials: Option<Credentials>,
+        /// The signing region.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+    },
 }
 
 /// `--clock`.
@@ -379,17 +413,7 @@ fn main() -> ExitCode {
             tolerance,
             upstream_timeout,
         } => {
-            // The standard AWS environment variables, when no credentials were given.
-            let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-            let (upstream_credentials, upstream_session_token) = match upstream_credentials {
-                Some(c) => (Some(c), None),
-                None => match (from_env("AWS_ACCESS_KEY_ID"), from_env("AWS_SECRET_ACCESS_KEY")) {
-                    (Some(access_key_id), Some(secret_access_key)) => {
-                        (Some(Credentials { access_key_id, secret_access_key }), from_env("AWS_SESSION_TOKEN"))
-                    }
-                    _ => (None, None),
-                },
-            };
+            let (upstream_credentials, upstream_session_token) = or_environment(upstream_credentials);
             let options = dpsim::proxy::ProxyOptions {
                 addr,
                 upstream,
@@ -404,6 +428,18 @@ fn main() -> ExitCode {
                 upstream_timeout: std::time::Duration::from_millis(upstream_timeout),
             };
             run_server("proxy", proxy(options), |e| matches!(e, dpsim::proxy::ProxyError::Options(_)))
+        }
+        Command::Runner { endpoint, scenario, runner, worker_group, name, seed, poll_hold, credentials, region } => {
+            network_runner::run(network_runner::Args {
+                endpoint,
+                entry: scenario.zip(runner),
+                worker_group,
+                name,
+                seed,
+                poll_hold,
+                credentials: or_environment(credentials),
+                region,
+            })
         }
         Command::Serve {
             addr,
@@ -436,6 +472,21 @@ fn main() -> ExitCode {
             };
             run_server("serve", serve(options), |e| matches!(e, dpsim::serve::ServeError::Scenario(_)))
         }
+    }
+}
+
+/// Credentials given on the command line, else the standard AWS environment variables (with
+/// a session token, if set), as AWS tools take them.
+fn or_environment(given: Option<Credentials>) -> (Option<Credentials>, Option<String>) {
+    if given.is_some() {
+        return (given, None);
+    }
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (from_env("AWS_ACCESS_KEY_ID"), from_env("AWS_SECRET_ACCESS_KEY")) {
+        (Some(access_key_id), Some(secret_access_key)) => {
+            (Some(Credentials { access_key_id, secret_access_key }), from_env("AWS_SESSION_TOKEN"))
+        }
+        _ => (None, None),
     }
 }
 
@@ -495,7 +546,7 @@ async fn proxy(options: dpsim::proxy::ProxyOptions) -> Result<(), dpsim::proxy::
 }
 
 /// Ctrl-C, or SIGTERM on Unix.
-async fn stop_signal() {
+pub(crate) async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
