@@ -1,7 +1,9 @@
 //! The invariants catch a deliberately broken service, and stay quiet on a correct one.
 
 use dpsim::check::Invariant;
+use dpsim::protocol::Operation;
 use dpsim::scenario::{Scenario, load_file};
+use dpsim::trace::CallOutcome;
 use dpsim::{Report, Simulation, Trace};
 
 fn run(scenario: &Scenario) -> Report {
@@ -209,4 +211,38 @@ fn every_invariant_catches_its_broken_mode() {
             report.violations.iter().map(|v| v.invariant.name()).collect::<Vec<_>>().join(", ")
         );
     }
+}
+
+/// The happy path's trace with its acknowledgement moved to `offset_ms` from the ack deadline
+/// (and answered `canceled` as told), judged as a history recorded `tolerance_ms` apart from
+/// the service's clock: the history verdicts' messages.
+fn ack_moved_to_deadline(offset_ms: i64, canceled: bool, tolerance_ms: u64) -> Vec<String> {
+    let scenario = load_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/happy-path.json")))
+        .unwrap()
+        .with(["service.ack_timeout=2m"])
+        .unwrap();
+    let mut out = trace(&scenario);
+    let handed = out.calls.iter().find(|c| matches!(c.outcome, CallOutcome::Handout { .. })).unwrap().answered_at;
+    let ack = out.calls.iter_mut().find(|c| c.operation == Operation::ReportTaskProgress).unwrap();
+    let at = (handed + 120_000).checked_add_signed(offset_ms).unwrap();
+    (ack.at, ack.served_at, ack.answered_at) = (at, Some(at), at);
+    ack.outcome = CallOutcome::Report { canceled };
+    out.tolerance_ms = tolerance_ms;
+    let report = Report::new("test", &scenario, &out);
+    report.violations.iter().filter(|v| v.invariant == Invariant::History).map(|v| v.message.clone()).collect()
+}
+
+#[test]
+fn a_history_from_the_outside_is_judged_within_its_tolerance_of_a_deadline() {
+    // Accepted 300 ms after the deadline on the recorder's clock: late on an exact clock,
+    // possibly in time on the service's when the clocks may be a second apart.
+    let late = ack_moved_to_deadline(300, false, 0);
+    assert!(late.iter().any(|m| m.contains("canceled=false") && m.contains("ack deadline passed")), "{late:?}");
+    assert_eq!(ack_moved_to_deadline(300, false, 1_000), Vec::<String>::new());
+    assert!(!ack_moved_to_deadline(1_300, false, 1_000).is_empty(), "beyond the tolerance it is late");
+    // Refused 300 ms before the deadline: the service's clock may have passed it already.
+    let live = |m: &String| m.contains("canceled=true") && m.contains("the lease was live");
+    assert!(ack_moved_to_deadline(-300, true, 0).iter().any(live));
+    assert!(!ack_moved_to_deadline(-300, true, 1_000).iter().any(live));
+    assert!(ack_moved_to_deadline(-1_300, true, 1_000).iter().any(live), "beyond the tolerance it was live");
 }

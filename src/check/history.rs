@@ -118,7 +118,7 @@ impl<'a> Walk<'a> {
     fn new(input: &'a Input<'a>) -> Walk<'a> {
         Walk {
             input,
-            model: Model::new(input.numbers),
+            model: Model::new(input.numbers).with_grace(input.out.tolerance_ms),
             waiting: BTreeMap::new(),
             said_over: Vec::new(),
             out: Vec::new(),
@@ -311,6 +311,10 @@ impl<'a> Walk<'a> {
             self.flag(Invariant::History, at, i, runner, message);
         }
         self.handout_boundary(c, i);
+        if let Some(live) = self.model.insts[i].lease {
+            // On the outside's clock, a re-handout up to the tolerance before the deadline.
+            self.model.expire_within_grace(live);
+        }
         if !self.model.may_hand_out(i) {
             let why = self.model.why_not_ready(i);
             let message = format!("t{seq} was handed out, but {why}: a task is handed out only when ready");
@@ -395,6 +399,7 @@ impl<'a> Walk<'a> {
     /// polls left waiting beside a ready task.
     fn end_of_millisecond(&mut self, t: Millis) {
         for (seq, c) in std::mem::take(&mut self.said_over) {
+            self.model.expire_within_grace(seq);
             let Some(lease) = self.model.leases.get(&seq) else { continue };
             if lease.over.is_some() {
                 self.hits.hit(match c.operation {

@@ -219,6 +219,9 @@ pub struct Model {
     pub ready: BTreeMap<String, BTreeSet<usize>>,
     /// The model's clock.
     pub now: Millis,
+    /// How far a lease's deadline may lie from where the history puts it (a history recorded
+    /// from the outside, on another clock than the service's); 0 inside the simulation.
+    grace: Millis,
 }
 
 impl Model {
@@ -233,7 +236,17 @@ impl Model {
             timers: BTreeSet::new(),
             ready: BTreeMap::new(),
             now: 0,
+            grace: 0,
         }
+    }
+
+    /// A model for a history recorded on a clock up to `grace` apart from the service's: a
+    /// lease runs out only `grace` after its deadline (a report answered within it may have
+    /// been decided before the deadline), and [`Model::expire_within_grace`] ends it early
+    /// when an answer shows the service saw it run out up to `grace` before.
+    pub fn with_grace(mut self, grace: Millis) -> Model {
+        self.grace = grace;
+        self
     }
 
     /// The numbers the model's deadlines come from.
@@ -568,7 +581,7 @@ impl Model {
         let attempt = self.insts[i].attempts;
         let deadline = now.saturating_add(self.numbers.ack_ms);
         self.leases.insert(seq, Lease { inst: i, deadline, acked: false, over: None });
-        self.timers.insert((deadline, Timer::Lease(seq)));
+        self.timers.insert((deadline.saturating_add(self.grace), Timer::Lease(seq)));
         self.insts[i].last_lease = Some(seq);
         if let Some(old) = self.insts[i].lease.replace(seq) {
             self.end_lease(old, LeaseEnd::NewerLease);
@@ -585,7 +598,7 @@ impl Model {
         let progress = self.insts[lease.inst].rules.progress_ms;
         lease.acked = true;
         lease.deadline = now.saturating_add(progress);
-        self.timers.insert((lease.deadline, Timer::Lease(seq)));
+        self.timers.insert((lease.deadline.saturating_add(self.grace), Timer::Lease(seq)));
     }
 
     /// An accepted SetTaskStatus on a live lease.
@@ -613,9 +626,29 @@ impl Model {
 
     fn lease_deadline(&mut self, seq: u64, at: Millis) {
         let Some(lease) = self.leases.get(&seq) else { return };
-        if lease.over.is_some() || lease.deadline != at {
+        if lease.over.is_some() || lease.deadline.saturating_add(self.grace) != at {
             return;
         }
+        self.expire(seq);
+    }
+
+    /// Ends live lease `seq` by its deadline now, when the deadline is at most the grace
+    /// away: an answer that treats it as run out (a re-handout, `canceled: true`) was decided
+    /// on the service's clock, which may run ahead of the history's. False when it is not due.
+    pub fn expire_within_grace(&mut self, seq: u64) -> bool {
+        let due = self
+            .leases
+            .get(&seq)
+            .is_some_and(|l| self.grace > 0 && l.over.is_none() && l.deadline <= self.now.saturating_add(self.grace));
+        if due {
+            self.expire(seq);
+        }
+        due
+    }
+
+    /// Lease `seq` ran out: its instance waits for a runner again, or (acknowledged) fails.
+    fn expire(&mut self, seq: u64) {
+        let Some(lease) = self.leases.get(&seq) else { return };
         let (i, acked) = (lease.inst, lease.acked);
         self.end_lease(seq, if acked { LeaseEnd::ProgressDeadline } else { LeaseEnd::AckDeadline });
         if self.insts[i].lease == Some(seq) {

@@ -96,8 +96,11 @@ pub struct Trace {
     pub lost: Vec<(String, String, String)>,
     /// How far the recorded instants may lie from the service's own: 0 inside the service
     /// (the simulation, `serve`); a proxy's `--tolerance` for a history recorded from the
-    /// outside, where every call takes a little time on the wire. A poll answered within it
-    /// of a task becoming ready was not left waiting.
+    /// outside, where every call takes a little time on the wire. The history checker then
+    /// allows it around every lease deadline and readiness: a report accepted up to it after
+    /// the deadline, or refused (and a task handed out again) up to it before, may have been
+    /// decided on the service's side of the deadline; a poll answered within it of a task
+    /// becoming ready was not left waiting.
     pub tolerance_ms: Millis,
 }
 
