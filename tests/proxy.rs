@@ -43,7 +43,11 @@ fn start(args: &[&str]) -> Process {
 
 fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dpsim"));
-    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DPSIM_UPSTREAM_CREDENTIALS"] {
+    // Nothing from the machine's environment decides what a test does: it sets what it needs.
+    for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DPSIM_UPSTREAM_CREDENTIALS"]
+        .into_iter()
+        .chain(["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"])
+    {
         command.env_remove(var);
     }
     let mut child = command
@@ -594,4 +598,162 @@ async fn dpsims_runner_that_ignores_canceled_is_caught_behind_the_proxy_on_the_r
     assert!(zombie["side"].as_str().unwrap().starts_with("runner"), "{zombie}");
     let history = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "history").unwrap();
     assert_eq!(history["held"], true, "the service did nothing wrong: {report:#}");
+}
+
+/// A certificate authority of the test's own, and a certificate for `localhost` it signed
+/// (what a staging endpoint or a TLS-inspecting proxy presents): (ca.pem, leaf.pem, leaf.key).
+fn test_authority(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let run = |args: &[&str]| {
+        let made = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl (Debian's openssl)");
+        assert!(made.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&made.stderr));
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=dpsim-test-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "leaf.key", "-out", "leaf.csr"]);
+    std::fs::write(dir.join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext",
+        "-out",
+        "leaf.pem",
+    ]);
+    (dir.join("ca.pem"), dir.join("leaf.pem"), dir.join("leaf.key"))
+}
+
+/// A TLS endpoint in front of `backend` (host:port), as the real service's HTTPS endpoint
+/// stands in front of it: returns its port.
+async fn tls_front(cert: &std::path::Path, key: &std::path::Path, backend: String) -> u16 {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer> = CertificateDer::pem_file_iter(cert).unwrap().map(Result::unwrap).collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    #[allow(deprecated)] // ring, as the proxy uses it
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, backend) = (acceptor.clone(), backend.clone());
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(backend).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    port
+}
+
+/// An HTTP proxy that answers CONNECT with a tunnel to the named target, as a corporate
+/// proxy does; returns its URL and the request heads it received.
+async fn connect_proxy() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let heads = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                seen.lock().unwrap().push(head.clone());
+                let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (url, heads)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_https_upstream_is_reached_through_https_proxy_with_its_certificate_checked() {
+    let dir = std::env::temp_dir().join(format!("dpsim-proxy-via-{}", std::process::id()));
+    let (ca, cert, key) = test_authority(&dir);
+    let serve = start(&["serve", "--addr", "127.0.0.1:0", "--poll-hold-ms", "0"]);
+    let port = tls_front(&cert, &key, serve.url.trim_start_matches("http://").to_string()).await;
+    let (proxy_url, heads) = connect_proxy().await;
+    let via = proxy_url.replace("http://", "http://tunnel-user:tunnel-pass@");
+    let upstream = format!("https://localhost:{port}");
+    let args = ["proxy", "--upstream", &upstream, "--addr", "127.0.0.1:0", "--upstream-ca", ca.to_str().unwrap()];
+    let through = start_with(&args, &[("HTTPS_PROXY", &via), ("NO_PROXY", "")]);
+    let poll = json!({"workerGroup": "wg-1", "hostname": "r"});
+    let (status, answer) = call(&through.url, "PollForTask", poll.clone(), Duration::from_secs(20)).await.unwrap();
+    assert_eq!((status, &answer), (200, &json!({})), "serve's answer, through the tunnel and TLS");
+    let head = heads.lock().unwrap().first().cloned().expect("the call went through the HTTP proxy");
+    assert!(head.starts_with(&format!("CONNECT localhost:{port} HTTP/1.1\r\n")), "{head}");
+    assert!(head.contains("Basic dHVubmVsLXVzZXI6dHVubmVsLXBhc3M="), "the proxy URL's credentials: {head}");
+    // NO_PROXY covers the host: straight to the upstream, the HTTP proxy never asked.
+    let direct = start_with(&args, &[("HTTPS_PROXY", &via), ("NO_PROXY", "localhost")]);
+    let (status, _) = call(&direct.url, "PollForTask", poll.clone(), Duration::from_secs(20)).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(heads.lock().unwrap().len(), 1, "NO_PROXY honoured");
+    // Without the authority it trusts, the same certificate is refused through the tunnel.
+    let untrusted = start_with(&args[..5], &[("HTTPS_PROXY", &via)]);
+    let (status, answer) = call(&untrusted.url, "PollForTask", poll, Duration::from_secs(20)).await.unwrap();
+    assert_eq!(status, 502, "{answer}");
+    assert!(answer["message"].as_str().unwrap_or_default().to_lowercase().contains("certificate"), "{answer}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_upstream_proxy_or_authority_file_is_refused_at_start() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_dpsim")).args(args).output().unwrap();
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    let base = ["proxy", "--upstream", "https://localhost:1", "--addr", "127.0.0.1:0"];
+    let garbage = tempfile_path::TempFile::with("not a certificate");
+    let (code, err) = run(&[&base[..], &["--upstream-ca", garbage.path()]].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no PEM certificate"), "{err}");
+    let (code, err) = run(&[&base[..], &["--upstream-proxy", "socks5://127.0.0.1:1080"]].concat());
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("expected `direct` or http://host:port"), "{err}");
 }

@@ -18,8 +18,11 @@
 //! ```
 
 mod outside;
+mod route;
 mod routes;
 mod upstream;
+
+pub use route::UpstreamProxy;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -107,6 +110,12 @@ pub struct ProxyOptions {
     pub tolerance_ms: Millis,
     /// Longest wait for the upstream's answer (default 120 s: above AWS's 90-second poll).
     pub upstream_timeout: std::time::Duration,
+    /// The HTTP proxy the proxy's own calls to the upstream go through: by default the one
+    /// `HTTPS_PROXY` names for an https:// upstream (`NO_PROXY` honoured).
+    pub upstream_proxy: UpstreamProxy,
+    /// A PEM file of certificates to trust beside the Mozilla roots, for an upstream whose
+    /// certificate another authority signed (a staging endpoint, a TLS-inspecting proxy).
+    pub upstream_ca: Option<PathBuf>,
 }
 
 impl ProxyOptions {
@@ -125,6 +134,8 @@ impl ProxyOptions {
             out: None,
             tolerance_ms: DEFAULT_TOLERANCE_MS,
             upstream_timeout: upstream::UPSTREAM_TIMEOUT,
+            upstream_proxy: UpstreamProxy::FromEnvironment,
+            upstream_ca: None,
         }
     }
 }
@@ -155,6 +166,8 @@ pub(crate) struct Proxy {
     origin: Millis,
     upstream: String,
     tolerance_ms: Millis,
+    /// The HTTP proxy calls to the upstream go through, if any (no credentials in it).
+    through: Option<String>,
 }
 
 /// The region in an AWS endpoint's host (`datapipeline.eu-west-1.amazonaws.com`).
@@ -194,7 +207,10 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
         session_token: options.upstream_session_token.clone(),
         region,
     });
-    let backend = Upstream::new(options.upstream.clone(), signer, outside, options.upstream_timeout);
+    let (connector, through) =
+        route::connector(&options.upstream, &options.upstream_proxy, options.upstream_ca.as_deref())
+            .map_err(ProxyError::Options)?;
+    let backend = Upstream::new(options.upstream.clone(), connector, signer, outside, options.upstream_timeout);
     let clock: Arc<dyn crate::wire::Clock> = Arc::new(WallClock);
     let recorder = Recorder::bounded(clock, TRACE_LIMIT);
     let edge = EdgeCtx { host: backend, faults: FaultTable::new(0), recorder, origin };
@@ -205,6 +221,7 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
         origin,
         upstream: options.upstream.to_string(),
         tolerance_ms: options.tolerance_ms,
+        through,
     })
 }
 
@@ -369,6 +386,12 @@ impl Proxying {
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The HTTP proxy its calls to the upstream go through (`HTTPS_PROXY`, or
+    /// [`ProxyOptions::upstream_proxy`]), without credentials; None when it connects directly.
+    pub fn upstream_proxy(&self) -> Option<&str> {
+        self.proxy.through.as_deref()
     }
 
     /// Forwards until `shutdown` completes; then writes `log.txt`, `report.json` and

@@ -11,7 +11,6 @@ use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
@@ -23,6 +22,7 @@ use crate::wire::http::{MAX_BODY_BYTES, operation};
 use crate::wire::signing::Signer;
 
 use super::outside::Outside;
+use super::route::Connector;
 
 /// Longest wait for the upstream's answer: above AWS's 90-second long poll.
 pub(crate) const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(120);
@@ -37,29 +37,6 @@ pub(crate) enum Relayed {
     Failed { status: StatusCode, why: String },
     /// An error a message fault injected.
     Injected(ServiceError),
-}
-
-/// How the proxy connects: TLS with certificates checked against the Mozilla roots for
-/// https:// upstreams, plain TCP for http:// (the `tls` feature; without it, http:// only).
-#[cfg(feature = "tls")]
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-#[cfg(not(feature = "tls"))]
-type Connector = HttpConnector;
-
-fn connector() -> Connector {
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
-    #[cfg(feature = "tls")]
-    {
-        http.enforce_http(false);
-        hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http)
-    }
-    #[cfg(not(feature = "tls"))]
-    http
 }
 
 /// Whether this build can reach an upstream of this scheme.
@@ -79,8 +56,14 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     /// `base` is the upstream's URL; `signer` what to sign with, if anything.
-    pub(crate) fn new(base: Uri, signer: Option<Signer>, outside: Outside, timeout: Duration) -> Upstream {
-        let client = Client::builder(TokioExecutor::new()).build(connector());
+    pub(crate) fn new(
+        base: Uri,
+        connector: Connector,
+        signer: Option<Signer>,
+        outside: Outside,
+        timeout: Duration,
+    ) -> Upstream {
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Upstream { client, base, signer, outside, timeout }
     }
 

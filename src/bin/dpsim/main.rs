@@ -240,6 +240,14 @@ enum Command {
         /// Longest wait for the upstream's answer, e.g. 30s (default 120s: above AWS's 90 s poll).
         #[arg(long, value_parser = parse_bound, default_value = "120s")]
         upstream_timeout: u64,
+        /// Reach the upstream through this HTTP proxy (http://[user:password@]host:port, CONNECT),
+        /// or `direct`. Default: HTTPS_PROXY / ALL_PROXY for an https:// upstream, NO_PROXY honoured.
+        #[arg(long, value_parser = parse_upstream_proxy)]
+        upstream_proxy: Option<dpsim::proxy::UpstreamProxy>,
+        /// A PEM file of certificates to trust beside the Mozilla roots (a staging endpoint's
+        /// own authority, a TLS-inspecting proxy's).
+        #[arg(long)]
+        upstream_ca: Option<PathBuf>,
     },
     /// Run dpsim's own Task Runner against a real endpoint (dpsim serve, dpsim proxy), printing
     /// what it does and learns as JSON lines.
@@ -283,6 +291,18 @@ enum ClockArg {
     Wall,
     /// Still: time moves only through `/_dpsim/clock/advance`.
     Manual,
+}
+
+/// `--upstream-proxy`: `direct`, or an http:// proxy URL.
+fn parse_upstream_proxy(text: &str) -> Result<dpsim::proxy::UpstreamProxy, String> {
+    if text == "direct" {
+        return Ok(dpsim::proxy::UpstreamProxy::Direct);
+    }
+    let uri: http::Uri = text.parse().map_err(|_| "expected `direct` or http://host:port".to_string())?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err("expected `direct` or http://host:port (the proxy is asked to CONNECT)".into());
+    }
+    Ok(dpsim::proxy::UpstreamProxy::Via(uri))
 }
 
 /// `--zombie-bound`: a duration such as `30s` or `2m`.
@@ -412,6 +432,8 @@ fn main() -> ExitCode {
             out,
             tolerance,
             upstream_timeout,
+            upstream_proxy,
+            upstream_ca,
         } => {
             let (upstream_credentials, upstream_session_token) = or_environment(upstream_credentials);
             let options = dpsim::proxy::ProxyOptions {
@@ -426,6 +448,8 @@ fn main() -> ExitCode {
                 out,
                 tolerance_ms: tolerance,
                 upstream_timeout: std::time::Duration::from_millis(upstream_timeout),
+                upstream_proxy: upstream_proxy.unwrap_or_default(),
+                upstream_ca,
             };
             run_server("proxy", proxy(options), |e| matches!(e, dpsim::proxy::ProxyError::Options(_)))
         }
@@ -535,6 +559,9 @@ async fn proxy(options: dpsim::proxy::ProxyOptions) -> Result<(), dpsim::proxy::
     let upstream = options.upstream.to_string();
     let proxying = dpsim::proxy::bind(options).await?;
     println!("dpsim proxy listening on http://{} for {upstream}", proxying.local_addr());
+    if let Some(through) = proxying.upstream_proxy() {
+        eprintln!("dpsim proxy: reaching {upstream} through the HTTP proxy {through}");
+    }
     use std::io::Write;
     let _ = std::io::stdout().flush();
     proxying
