@@ -50,6 +50,9 @@ fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
     {
         command.env_remove(var);
     }
+    command.env_remove("AWS_PROFILE");
+    command.env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/dpsim-test/credentials");
+    command.env("AWS_CONFIG_FILE", "/nonexistent/dpsim-test/config");
     let mut child = command
         .envs(envs.iter().copied())
         .args(args)
@@ -113,10 +116,11 @@ fn pair(upstream_settings: &str, proxy_settings: &str) -> (Process, Process) {
     pair_holding(upstream_settings, proxy_settings, "0")
 }
 
-/// [`pair`], with the upstream holding an empty PollForTask `poll_hold_ms`.
-fn pair_holding(upstream_settings: &str, proxy_settings: &str, poll_hold_ms: &str) -> (Process, Process) {
+/// `serve` with --auth (the upstream's credentials) on the wall clock, holding an empty
+/// PollForTask `poll_hold_ms`.
+fn authed_serve(settings: &str, poll_hold_ms: &str) -> Process {
     let upstream = format!("{}:{}", UPSTREAM.0, UPSTREAM.1);
-    let serve = start(&[
+    start(&[
         "serve",
         "--addr",
         "127.0.0.1:0",
@@ -129,9 +133,14 @@ fn pair_holding(upstream_settings: &str, proxy_settings: &str, poll_hold_ms: &st
         "--admin-token",
         TOKEN,
         "--scenario",
-        upstream_settings,
-    ]);
-    let client = format!("{}:{}", CLIENT.0, CLIENT.1);
+        settings,
+    ])
+}
+
+/// [`pair`], with the upstream holding an empty PollForTask `poll_hold_ms`.
+fn pair_holding(upstream_settings: &str, proxy_settings: &str, poll_hold_ms: &str) -> (Process, Process) {
+    let serve = authed_serve(upstream_settings, poll_hold_ms);
+    let (client, upstream) = (format!("{}:{}", CLIENT.0, CLIENT.1), format!("{}:{}", UPSTREAM.0, UPSTREAM.1));
     let proxy = start(&[
         "proxy",
         "--upstream",
@@ -447,22 +456,7 @@ async fn a_cancel_posted_to_the_proxy_goes_upstream_as_real_calls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_proxy_signs_with_the_standard_aws_environment_variables() {
     let upstream_settings = settings(json!({}));
-    let upstream = format!("{}:{}", UPSTREAM.0, UPSTREAM.1);
-    let serve = start(&[
-        "serve",
-        "--addr",
-        "127.0.0.1:0",
-        "--seed",
-        "7",
-        "--poll-hold-ms",
-        "0",
-        "--auth",
-        &upstream,
-        "--admin-token",
-        TOKEN,
-        "--scenario",
-        upstream_settings.path(),
-    ]);
+    let serve = authed_serve(upstream_settings.path(), "0");
     let proxy = start_with(
         &["proxy", "--upstream", &serve.url, "--addr", "127.0.0.1:0"],
         &[("AWS_ACCESS_KEY_ID", UPSTREAM.0), ("AWS_SECRET_ACCESS_KEY", UPSTREAM.1)],
@@ -756,4 +750,121 @@ fn a_bad_upstream_proxy_or_authority_file_is_refused_at_start() {
     let (code, err) = run(&[&base[..], &["--upstream-proxy", "socks5://127.0.0.1:1080"]].concat());
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("expected `direct` or http://host:port"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_signs_with_a_shared_profile_as_aws_tools_do() {
+    let upstream_settings = settings(json!({}));
+    let serve = authed_serve(upstream_settings.path(), "0");
+    let credentials = tempfile_path::TempFile::with(&format!(
+        "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong\n\n\
+         [staging]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        UPSTREAM.0, UPSTREAM.1
+    ));
+    let config = tempfile_path::TempFile::with("[profile staging]\nregion = us-east-1\n");
+    let files = [("AWS_SHARED_CREDENTIALS_FILE", credentials.path()), ("AWS_CONFIG_FILE", config.path())];
+    let args = ["proxy", "--upstream", &serve.url, "--addr", "127.0.0.1:0"];
+    let staging = start_with(&args, &[&files[..], &[("AWS_PROFILE", "staging")]].concat());
+    let task = handed_out(&staging.url, "runner-a").await;
+    assert!(!task.is_empty(), "signed with profile staging's keys, the upstream answered");
+    let default = start_with(&args, &files);
+    let poll = json!({"workerGroup": "wg-1", "hostname": "r"});
+    let (status, answer) = call(&default.url, "PollForTask", poll, Duration::from_secs(10)).await.unwrap();
+    assert_eq!((status, answer["__type"].as_str()), (400, Some("UnrecognizedClientException")), "{answer}");
+    // A profile that cannot give credentials stops the proxy at start, saying which.
+    let broken = tempfile_path::TempFile::with("[default]\naws_access_key_id = AKIDHALF\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_dpsim"))
+        .args(args)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_SHARED_CREDENTIALS_FILE", broken.path())
+        .env("AWS_CONFIG_FILE", "/nonexistent/dpsim-test/config")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("upstream credentials: the shared AWS profile \"default\""), "{err}");
+}
+
+/// A server that answers every request `{}` and keeps the requests it received, as text.
+fn capturing_upstream() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::Read;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = requests.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut text = Vec::new();
+            let mut buf = [0u8; 4096];
+            // The head, then as many body bytes as it announces.
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                text.extend_from_slice(&buf[..n]);
+                let head_end = text.windows(4).position(|w| w == b"\r\n\r\n");
+                let head = String::from_utf8_lossy(&text).to_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)));
+                if head_end.is_some_and(|end| text.len() >= end + 4 + length.unwrap_or(0)) {
+                    break;
+                }
+            }
+            kept.lock().unwrap().push(String::from_utf8_lossy(&text).to_string());
+            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: 2\r\n\r\n{}";
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    (url, requests)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn temporary_credentials_sign_with_their_session_token() {
+    let (upstream, requests) = capturing_upstream();
+    let token = "FwoGZXIvYXdzEXAMPLE-session-token";
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "ASIATEMPORARY"),
+        ("AWS_SECRET_ACCESS_KEY", "temporary-secret"),
+        ("AWS_SESSION_TOKEN", token),
+    ];
+    let proxy = start_with(&["proxy", "--upstream", &upstream, "--addr", "127.0.0.1:0"], &env);
+    let poll = json!({"workerGroup": "wg-1", "hostname": "r"});
+    let (status, _) = call(&proxy.url, "PollForTask", poll.clone(), Duration::from_secs(10)).await.unwrap();
+    assert_eq!(status, 200);
+    let request = requests.lock().unwrap().first().cloned().unwrap();
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()))
+            .unwrap_or_else(|| panic!("no {name} in {head}"))
+    };
+    assert_eq!(header("x-amz-security-token"), token);
+    let authorization = header("authorization");
+    assert!(authorization.starts_with("AWS4-HMAC-SHA256 Credential=ASIATEMPORARY/"), "{authorization}");
+    assert!(authorization.contains("x-amz-security-token"), "the token is signed: {authorization}");
+    // The signature is the one AWS's own signer gives the same request with the same token.
+    let date = time::PrimitiveDateTime::parse(
+        header("x-amz-date"),
+        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
+    )
+    .unwrap()
+    .assume_utc();
+    let identity = AwsCredentials::new("ASIATEMPORARY", "temporary-secret", Some(token.into()), None, "test").into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("datapipeline")
+        .time(date.into())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let signed: Vec<(&str, &str)> =
+        ["host", "content-type", "x-amz-target"].iter().map(|name| (*name, header(name))).collect();
+    let uri = format!("{upstream}/");
+    let signable =
+        SignableRequest::new("POST", &uri, signed.into_iter(), SignableBody::Bytes(body.as_bytes())).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    let expected = instructions.headers().find(|(n, _)| n.eq_ignore_ascii_case("authorization")).unwrap().1;
+    assert_eq!(authorization, expected);
 }

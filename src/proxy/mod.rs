@@ -17,6 +17,7 @@
 //! # }
 //! ```
 
+mod credentials;
 mod outside;
 mod route;
 mod routes;
@@ -40,6 +41,7 @@ use crate::time::Millis;
 use crate::trace::{Recorder, Trace};
 use crate::wire::sigv4::Credentials;
 
+use credentials::UpstreamSigning;
 use outside::{Outside, Rules};
 use upstream::{Upstream, wall_ms};
 
@@ -92,6 +94,11 @@ pub struct ProxyOptions {
     pub upstream_credentials: Option<Credentials>,
     /// A session token to sign with beside `upstream_credentials` (temporary credentials).
     pub upstream_session_token: Option<String>,
+    /// A credentials provider to sign forwarded calls with instead of `upstream_credentials`:
+    /// what the AWS SDK's providers resolve (profiles, SSO, assume-role, instance roles), as
+    /// `aws_config` builds them. Asked at the first call and again only when its answer is
+    /// five minutes from expiring.
+    pub upstream_credentials_provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     /// The signing region (default: read from the upstream's host, else `us-east-1`).
     pub region: Option<String>,
     /// Credentials clients must sign with (`--auth`), as `serve` checks them; they also open
@@ -127,6 +134,7 @@ impl ProxyOptions {
             upstream,
             upstream_credentials: None,
             upstream_session_token: None,
+            upstream_credentials_provider: None,
             region: None,
             auth: None,
             admin_token: None,
@@ -177,6 +185,12 @@ fn region_of(upstream: &Uri) -> Option<String> {
     (parts.next() == Some("datapipeline")).then(|| parts.next().map(str::to_string)).flatten()
 }
 
+/// The region forwarded calls are signed for: [`ProxyOptions::region`], else the one in the
+/// upstream's host (`datapipeline.eu-west-1.amazonaws.com`), else `us-east-1`.
+pub fn signing_region(options: &ProxyOptions) -> String {
+    options.region.clone().or_else(|| region_of(&options.upstream)).unwrap_or_else(|| "us-east-1".into())
+}
+
 fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
     if !upstream::scheme_supported(options.upstream.scheme_str()) || options.upstream.authority().is_none() {
         let schemes = if cfg!(feature = "tls") {
@@ -201,16 +215,18 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
     };
     let origin = wall_ms();
     let outside = Outside::new(rules);
-    let region = options.region.clone().or_else(|| region_of(&options.upstream)).unwrap_or_else(|| "us-east-1".into());
-    let signer = options.upstream_credentials.clone().map(|c| crate::wire::signing::Signer {
-        credentials: c,
-        session_token: options.upstream_session_token.clone(),
-        region,
-    });
+    let region = signing_region(options);
+    let signing = match (&options.upstream_credentials_provider, &options.upstream_credentials) {
+        (Some(provider), _) => Some(UpstreamSigning::new(provider.clone(), region)),
+        (None, Some(keys)) => {
+            Some(UpstreamSigning::fixed(keys.clone(), options.upstream_session_token.clone(), region))
+        }
+        (None, None) => None,
+    };
     let (connector, through) =
         route::connector(&options.upstream, &options.upstream_proxy, options.upstream_ca.as_deref())
             .map_err(ProxyError::Options)?;
-    let backend = Upstream::new(options.upstream.clone(), connector, signer, outside, options.upstream_timeout);
+    let backend = Upstream::new(options.upstream.clone(), connector, signing, outside, options.upstream_timeout);
     let clock: Arc<dyn crate::wire::Clock> = Arc::new(WallClock);
     let recorder = Recorder::bounded(clock, TRACE_LIMIT);
     let edge = EdgeCtx { host: backend, faults: FaultTable::new(0), recorder, origin };

@@ -4,6 +4,7 @@
 //! the proxy signs for the upstream itself when it has credentials. The answer goes back as it
 //! came. Bounded in size and time as `serve` bounds its requests.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::request::Parts;
@@ -21,6 +22,7 @@ use crate::trace::CallOutcome;
 use crate::wire::http::{MAX_BODY_BYTES, operation};
 use crate::wire::signing::Signer;
 
+use super::credentials::UpstreamSigning;
 use super::outside::Outside;
 use super::route::Connector;
 
@@ -49,7 +51,7 @@ pub(crate) fn scheme_supported(scheme: Option<&str>) -> bool {
 pub(crate) struct Upstream {
     client: Client<Connector, Full<Bytes>>,
     base: Uri,
-    signer: Option<Signer>,
+    signing: Option<Arc<UpstreamSigning>>,
     pub(crate) outside: Outside,
     timeout: Duration,
 }
@@ -59,12 +61,12 @@ impl Upstream {
     pub(crate) fn new(
         base: Uri,
         connector: Connector,
-        signer: Option<Signer>,
+        signing: Option<UpstreamSigning>,
         outside: Outside,
         timeout: Duration,
     ) -> Upstream {
         let client = Client::builder(TokioExecutor::new()).build(connector);
-        Upstream { client, base, signer, outside, timeout }
+        Upstream { client, base, signing: signing.map(Arc::new), outside, timeout }
     }
 
     fn target(&self, parts: &Parts) -> Result<Uri, String> {
@@ -82,11 +84,16 @@ impl Upstream {
 
     /// The forwarded request: the client's headers but those re-signing changes, signed for
     /// the upstream when the proxy has credentials.
-    fn request(&self, parts: &Parts, body: &Bytes) -> Result<http::Request<Full<Bytes>>, String> {
+    fn request(
+        &self,
+        parts: &Parts,
+        body: &Bytes,
+        signer: Option<&Signer>,
+    ) -> Result<http::Request<Full<Bytes>>, String> {
         let uri = self.target(parts)?;
         let mut headers = HeaderMap::new();
         for (name, value) in &parts.headers {
-            let resigned = self.signer.is_some()
+            let resigned = signer.is_some()
                 && [header::AUTHORIZATION.as_str(), "x-amz-date", "x-amz-security-token", "x-amz-content-sha256"]
                     .contains(&name.as_str());
             let hop = [header::HOST, header::CONNECTION, header::TRANSFER_ENCODING, header::CONTENT_LENGTH]
@@ -98,7 +105,7 @@ impl Upstream {
         }
         let authority = uri.authority().map(|a| a.as_str().to_string()).unwrap_or_default();
         headers.insert(header::HOST, HeaderValue::from_str(&authority).map_err(|e| e.to_string())?);
-        if let Some(signer) = &self.signer {
+        if let Some(signer) = signer {
             signer.sign(&parts.method, &uri, &mut headers, body)?;
         }
         let mut request = http::Request::builder().method(parts.method.clone()).uri(uri);
@@ -110,7 +117,14 @@ impl Upstream {
 
     async fn forward(&self, parts: &Parts, body: &Bytes) -> Relayed {
         let op = operation(parts).ok();
-        let request = match self.request(parts, body) {
+        let signer = match &self.signing {
+            None => None,
+            Some(signing) => match signing.signer().await {
+                Ok(signer) => Some(signer),
+                Err(why) => return Relayed::Failed { status: StatusCode::BAD_GATEWAY, why },
+            },
+        };
+        let request = match self.request(parts, body, signer.as_ref()) {
             Ok(r) => r,
             Err(why) => {
                 return Relayed::Failed { status: StatusCode::BAD_GATEWAY, why: format!("cannot forward: {why}") };
@@ -159,7 +173,7 @@ impl Upstream {
 
 /// An error with its causes (`client error (Connect): invalid peer certificate: UnknownIssuer`):
 /// the outermost alone rarely says what went wrong.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut words = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -14,6 +14,7 @@ mod merge;
 mod network_runner;
 mod run;
 mod sim_time;
+mod upstream_credentials;
 mod verify;
 
 use crate::run::{self as cli_run, Format};
@@ -213,9 +214,14 @@ enum Command {
         addr: SocketAddr,
         /// Sign forwarded calls with these credentials, as ACCESS_KEY:SECRET (a client's own
         /// signature covers the proxy's host, so it cannot be forwarded as it is). Without it,
-        /// the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, if set.
+        /// the standard AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else
+        /// the shared profile (AWS_PROFILE or default: keys, assume-role, SSO, credential_process).
         #[arg(long, env = "DPSIM_UPSTREAM_CREDENTIALS", hide_env_values = true)]
         upstream_credentials: Option<Credentials>,
+        /// Take credentials from the AWS SDK's whole default chain instead (environment,
+        /// profile, web identity, container and instance roles), as code on EC2 or ECS does.
+        #[arg(long, conflicts_with = "upstream_credentials")]
+        upstream_credential_chain: bool,
         /// The signing region (default: from the upstream's host, else us-east-1).
         #[arg(long)]
         region: Option<String>,
@@ -425,6 +431,7 @@ fn main() -> ExitCode {
             upstream,
             addr,
             upstream_credentials,
+            upstream_credential_chain,
             region,
             auth,
             admin_token,
@@ -435,12 +442,12 @@ fn main() -> ExitCode {
             upstream_proxy,
             upstream_ca,
         } => {
-            let (upstream_credentials, upstream_session_token) = or_environment(upstream_credentials);
             let options = dpsim::proxy::ProxyOptions {
                 addr,
                 upstream,
-                upstream_credentials,
-                upstream_session_token,
+                upstream_credentials: None,
+                upstream_session_token: None,
+                upstream_credentials_provider: None,
                 region,
                 auth,
                 admin_token,
@@ -451,7 +458,8 @@ fn main() -> ExitCode {
                 upstream_proxy: upstream_proxy.unwrap_or_default(),
                 upstream_ca,
             };
-            run_server("proxy", proxy(options), |e| matches!(e, dpsim::proxy::ProxyError::Options(_)))
+            let credentials = (upstream_credentials, upstream_credential_chain);
+            run_server("proxy", proxy(options, credentials), |e| matches!(e, dpsim::proxy::ProxyError::Options(_)))
         }
         Command::Runner { endpoint, scenario, runner, worker_group, name, seed, poll_hold, credentials, region } => {
             network_runner::run(network_runner::Args {
@@ -555,10 +563,25 @@ fn run_server<E: std::fmt::Display>(
 
 /// `dpsim proxy`: binds, prints the address on the first line of stdout, and forwards until
 /// Ctrl-C or SIGTERM, writing `--out` either way.
-async fn proxy(options: dpsim::proxy::ProxyOptions) -> Result<(), dpsim::proxy::ProxyError> {
+async fn proxy(
+    mut options: dpsim::proxy::ProxyOptions,
+    (given, chain): (Option<Credentials>, bool),
+) -> Result<(), dpsim::proxy::ProxyError> {
     let upstream = options.upstream.to_string();
+    let region = dpsim::proxy::signing_region(&options);
+    let resolved = upstream_credentials::resolve(given, chain, &region)
+        .await
+        .map_err(|e| dpsim::proxy::ProxyError::Options(format!("upstream credentials: {e}")))?;
+    let signing = resolved.map(|(provider, source)| {
+        options.upstream_credentials_provider = Some(provider);
+        source
+    });
     let proxying = dpsim::proxy::bind(options).await?;
     println!("dpsim proxy listening on http://{} for {upstream}", proxying.local_addr());
+    match signing {
+        Some(source) => eprintln!("dpsim proxy: signing for the upstream ({region}) with credentials from {source}"),
+        None => eprintln!("dpsim proxy: no upstream credentials configured; calls go upstream unsigned"),
+    }
     if let Some(through) = proxying.upstream_proxy() {
         eprintln!("dpsim proxy: reaching {upstream} through the HTTP proxy {through}");
     }
