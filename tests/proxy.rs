@@ -868,3 +868,36 @@ async fn temporary_credentials_sign_with_their_session_token() {
     let expected = instructions.headers().find(|(n, _)| n.eq_ignore_ascii_case("authorization")).unwrap().1;
     assert_eq!(authorization, expected);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pipelines_report_progress_timeout_sets_the_proxys_deadlines() {
+    // The settings say 3 s between reports; the pipeline's definition says 10 minutes.
+    let upstream_settings = settings(json!({}));
+    let (_serve, proxy) = pair(upstream_settings.path(), upstream_settings.path());
+    let t = Duration::from_secs(10);
+    let (_, created) =
+        call(&proxy.url, "CreatePipeline", json!({"name": "slow", "uniqueId": "slow"}), t).await.unwrap();
+    let id = created["pipelineId"].as_str().unwrap().to_string();
+    let mut objects: Value = serde_json::from_str(DEFINITION).unwrap();
+    objects[0]["fields"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": "reportProgressTimeout", "stringValue": "10 minutes"}));
+    call(&proxy.url, "PutPipelineDefinition", json!({"pipelineId": id, "pipelineObjects": objects}), t).await.unwrap();
+    call(&proxy.url, "ActivatePipeline", json!({"pipelineId": id}), t).await.unwrap();
+    let (_, polled) =
+        call(&proxy.url, "PollForTask", json!({"workerGroup": "wg-1", "hostname": "runner-a"}), t).await.unwrap();
+    let task = polled["taskObject"]["taskId"].as_str().unwrap().to_string();
+    let (_, acked) = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
+    assert_eq!(acked, json!({"canceled": false}));
+    tokio::time::sleep(Duration::from_millis(3_500)).await; // past the settings' 3 s, well within 10 minutes
+    let (_, renewed) = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
+    assert_eq!(renewed, json!({"canceled": false}), "the upstream holds the definition's deadline");
+    let log = admin(&proxy.url, "GET", "/_dpsim/log", None).await;
+    let log = log.as_str().unwrap();
+    let acknowledged = log.lines().find(|l| l.contains("acknowledged")).unwrap_or_else(|| panic!("{log}"));
+    assert!(acknowledged.contains("next report by +00:10:0"), "the inherited reportProgressTimeout: {log}");
+    assert!(!log.contains("expired"), "{log}");
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    assert_eq!(report["passed"], true, "{report:#}");
+}

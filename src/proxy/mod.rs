@@ -207,12 +207,7 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
         Some(path) => crate::scenario::load_file(path).map_err(|e| ProxyError::Options(format!("--settings: {e}")))?,
         None => crate::serve::empty_scenario(),
     };
-    let settings = crate::scenario::settings(&scenario, 0);
-    let rules = Rules {
-        ack_ms: settings.ack_timeout_ms,
-        progress_ms: settings.progress_timeout_ms,
-        tolerance_ms: options.tolerance_ms,
-    };
+    let rules = Rules { numbers: crate::check::rules::Numbers::of(&scenario), tolerance_ms: options.tolerance_ms };
     let origin = wall_ms();
     let outside = Outside::new(rules);
     let region = signing_region(options);

@@ -20,21 +20,21 @@ use http::request::Parts;
 use hyper::body::Bytes;
 use serde_json::Value;
 
+use crate::check::rules::{Numbers, activities};
 use crate::faults::backend::TaskView;
 use crate::journal::{Deadline, Event, EventKind};
+use crate::protocol::shapes::PipelineObject;
 use crate::protocol::{ErrorCode, Operation};
 use crate::time::Millis;
 use crate::trace::{CallOutcome, InstanceSummary};
 use crate::wire::http::operation;
 
-/// The deadlines the proxy holds leases to (from `--settings`, else AWS's defaults), and how
-/// far apart its instants and the service's may be.
+/// The deadlines the proxy holds leases to (the history checker's own numbers: from
+/// `--settings`, else AWS's defaults; a pipeline's `reportProgressTimeout` from its
+/// definition), and how far apart its instants and the service's may be.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Rules {
-    /// How long after a handout the acknowledgement is due.
-    pub ack_ms: Millis,
-    /// How long after an accepted report the next one is due.
-    pub progress_ms: Millis,
+    pub numbers: Numbers,
     /// `--tolerance`.
     pub tolerance_ms: Millis,
 }
@@ -73,6 +73,17 @@ struct Model {
     instances: BTreeMap<(String, String), InstanceSummary>,
     /// Pipelines created through the proxy, as (id, name), for control-plane events by name.
     pipelines: Vec<(String, String)>,
+    /// The longest gap between reports of each pipeline's activities, from the definitions
+    /// put through the proxy (`reportProgressTimeout`, inherited as the checker resolves it).
+    progress_ms: BTreeMap<(String, String), Millis>,
+}
+
+impl Model {
+    /// How long after an accepted report of `lease` the next one is due.
+    fn progress_ms(&self, lease: &Lease, rules: &Rules) -> Millis {
+        let key = (lease.pipeline_id.clone(), lease.component.clone());
+        self.progress_ms.get(&key).copied().unwrap_or(rules.numbers.progress_ms)
+    }
 }
 
 /// The shared model.
@@ -183,6 +194,17 @@ impl Outside {
                     m.pipelines.push((id.to_string(), name));
                 }
             }
+            (Operation::PutPipelineDefinition, CallOutcome::Accepted) => {
+                let Some(pipeline) = asked("pipelineId") else { return };
+                let Ok(objects) = serde_json::from_value::<Vec<PipelineObject>>(request["pipelineObjects"].clone())
+                else {
+                    return;
+                };
+                m.progress_ms.retain(|(p, _), _| *p != pipeline);
+                for (component, activity) in activities(&objects, &rules.numbers) {
+                    m.progress_ms.insert((pipeline.clone(), component), activity.progress_ms);
+                }
+            }
             (Operation::DeletePipeline, CallOutcome::Accepted) => {
                 let id = asked("pipelineId");
                 m.pipelines.retain(|(known, _)| Some(known) != id.as_ref());
@@ -205,7 +227,7 @@ impl Outside {
                     instance_id: instance_of(attempt_id),
                     component: component_of(attempt_id),
                     attempt_id: attempt_id.clone(),
-                    ack_deadline: now.saturating_add(rules.ack_ms),
+                    ack_deadline: now.saturating_add(rules.numbers.ack_ms),
                     progress_deadline: None,
                     ended: false,
                 };
@@ -248,7 +270,7 @@ impl Outside {
                     let kind = EventKind::StaleCall { operation: op, answer: "canceled=true".into() };
                     m.record(now, &lease, kind, "");
                 } else if !lease.ended {
-                    let progress_deadline = now.saturating_add(rules.progress_ms);
+                    let progress_deadline = now.saturating_add(m.progress_ms(&lease, &rules));
                     let kind = if lease.progress_deadline.is_none() {
                         EventKind::Acknowledged { progress_deadline }
                     } else {
