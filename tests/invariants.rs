@@ -213,23 +213,33 @@ fn every_invariant_catches_its_broken_mode() {
     }
 }
 
-/// The happy path's trace with its acknowledgement moved to `offset_ms` from the ack deadline
-/// (and answered `canceled` as told), judged as a history recorded `tolerance_ms` apart from
-/// the service's clock: the history verdicts' messages.
-fn ack_moved_to_deadline(offset_ms: i64, canceled: bool, tolerance_ms: u64) -> Vec<String> {
-    let scenario = load_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/happy-path.json")))
-        .unwrap()
-        .with(["service.ack_timeout=2m"])
-        .unwrap();
+/// The happy path (with `extra` fields on its activity), its `nth` progress report moved to
+/// `offset_ms` from `deadline_ms` after the handout and answered `canceled` as told, judged as
+/// a history recorded `tolerance_ms` apart from the service's clock: the history verdicts.
+fn report_moved(
+    extra: &str,
+    nth: usize,
+    deadline_ms: u64,
+    offset_ms: i64,
+    canceled: bool,
+    tolerance_ms: u64,
+) -> Vec<String> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/happy-path.json")).unwrap();
+    let text = text.replace(r#""myWorkTime": "12 minutes""#, &format!(r#""myWorkTime": "12 minutes"{extra}"#));
+    let scenario = dpsim::scenario::parse(&text).unwrap().with(["service.ack_timeout=2m"]).unwrap();
     let mut out = trace(&scenario);
     let handed = out.calls.iter().find(|c| matches!(c.outcome, CallOutcome::Handout { .. })).unwrap().answered_at;
-    let ack = out.calls.iter_mut().find(|c| c.operation == Operation::ReportTaskProgress).unwrap();
-    let at = (handed + 120_000).checked_add_signed(offset_ms).unwrap();
-    (ack.at, ack.served_at, ack.answered_at) = (at, Some(at), at);
-    ack.outcome = CallOutcome::Report { canceled };
+    let report = out.calls.iter_mut().filter(|c| c.operation == Operation::ReportTaskProgress).nth(nth).unwrap();
+    let at = (handed + deadline_ms).checked_add_signed(offset_ms).unwrap();
+    (report.at, report.served_at, report.answered_at) = (at, Some(at), at);
+    report.outcome = CallOutcome::Report { canceled };
     out.tolerance_ms = tolerance_ms;
     let report = Report::new("test", &scenario, &out);
     report.violations.iter().filter(|v| v.invariant == Invariant::History).map(|v| v.message.clone()).collect()
+}
+
+fn ack_moved_to_deadline(offset_ms: i64, canceled: bool, tolerance_ms: u64) -> Vec<String> {
+    report_moved("", 0, 120_000, offset_ms, canceled, tolerance_ms)
 }
 
 #[test]
@@ -245,4 +255,18 @@ fn a_history_from_the_outside_is_judged_within_its_tolerance_of_a_deadline() {
     assert!(ack_moved_to_deadline(-300, true, 0).iter().any(live));
     assert!(!ack_moved_to_deadline(-300, true, 1_000).iter().any(live));
     assert!(ack_moved_to_deadline(-1_300, true, 1_000).iter().any(live), "beyond the tolerance it was live");
+}
+
+#[test]
+fn an_attempt_timeout_is_judged_within_the_tolerance_too() {
+    // attemptTimeout 4 minutes from the handout; the report after it is moved to its edge.
+    let timed = |offset_ms, canceled, tolerance_ms| {
+        report_moved(r#", "attemptTimeout": "4 minutes""#, 1, 240_000, offset_ms, canceled, tolerance_ms)
+    };
+    let late = timed(300, false, 0);
+    assert!(late.iter().any(|m| m.contains("canceled=false") && m.contains("attemptTimeout")), "{late:?}");
+    assert!(!timed(300, false, 1_000).iter().any(|m| m.contains("canceled=false")), "{:?}", timed(300, false, 1_000));
+    let live = |m: &String| m.contains("canceled=true") && m.contains("the lease was live");
+    assert!(timed(-300, true, 0).iter().any(live), "{:?}", timed(-300, true, 0));
+    assert!(!timed(-300, true, 1_000).iter().any(live), "{:?}", timed(-300, true, 1_000));
 }

@@ -115,6 +115,8 @@ pub struct Inst {
     pub created: Millis,
     /// Bumped whenever an attempt ends, so a stale attempt timer is ignored.
     attempt_gen: u64,
+    /// When the open attempt's `attemptTimeout` runs out, if it has one.
+    attempt_deadline: Option<Millis>,
     /// Its live lease.
     pub lease: Option<u64>,
     /// Its latest lease, live or not.
@@ -241,7 +243,7 @@ impl Model {
     }
 
     /// A model for a history recorded on a clock up to `grace` apart from the service's: a
-    /// lease runs out only `grace` after its deadline (a report answered within it may have
+    /// lease (and an attempt's `attemptTimeout`) runs out only `grace` after its deadline (a report answered within it may have
     /// been decided before the deadline), and [`Model::expire_within_grace`] ends it early
     /// when an answer shows the service saw it run out up to `grace` before.
     pub fn with_grace(mut self, grace: Millis) -> Model {
@@ -372,6 +374,7 @@ impl Model {
             started: false,
             created: self.now,
             attempt_gen: 0,
+            attempt_deadline: None,
             lease: None,
             last_lease: None,
             ready_since: None,
@@ -574,8 +577,9 @@ impl Model {
             inst.attempts += 1;
             inst.attempt_open = true;
             inst.attempt_gen += 1;
-            if let Some(limit) = inst.rules.attempt_timeout_ms {
-                self.timers.insert((now.saturating_add(limit), Timer::Attempt(i, inst.attempt_gen)));
+            inst.attempt_deadline = inst.rules.attempt_timeout_ms.map(|limit| now.saturating_add(limit));
+            if let Some(deadline) = inst.attempt_deadline {
+                self.timers.insert((deadline.saturating_add(self.grace), Timer::Attempt(i, inst.attempt_gen)));
             }
         }
         let attempt = self.insts[i].attempts;
@@ -636,14 +640,22 @@ impl Model {
     /// away: an answer that treats it as run out (a re-handout, `canceled: true`) was decided
     /// on the service's clock, which may run ahead of the history's. False when it is not due.
     pub fn expire_within_grace(&mut self, seq: u64) -> bool {
-        let due = self
-            .leases
-            .get(&seq)
-            .is_some_and(|l| self.grace > 0 && l.over.is_none() && l.deadline <= self.now.saturating_add(self.grace));
-        if due {
-            self.expire(seq);
+        let Some(lease) = self.leases.get(&seq).filter(|l| self.grace > 0 && l.over.is_none()) else {
+            return false;
+        };
+        let horizon = self.now.saturating_add(self.grace);
+        let inst = &self.insts[lease.inst];
+        // The attempt's attemptTimeout ends the lease as its own deadline does.
+        if inst.lease == Some(seq) && inst.attempt_open && inst.attempt_deadline.is_some_and(|d| d <= horizon) {
+            let (i, generation) = (lease.inst, inst.attempt_gen);
+            self.attempt_deadline(i, generation);
+            return true;
         }
-        due
+        if lease.deadline <= horizon {
+            self.expire(seq);
+            return true;
+        }
+        false
     }
 
     /// Lease `seq` ran out: its instance waits for a runner again, or (acknowledged) fails.
