@@ -24,10 +24,32 @@ const UPSTREAM: (&str, &str) = ("AKIDUPSTREAM", "upstream-secret");
 const CLIENT: (&str, &str) = ("AKIDCLIENT", "client-secret");
 const TOKEN: &str = "proxy-admin-token";
 
-/// A child process killed on drop, with the URL its first line announced.
+/// A child process killed on drop, with the URL its first line announced and what it has
+/// written on stderr (its log) so far.
 struct Process {
     child: Child,
     url: String,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Process {
+    /// Its stderr so far.
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// Keeps what `child` writes on stderr, passing it on to the test's own.
+fn keep_stderr(child: &mut Child) -> std::sync::Arc<std::sync::Mutex<String>> {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (stderr, kept) = (child.stderr.take().unwrap(), log.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            kept.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    log
 }
 
 impl Drop for Process {
@@ -58,14 +80,15 @@ fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start dpsim");
+    let log = keep_stderr(&mut child);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url =
         line.split_whitespace().find(|w| w.starts_with("http://")).unwrap_or_else(|| panic!("{line}")).to_string();
-    Process { child, url }
+    Process { child, url, log }
 }
 
 fn settings(extra: Value) -> tempfile_path::TempFile {
@@ -359,10 +382,14 @@ async fn bad_upstreams_and_bad_clients_get_clear_errors_and_the_proxy_keeps_serv
     let (status, answer) = call(&hangs.url, "PollForTask", poll.clone(), t).await.unwrap();
     assert_eq!(status, 504, "{answer}");
     assert!(answer["message"].as_str().unwrap().contains("did not answer within"), "{answer}");
-    // Each proxy still serves its admin routes, and logs what went wrong.
-    for p in [&unreachable, &garbage, &hangs] {
+    // Each proxy still serves its admin routes, and its log (stderr) says what went wrong.
+    for (p, said) in
+        [(&unreachable, "could not be reached"), (&garbage, "gave no readable HTTP answer"), (&hangs, "did not answer")]
+    {
         let report = admin(&p.url, "GET", "/_dpsim/report", None).await;
         assert_eq!(report["passed"], true, "{report}");
+        let log = p.log();
+        assert!(log.contains("PollForTask: the upstream") && log.contains(said), "{log}");
     }
     // Garbage from a client reaches the upstream unchanged, and so does its answer.
     let upstream_settings = settings(json!({}));
@@ -370,6 +397,15 @@ async fn bad_upstreams_and_bad_clients_get_clear_errors_and_the_proxy_keeps_serv
     let (status, answer) = call(&proxy.url, "PollForTask", json!("not an object"), t).await.unwrap();
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["__type"], "SerializationException", "the service's own error: {answer}");
+    // An operation dpsim does not know goes upstream unchanged, its answer back, and the log says so.
+    let (status, answer) = call(&proxy.url, "GetAccountLimits", json!({}), t).await.unwrap();
+    assert_eq!(
+        (status, answer["__type"].as_str()),
+        (400, Some("UnknownOperationException")),
+        "the upstream's: {answer}"
+    );
+    let log = proxy.log();
+    assert!(log.contains("DataPipeline.GetAccountLimits: not an operation dpsim knows; forwarded unchanged"), "{log}");
     // An unsigned call is refused by the proxy's own --auth.
     let request = http::Request::post(format!("{}/", proxy.url))
         .header("x-amz-target", "DataPipeline.PollForTask")
@@ -488,9 +524,10 @@ impl Runner {
             .args(["--credentials", &credentials])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start dpsim runner");
+        let log = keep_stderr(&mut child);
         let stdout = child.stdout.take().unwrap();
         let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = events.clone();
@@ -500,7 +537,7 @@ impl Runner {
                 sink.lock().unwrap().push(event);
             }
         });
-        Runner { _process: Process { child, url: String::new() }, events }
+        Runner { _process: Process { child, url: String::new(), log }, events }
     }
 
     /// The first event of `kind`, waiting up to 20 s for it.

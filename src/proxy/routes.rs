@@ -143,6 +143,11 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
         let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
         return aws_error(status, code, &e.message());
     }
+    if crate::wire::http::operation(&parts).is_err() {
+        let target = parts.headers.get("x-amz-target").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+        let target = target.unwrap_or_else(|| "a call without X-Amz-Target".into());
+        tracing::info!(target: "dpsim::proxy", "{target}: not an operation dpsim knows; forwarded unchanged, not judged");
+    }
     let answer = async {
         match handle_call(&proxy.edge, &parts, &body).await {
             Fate::Answer(answer) => answer,
@@ -158,7 +163,7 @@ async fn forward(State(proxy): State<Proxy>, request: Request) -> Response {
             response
         }
         Relayed::Failed { status, why } => {
-            tracing::warn!(target: "dpsim::proxy", "{why}");
+            tracing::warn!(target: "dpsim::proxy", "{}: {why}", crate::wire::http::operation(&parts).map_or("?".into(), |o| o.to_string()));
             aws_error(status, ErrorCode::InternalServiceError, &format!("dpsim proxy: {why}"))
         }
         Relayed::Injected(e) => injected(&e),

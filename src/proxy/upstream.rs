@@ -139,9 +139,10 @@ impl Upstream {
                 };
             }
             Ok(Err(e)) => {
+                let what = if e.is_connect() { "could not be reached" } else { "gave no readable HTTP answer" };
                 return Relayed::Failed {
                     status: StatusCode::BAD_GATEWAY,
-                    why: format!("the upstream {} could not be reached: {}", self.base, chain(&e)),
+                    why: format!("the upstream {} {what}: {}", self.base, chain(&e)),
                 };
             }
             Ok(Ok(r)) => r,

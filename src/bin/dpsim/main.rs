@@ -325,8 +325,13 @@ fn parse_start(text: &str) -> Result<u64, String> {
     dpsim::time::parse_instant(text).ok_or_else(|| format!("expected an RFC 3339 instant or `now`, got {text:?}"))
 }
 
-fn init_tracing(verbose: u8, simulated: bool) {
+/// Tracing on stderr: RUST_LOG's filter, or `-v`'s. A server (`serve`, `proxy`) says by
+/// default what went wrong on a call (an upstream that cannot be reached, an event not
+/// applied) and what it passed on without judging: its stderr is its log.
+fn init_tracing(verbose: u8, simulated: bool, server: bool) {
+    let from_env = std::env::var_os("RUST_LOG").is_some_and(|v| !v.is_empty());
     let filter = match verbose {
+        0 if server && !from_env => tracing_subscriber::EnvFilter::new("dpsim=warn,dpsim::proxy=info"),
         0 => tracing_subscriber::EnvFilter::from_default_env(),
         1 => tracing_subscriber::EnvFilter::new("dpsim=debug"),
         _ => tracing_subscriber::EnvFilter::new("dpsim=trace,turmoil=debug"),
@@ -366,6 +371,7 @@ fn main() -> ExitCode {
             cli.command,
             Command::Run { .. } | Command::Chaos { .. } | Command::Explore { .. } | Command::Verify { .. }
         ),
+        matches!(cli.command, Command::Serve { .. } | Command::Proxy { .. }),
     );
     match cli.command {
         Command::Run { scenario, seed, format, out, timeline, trace_events } => {
