@@ -63,7 +63,9 @@ fn start(args: &[&str]) -> Process {
     start_with(args, &[])
 }
 
-fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
+/// `dpsim` with `args`, stdout piped and stderr kept, in an environment of the test's own
+/// making (`envs`), nothing from the machine's AWS or proxy settings.
+fn spawn(args: &[&str], envs: &[(&str, &str)]) -> (Child, std::sync::Arc<std::sync::Mutex<String>>) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_dpsim"));
     // Nothing from the machine's environment decides what a test does: it sets what it needs.
     for var in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "DPSIM_UPSTREAM_CREDENTIALS"]
@@ -84,6 +86,11 @@ fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
         .spawn()
         .expect("start dpsim");
     let log = keep_stderr(&mut child);
+    (child, log)
+}
+
+fn start_with(args: &[&str], envs: &[(&str, &str)]) -> Process {
+    let (mut child, log) = spawn(args, envs);
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url =
@@ -256,6 +263,25 @@ async fn handed_out(url: &str, runner: &str) -> String {
     polled["taskObject"]["taskId"].as_str().unwrap_or_else(|| panic!("{polled}")).to_string()
 }
 
+/// Asserts that the proxy's log and serve's own tell one lost acknowledgement's story (runner-a
+/// assigned, expired, runner-b handed the task, runner-a's stale report), and that the proxy's
+/// report passes; returns the report.
+async fn lost_ack_story_told(proxy: &Process, serve: &Process) -> Value {
+    let proxy_log = admin(&proxy.url, "GET", "/_dpsim/log", None).await;
+    let serve_log = admin(&serve.url, "GET", "/_dpsim/log", None).await;
+    let (proxy_log, serve_log) = (proxy_log.as_str().unwrap(), serve_log.as_str().unwrap());
+    let expected: Vec<(String, String)> =
+        [("assigned", "runner-a"), ("expired", "runner-a"), ("reassigned", "runner-b"), ("stale", "runner-a")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(story(proxy_log), expected, "the proxy's log:\n{proxy_log}");
+    assert_eq!(story(serve_log), expected, "serve's own log of the same calls:\n{serve_log}");
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    assert_eq!(report["passed"], true, "{report:#}");
+    report
+}
+
 /// The (what, runner) of the lines that tell a lease's story.
 fn story(log: &str) -> Vec<(String, String)> {
     log.lines()
@@ -284,18 +310,7 @@ async fn a_lost_acknowledgement_through_the_proxy_tells_the_story_serve_tells() 
     assert!(again["taskObject"]["taskId"].is_string(), "the task is handed on: {again}");
     let (_, stale) = call(&proxy.url, "ReportTaskProgress", json!({"taskId": task}), t).await.unwrap();
     assert_eq!(stale, json!({"canceled": true}), "the answer passes through unchanged");
-    let proxy_log = admin(&proxy.url, "GET", "/_dpsim/log", None).await;
-    let serve_log = admin(&serve.url, "GET", "/_dpsim/log", None).await;
-    let (proxy_log, serve_log) = (proxy_log.as_str().unwrap(), serve_log.as_str().unwrap());
-    let expected: Vec<(String, String)> =
-        [("assigned", "runner-a"), ("expired", "runner-a"), ("reassigned", "runner-b"), ("stale", "runner-a")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-    assert_eq!(story(proxy_log), expected, "the proxy's log:\n{proxy_log}");
-    assert_eq!(story(serve_log), expected, "serve's own log of the same calls:\n{serve_log}");
-    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
-    assert_eq!(report["passed"], true, "{report:#}");
+    let report = lost_ack_story_told(&proxy, &serve).await;
     assert!(
         report["not_judged"].as_array().unwrap().iter().any(|i| i == "no_lost_task"),
         "it says what it cannot judge"
@@ -332,12 +347,7 @@ async fn a_runner_that_ignores_canceled_is_caught_on_the_runner_side() {
         assert_eq!(answer["canceled"], true);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
-    let zombie = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "zombie_bound").unwrap();
-    assert_eq!(zombie["held"], false, "{report:#}");
-    assert!(zombie["side"].as_str().unwrap().starts_with("runner"), "{zombie}");
-    let history = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "history").unwrap();
-    assert_eq!(history["held"], true, "the service did nothing wrong: {report:#}");
+    a_zombie_on_the_runner_side(&proxy).await;
 }
 
 /// A server that accepts connections and answers each with `reply` (or nothing).
@@ -519,15 +529,8 @@ struct Runner {
 impl Runner {
     fn start(url: &str, scenario: &str, entry: &str) -> Runner {
         let credentials = format!("{}:{}", CLIENT.0, CLIENT.1);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dpsim"))
-            .args(["runner", "--endpoint", url, "--scenario", scenario, "--runner", entry, "--poll-hold", "2s"])
-            .args(["--credentials", &credentials])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start dpsim runner");
-        let log = keep_stderr(&mut child);
+        let args = ["runner", "--endpoint", url, "--scenario", scenario, "--runner", entry, "--poll-hold", "2s"];
+        let (mut child, log) = spawn(&[&args[..], &["--credentials", &credentials]].concat(), &[]);
         let stdout = child.stdout.take().unwrap();
         let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = events.clone();
@@ -577,16 +580,34 @@ async fn activated(url: &str) {
     call(url, "ActivatePipeline", json!({"pipelineId": id}), t).await.unwrap();
 }
 
+/// Runner-a (`dpsim runner`) behind the proxy, handed the task while the proxy drops its
+/// progress reports, until its acknowledgement deadline (2 s) has passed upstream: the
+/// runner, its taskId and the fault (to remove).
+async fn runner_a_loses_its_acks(proxy: &Process, runners: &tempfile_path::TempFile) -> (Runner, String, Value) {
+    let lost = admin(&proxy.url, "POST", "/_dpsim/faults", Some(drop_reports_of("runner-a"))).await;
+    activated(&proxy.url).await;
+    let a = Runner::start(&proxy.url, runners.path(), "runner-a");
+    let task = a.first("starts_work").await["task_id"].as_str().unwrap().to_string();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    (a, task, lost)
+}
+
+/// Asserts the proxy's report breaks zombie_bound on the runner side while history holds.
+async fn a_zombie_on_the_runner_side(proxy: &Process) {
+    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
+    let zombie = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "zombie_bound").unwrap();
+    assert_eq!(zombie["held"], false, "{report:#}");
+    assert!(zombie["side"].as_str().unwrap().starts_with("runner"), "{zombie}");
+    let history = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "history").unwrap();
+    assert_eq!(history["held"], true, "the service did nothing wrong: {report:#}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn dpsims_own_runner_behind_the_proxy_tells_the_lost_ack_story() {
     let upstream_settings = settings(json!({}));
     let runners = settings(runner_entries(json!({})));
     let (serve, proxy) = pair_holding(upstream_settings.path(), upstream_settings.path(), "1000");
-    let lost = admin(&proxy.url, "POST", "/_dpsim/faults", Some(drop_reports_of("runner-a"))).await;
-    activated(&proxy.url).await;
-    let a = Runner::start(&proxy.url, runners.path(), "runner-a");
-    let task = a.first("starts_work").await["task_id"].as_str().unwrap().to_string();
-    tokio::time::sleep(Duration::from_millis(2_500)).await; // its acks are lost: past the 2 s deadline
+    let (a, task, lost) = runner_a_loses_its_acks(&proxy, &runners).await;
     let b = Runner::start(&proxy.url, runners.path(), "runner-b");
     let handed_on = b.first("starts_work").await;
     assert_ne!(handed_on["task_id"], task, "runner-b is handed the expired task anew: {handed_on}");
@@ -594,18 +615,7 @@ async fn dpsims_own_runner_behind_the_proxy_tells_the_lost_ack_story() {
     let learned = a.first("learns_lost").await;
     assert_eq!((learned["task_id"].as_str(), learned["how"].as_str()), (Some(task.as_str()), Some("canceled=true")));
     assert_eq!(a.first("stops_work").await["reason"], "lost the task", "it honours canceled");
-    let proxy_log = admin(&proxy.url, "GET", "/_dpsim/log", None).await;
-    let serve_log = admin(&serve.url, "GET", "/_dpsim/log", None).await;
-    let (proxy_log, serve_log) = (proxy_log.as_str().unwrap(), serve_log.as_str().unwrap());
-    let expected: Vec<(String, String)> =
-        [("assigned", "runner-a"), ("expired", "runner-a"), ("reassigned", "runner-b"), ("stale", "runner-a")]
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
-    assert_eq!(story(proxy_log), expected, "the proxy's log:\n{proxy_log}");
-    assert_eq!(story(serve_log), expected, "serve's own log of the same calls:\n{serve_log}");
-    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
-    assert_eq!(report["passed"], true, "{report:#}");
+    lost_ack_story_told(&proxy, &serve).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -614,21 +624,12 @@ async fn dpsims_runner_that_ignores_canceled_is_caught_behind_the_proxy_on_the_r
     let proxy_settings = settings(json!({"zombie_bound": "1s"}));
     let runners = settings(runner_entries(json!({"ignore_canceled": true})));
     let (_serve, proxy) = pair_holding(upstream.path(), proxy_settings.path(), "1000");
-    let lost = admin(&proxy.url, "POST", "/_dpsim/faults", Some(drop_reports_of("runner-a"))).await;
-    activated(&proxy.url).await;
-    let a = Runner::start(&proxy.url, runners.path(), "runner-a");
-    let task = a.first("starts_work").await["task_id"].as_str().unwrap().to_string();
-    tokio::time::sleep(Duration::from_millis(2_500)).await; // its acks are lost: past the 2 s deadline
+    let (a, task, lost) = runner_a_loses_its_acks(&proxy, &runners).await;
     admin(&proxy.url, "DELETE", &format!("/_dpsim/faults/{}", lost["id"]), None).await;
     let learned = a.first("learns_lost").await;
     assert_eq!((learned["task_id"].as_str(), learned["how"].as_str()), (Some(task.as_str()), Some("canceled=true")));
     tokio::time::sleep(Duration::from_millis(1_500)).await; // it keeps working past the 1 s bound
-    let report = admin(&proxy.url, "GET", "/_dpsim/report", None).await;
-    let zombie = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "zombie_bound").unwrap();
-    assert_eq!(zombie["held"], false, "{report:#}");
-    assert!(zombie["side"].as_str().unwrap().starts_with("runner"), "{zombie}");
-    let history = report["invariants"].as_array().unwrap().iter().find(|i| i["name"] == "history").unwrap();
-    assert_eq!(history["held"], true, "the service did nothing wrong: {report:#}");
+    a_zombie_on_the_runner_side(&proxy).await;
 }
 
 /// A certificate authority of the test's own, and a certificate for `localhost` it signed
@@ -821,7 +822,8 @@ async fn the_proxy_signs_with_a_shared_profile_as_aws_tools_do() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("upstream credentials: the shared AWS profile \"default\""), "{err}");
+    assert!(err.contains("from the shared AWS profile \"default\"") && err.contains("upstream credentials: "), "{err}");
+    assert!(err.contains("missing aws_secret_access_key"), "the SDK's own reason: {err}");
 }
 
 /// A server that answers every request `{}` and keeps the requests it received, as text.

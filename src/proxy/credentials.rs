@@ -49,10 +49,7 @@ impl UpstreamSigning {
         let credentials = match self.fresh() {
             Some(c) => c,
             None => {
-                let c =
-                    self.provider.provide_credentials().await.map_err(|e| {
-                        format!("no credentials to sign for the upstream: {}", super::upstream::chain(&e))
-                    })?;
+                let c = self.provider.provide_credentials().await.map_err(|e| super::upstream::chain(&e))?;
                 *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
                 c
             }

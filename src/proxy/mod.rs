@@ -96,8 +96,8 @@ pub struct ProxyOptions {
     pub upstream_session_token: Option<String>,
     /// A credentials provider to sign forwarded calls with instead of `upstream_credentials`:
     /// what the AWS SDK's providers resolve (profiles, SSO, assume-role, instance roles), as
-    /// `aws_config` builds them. Asked at the first call and again only when its answer is
-    /// five minutes from expiring.
+    /// `aws_config` builds them. Asked at [`bind`] (which fails when it has nothing to give)
+    /// and again only when its answer is five minutes from expiring.
     pub upstream_credentials_provider: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     /// The signing region (default: read from the upstream's host, else `us-east-1`).
     pub region: Option<String>,
@@ -386,6 +386,8 @@ pub struct Proxying {
 /// Checks the options and binds the address (port 0 takes a free one).
 pub async fn bind(options: ProxyOptions) -> Result<Proxying, ProxyError> {
     let proxy = proxy(&options)?;
+    // Credentials that cannot be had stop the proxy now, not at its first forwarded call.
+    proxy.edge.host.check_credentials().await.map_err(|e| ProxyError::Options(format!("upstream credentials: {e}")))?;
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| ProxyError::Failed(format!("cannot bind {}: {e}", options.addr)))?;

@@ -69,6 +69,15 @@ impl Upstream {
         Upstream { client, base, signing: signing.map(Arc::new), outside, timeout }
     }
 
+    /// Asks for the credentials it signs with (if any), so a provider with nothing to give
+    /// is told at start.
+    pub(crate) async fn check_credentials(&self) -> Result<(), String> {
+        match &self.signing {
+            Some(signing) => signing.signer().await.map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
     fn target(&self, parts: &Parts) -> Result<Uri, String> {
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let prefix = self.base.path().trim_end_matches('/');
@@ -121,7 +130,10 @@ impl Upstream {
             None => None,
             Some(signing) => match signing.signer().await {
                 Ok(signer) => Some(signer),
-                Err(why) => return Relayed::Failed { status: StatusCode::BAD_GATEWAY, why },
+                Err(why) => {
+                    let why = format!("no credentials to sign for the upstream: {why}");
+                    return Relayed::Failed { status: StatusCode::BAD_GATEWAY, why };
+                }
             },
         };
         let request = match self.request(parts, body, signer.as_ref()) {

@@ -575,19 +575,15 @@ async fn proxy(
 ) -> Result<(), dpsim::proxy::ProxyError> {
     let upstream = options.upstream.to_string();
     let region = dpsim::proxy::signing_region(&options);
-    let resolved = upstream_credentials::resolve(given, chain, &region)
-        .await
-        .map_err(|e| dpsim::proxy::ProxyError::Options(format!("upstream credentials: {e}")))?;
-    let signing = resolved.map(|(provider, source)| {
-        options.upstream_credentials_provider = Some(provider);
-        source
-    });
-    let proxying = dpsim::proxy::bind(options).await?;
-    println!("dpsim proxy listening on http://{} for {upstream}", proxying.local_addr());
-    match signing {
-        Some(source) => eprintln!("dpsim proxy: signing for the upstream ({region}) with credentials from {source}"),
+    match upstream_credentials::resolve(given, chain, &region).await {
+        Some((provider, source)) => {
+            eprintln!("dpsim proxy: signing for the upstream ({region}) with credentials from {source}");
+            options.upstream_credentials_provider = Some(provider);
+        }
         None => eprintln!("dpsim proxy: no upstream credentials configured; calls go upstream unsigned"),
     }
+    let proxying = dpsim::proxy::bind(options).await?;
+    println!("dpsim proxy listening on http://{} for {upstream}", proxying.local_addr());
     if let Some(through) = proxying.upstream_proxy() {
         eprintln!("dpsim proxy: reaching {upstream} through the HTTP proxy {through}");
     }

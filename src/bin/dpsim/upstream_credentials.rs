@@ -20,12 +20,12 @@ pub async fn resolve(
     given: Option<Credentials>,
     chain: bool,
     region: &str,
-) -> Result<Option<(SharedCredentialsProvider, String)>, String> {
+) -> Option<(SharedCredentialsProvider, String)> {
     let fixed = |c: Credentials, token: Option<String>| {
         SharedCredentialsProvider::new(AwsCredentials::new(c.access_key_id, c.secret_access_key, token, None, "dpsim"))
     };
     if let Some(c) = given {
-        return Ok(Some((fixed(c, None), "--upstream-credentials".into())));
+        return Some((fixed(c, None), "--upstream-credentials".into()));
     }
     let config = || {
         let http =
@@ -39,32 +39,23 @@ pub async fn resolve(
             .configure(config())
             .build()
             .await;
-        provider
-            .provide_credentials()
-            .await
-            .map_err(|e| format!("the AWS SDK's default credential chain: {}", causes(&e)))?;
-        return Ok(Some((SharedCredentialsProvider::new(provider), "the AWS SDK's default credential chain".into())));
+        // The proxy asks it once at start, and stops there if it has nothing to give.
+        return Some((SharedCredentialsProvider::new(provider), "the AWS SDK's default credential chain".into()));
     }
     if let (Some(c), token) = crate::or_environment(None) {
-        return Ok(Some((fixed(c, token), "the environment (AWS_ACCESS_KEY_ID)".into())));
+        return Some((fixed(c, token), "the environment (AWS_ACCESS_KEY_ID)".into()));
     }
     let profile = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "default".into());
-    let provider = aws_config::profile::ProfileFileCredentialsProvider::builder().configure(&config()).build();
-    match provider.provide_credentials().await {
-        Ok(_) => Ok(Some((SharedCredentialsProvider::new(provider), format!("the shared AWS profile {profile:?}")))),
+    let profile_provider =
+        || aws_config::profile::ProfileFileCredentialsProvider::builder().configure(&config()).build();
+    let provider = profile_provider();
+    let provider = match provider.provide_credentials().await {
         // No files, or no such profile with credentials: nothing is configured.
-        Err(CredentialsError::CredentialsNotLoaded(_)) => Ok(None),
-        Err(e) => Err(format!("the shared AWS profile {profile:?}: {}", causes(&e))),
-    }
-}
-
-/// An error and its causes, as one line.
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut words = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        words += &format!(": {c}");
-        cause = c.source();
-    }
-    words
+        Err(CredentialsError::CredentialsNotLoaded(_)) => return None,
+        Ok(_) => provider,
+        // Anything else is the proxy's to say at start (half a key pair, an expired SSO
+        // session); a fresh provider, since one keeps only the first answer to a failed start.
+        Err(_) => profile_provider(),
+    };
+    Some((SharedCredentialsProvider::new(provider), format!("the shared AWS profile {profile:?}")))
 }
