@@ -78,6 +78,8 @@
 //! - [`chaos`], [`verify`], [`explore`], [`fuzz`]: generated faults, exhaustive plans,
 //!   deadline boundaries, generated requests.
 //! - [`serve`]: the virtual service on a real port, for runners in any language.
+//! - [`proxy`]: the same faults and checks in front of a real endpoint; dpsim's own runner
+//!   runs against one too ([`runner::NetworkRunner`]).
 //! - [`protocol`], [`time`], [`shard`]: the operations and error codes, time formats, and
 //!   how a sweep or search splits over machines.
 //!
