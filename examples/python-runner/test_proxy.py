@@ -5,10 +5,7 @@ second runner gets the task, and the first runner's late report is answered `can
 the proxy's ownership log tells that story from the outside, and its report passes.
 """
 
-import json
-import subprocess
 import time
-import urllib.request
 
 import pytest
 
@@ -28,30 +25,12 @@ DEFINITION = [
 
 
 @pytest.fixture
-def proxied(tmp_path):
-    """A wall-clock `serve` and `dpsim proxy` in front of it; yields the proxy's URL."""
-    settings = tmp_path / "settings.json"
-    settings.write_text(json.dumps(SETTINGS))
+def proxied():
+    """A wall-clock `serve` (the stand-in for the real service) and `dpsim proxy` in front of
+    it, told the same deadlines."""
     with dpsim.Server(clock="wall", scenario=SETTINGS, poll_hold=0) as upstream:
-        proxy = subprocess.Popen(
-            [dpsim.find_dpsim_bin(), "proxy", "--upstream", upstream.endpoint_url, "--addr", "127.0.0.1:0",
-             "--settings", str(settings), "--tolerance", "300ms"],
-            stdout=subprocess.PIPE, text=True)
-        try:
-            line = proxy.stdout.readline()
-            assert line.startswith("dpsim proxy listening on "), line
-            yield upstream, line.split()[4]
-        finally:
-            proxy.terminate()
-            proxy.wait(10)
-            proxy.stdout.close()
-
-
-def admin(url, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    with urllib.request.urlopen(urllib.request.Request(url + path, data=data), timeout=10) as answer:
-        text = answer.read().decode()
-        return json.loads(text) if answer.headers.get_content_type() == "application/json" else text
+        with dpsim.Proxy(upstream.endpoint_url, settings=SETTINGS, tolerance=0.3) as proxy:
+            yield upstream, proxy
 
 
 def wait_for(condition, what, seconds=20):
@@ -67,43 +46,43 @@ def saw(runner, what):
     return any(event == what for event, _ in runner.events)
 
 
-def client(url):
-    """A boto3 client for the proxy: one attempt, a short read timeout (a dropped call fails fast)."""
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client("datapipeline", endpoint_url=url, region_name="us-east-1",
-                        aws_access_key_id="AKIDPROXY", aws_secret_access_key="proxy-secret",
-                        config=Config(read_timeout=1, retries={"total_max_attempts": 1}))
-
-
 def test_a_lost_ack_behind_the_proxy_is_told_from_the_outside(proxied):
-    upstream, url = proxied
-    dp = client(url)
+    upstream, proxy = proxied
+    dp = proxy.boto3_client(read_timeout=1)
     pipeline = dp.create_pipeline(name="copy", uniqueId="copy")["pipelineId"]
     dp.put_pipeline_definition(pipelineId=pipeline, pipelineObjects=DEFINITION)
-    lost = admin(url, "/_dpsim/faults", faults.drop_request(
-        "ReportTaskProgress", runner="runner-a", count=100_000).to_json())
+    lost = proxy.add_fault(faults.drop_request("ReportTaskProgress", runner="runner-a", count=100_000))
     dp.activate_pipeline(pipelineId=pipeline)
     runners = []
     try:
-        a = TaskRunner(client(url), "wg-1", "runner-a", slices=1000, slice_seconds=0.2).start()
+        a = TaskRunner(proxy.boto3_client(read_timeout=1), "wg-1", "runner-a", slices=1000, slice_seconds=0.2).start()
         runners.append(a)
         wait_for(lambda: saw(a, "starts work"), "runner-a to get the task")
         time.sleep(2.5)  # past the 2-second acknowledgement deadline, on the wall clock
-        b = TaskRunner(client(url), "wg-1", "runner-b", slices=1000, slice_seconds=0.2).start()
+        b = TaskRunner(proxy.boto3_client(read_timeout=1), "wg-1", "runner-b", slices=1000, slice_seconds=0.2).start()
         runners.append(b)
         wait_for(lambda: saw(b, "starts work"), "runner-b to get the task")
-        urllib.request.urlopen(urllib.request.Request(f"{url}/_dpsim/faults/{lost['id']}", method="DELETE"))
+        lost.remove()
         wait_for(lambda: saw(a, "stops work: canceled"), "runner-a to hear canceled")
     finally:
         for r in runners:
             r.stop()
-    log = admin(url, "/_dpsim/log")
-    lines = log.splitlines()
-    assert any(" expired " in line and "runner-a" in line for line in lines), log
-    assert any(" reassigned " in line and "runner-b" in line for line in lines), log
-    assert any("stale call" in line and "runner-a" in line and "canceled=true" in line for line in lines), log
-    report = admin(url, "/_dpsim/report")
-    assert report["passed"], report
+    lines = proxy.log_text().splitlines()
+    assert any(" expired " in line and "runner-a" in line for line in lines), lines
+    assert any(" reassigned " in line and "runner-b" in line for line in lines), lines
+    assert any("stale call" in line and "runner-a" in line and "canceled=true" in line for line in lines), lines
+    proxy.report().assert_passed()
     assert "expired" in upstream.log_text(), "the upstream's own log agrees"
+
+
+def test_what_the_proxy_does_not_serve_is_refused_by_name(proxied):
+    _, proxy = proxied
+    with pytest.raises(dpsim.AdminError, match="not a proxy admin route") as refused:
+        proxy.advance(60)
+    assert refused.value.status == 404
+
+
+def test_a_proxy_that_cannot_start_says_why():
+    with pytest.raises(dpsim.ServerError, match="upstream") as failed:
+        dpsim.Proxy("ftp://nowhere.invalid").start()
+    assert failed.value.returncode == 2

@@ -1,5 +1,6 @@
-"""dpsim for Python: the `dpsim serve` test server, a typed client for its admin routes, and
-a pytest plugin, for testing AWS Data Pipeline task runners.
+"""dpsim for Python: the `dpsim serve` test server, the `dpsim proxy` in front of a real
+endpoint, a typed client for their admin routes, and a pytest plugin, for testing AWS Data
+Pipeline task runners.
 
     import dpsim
     from dpsim import faults
@@ -17,6 +18,7 @@ The wheel carries the `dpsim` binary itself; nothing is downloaded at test time.
 from . import faults
 from ._binary import BinaryNotFound, find_dpsim_bin
 from .client import AdminError, Client, Clock, FaultHandle, FaultStatus, Reset
+from .proxy import Proxy
 from .report import Expectation, Invariant, LogLine, Report, ReportFailed, Summary, Violation
 from .server import Server, ServerError
 
@@ -30,6 +32,7 @@ __all__ = [
     "FaultStatus",
     "Invariant",
     "LogLine",
+    "Proxy",
     "Report",
     "ReportFailed",
     "Reset",
