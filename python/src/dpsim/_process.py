@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import threading
+from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any, Optional, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Optional, TypeVar, Union
 
 from .client import Client
 
@@ -57,12 +59,22 @@ class ManagedProcess(Client):
         self,
         args: list[str],
         *,
-        admin_token: Optional[str],
         auth: Optional[tuple[str, str]],
+        admin_token: Optional[str],
+        out_dir: Optional[Union[str, os.PathLike[str]]],
         startup_timeout: float,
         stop_timeout: float,
         files: tuple[str, ...] = (),
     ) -> None:
+        """`args` is the command line up to the options every server shares: `auth` (clients
+        must sign; the admin calls then need `admin_token`, made up when not given) and
+        `out_dir` (its files at shutdown) are added here."""
+        if auth is not None:
+            admin_token = admin_token if admin_token is not None else secrets.token_hex(16)
+            args = [*args, "--auth", f"{auth[0]}:{auth[1]}", "--admin-token", admin_token]
+        self.out_dir = None if out_dir is None else Path(out_dir)
+        if self.out_dir is not None:
+            args = [*args, "--out", os.fspath(self.out_dir)]
         super().__init__("http://unstarted.invalid", admin_token=admin_token)
         self.args = args
         self.auth = auth
@@ -184,7 +196,8 @@ class ManagedProcess(Client):
             raise
 
     def _default_read_timeout(self) -> float:
-        # A real endpoint holds an empty PollForTask up to 90 s.
+        """The boto3 client's read timeout when none is given: 5 s above the longest hold of
+        an empty PollForTask (a real endpoint's 90 s here)."""
         return 95.0
 
     def boto3_client(
@@ -196,8 +209,10 @@ class ManagedProcess(Client):
         **config: Any,
     ) -> DataPipelineClient:
         """A boto3 `datapipeline` client for this endpoint, set up for tests: one attempt per
-        call (no hidden retries), a read timeout that lets a dropped call fail promptly (see the
-        subclass), and its credentials (`auth` when set, signed; dummy ones otherwise). Needs
+        call (no hidden retries), a read timeout just above the longest hold of an empty poll
+        (for `dpsim.Server`, 5 s above its poll hold on a wall clock and 5 s on a manual one,
+        where a hold ends only when the test moves the clock), so a dropped call fails
+        promptly, and its credentials (`auth` when set, signed; dummy ones otherwise). Needs
         the `boto3` extra."""
         import boto3
         from botocore.config import Config

@@ -5,8 +5,6 @@ pointed at it."""
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 from typing import Any, Optional, Union
 
 from ._binary import find_dpsim_bin
@@ -64,18 +62,13 @@ class Proxy(ManagedProcess):
         startup_timeout: float = 30.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        if auth is not None and admin_token is None:
-            admin_token = secrets.token_hex(16)
         self.upstream = upstream
-        self.out_dir = None if out_dir is None else Path(out_dir)
         files: tuple[str, ...] = ()
         args = [find_dpsim_bin(binary), "proxy", "--upstream", upstream, "--addr", addr]
         if upstream_credentials is not None:
             args += ["--upstream-credentials", f"{upstream_credentials[0]}:{upstream_credentials[1]}"]
         if region is not None:
             args += ["--region", region]
-        if auth is not None:
-            args += ["--auth", f"{auth[0]}:{auth[1]}", "--admin-token", str(admin_token)]
         if settings is not None:
             path = scenario_file(settings)
             files = (path,) if isinstance(settings, dict) else ()
@@ -88,12 +81,11 @@ class Proxy(ManagedProcess):
             args += ["--upstream-proxy", upstream_proxy]
         if upstream_ca is not None:
             args += ["--upstream-ca", os.fspath(upstream_ca)]
-        if self.out_dir is not None:
-            args += ["--out", os.fspath(self.out_dir)]
         super().__init__(
             args,
-            admin_token=admin_token,
             auth=auth,
+            admin_token=admin_token,
+            out_dir=out_dir,
             startup_timeout=startup_timeout,
             stop_timeout=stop_timeout,
             files=files,

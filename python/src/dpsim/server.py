@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import tempfile
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from ._binary import find_dpsim_bin
 from ._process import ManagedProcess, ServerError
 from .client import instant_text
 from .faults import Duration, duration_text
-
-if TYPE_CHECKING:  # boto3 is an optional extra; its types come from boto3-stubs[datapipeline].
-    from mypy_boto3_datapipeline.client import DataPipelineClient
 
 __all__ = ["Server", "ServerError", "scenario_file"]
 
@@ -59,12 +54,9 @@ class Server(ManagedProcess):
         startup_timeout: float = 30.0,
         stop_timeout: float = 30.0,
     ) -> None:
-        if auth is not None and admin_token is None:
-            admin_token = secrets.token_hex(16)
         self.binary = find_dpsim_bin(binary)
         self.clock_mode = clock
         self.poll_hold = poll_hold
-        self.out_dir = None if out_dir is None else Path(out_dir)
         files: tuple[str, ...] = ()
         args = [self.binary, "serve", "--addr", addr, "--clock", clock]
         if start is not None:
@@ -75,47 +67,27 @@ class Server(ManagedProcess):
             path = scenario_file(scenario)
             files = (path,) if isinstance(scenario, dict) else ()
             args += ["--scenario", path]
-        if auth is not None:
-            args += ["--auth", f"{auth[0]}:{auth[1]}", "--admin-token", str(admin_token)]
         if poll_hold is not None:
             args += ["--poll-hold-ms", str(_millis(poll_hold))]
         if zombie_bound is not None:
             args += ["--zombie-bound", duration_text(zombie_bound)]
         if rate_limits:
             args.append("--rate-limits")
-        if self.out_dir is not None:
-            args += ["--out", os.fspath(self.out_dir)]
         super().__init__(
             args,
-            admin_token=admin_token,
             auth=auth,
+            admin_token=admin_token,
+            out_dir=out_dir,
             startup_timeout=startup_timeout,
             stop_timeout=stop_timeout,
             files=files,
         )
 
     def _default_read_timeout(self) -> float:
-        # A held poll ends with the hold on a wall clock; on a manual one only when the test
-        # moves the clock, so a waiting client gives up after 5 s instead.
+        """5 s above the poll hold on a wall clock; 5 s on a manual one, where a held poll
+        ends only when the test moves the clock."""
         hold_s = 90.0 if self.poll_hold is None else _millis(self.poll_hold) / 1000
         return 5.0 if self.clock_mode == "manual" else hold_s + 5.0
-
-    def boto3_client(
-        self,
-        *,
-        read_timeout: Optional[float] = None,
-        connect_timeout: float = 5.0,
-        region_name: str = "us-east-1",
-        **config: Any,
-    ) -> DataPipelineClient:
-        """A boto3 `datapipeline` client for this server, set up for tests: one attempt per
-        call (no hidden retries), a read timeout 5 s above the poll hold on a wall clock and of
-        5 s on a manual one (where a hold ends only when the test moves the clock), so a
-        dropped call fails promptly, the server's credentials (signed when
-        `auth` is set; dummy ones otherwise). Needs the `boto3` extra."""
-        return super().boto3_client(
-            read_timeout=read_timeout, connect_timeout=connect_timeout, region_name=region_name, **config
-        )
 
 
 def _millis(value: Duration) -> int:
