@@ -12,16 +12,10 @@ import pytest
 import dpsim
 from dpsim import faults
 from runner import TaskRunner
+from threads import DEFINITION, saw, wait_for
 
 SETTINGS = {"duration": "1h", "service": {"ack_timeout": "2s", "progress_timeout": "30s"},
             "pipelines": [], "runners": []}
-DEFINITION = [
-    {"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"}]},
-    {"id": "Copy", "name": "Copy", "fields": [
-        {"key": "type", "stringValue": "ShellCommandActivity"},
-        {"key": "command", "stringValue": "echo hi"},
-        {"key": "workerGroup", "stringValue": "wg-1"}]},
-]
 
 
 @pytest.fixture
@@ -31,19 +25,6 @@ def proxied():
     with dpsim.Server(clock="wall", scenario=SETTINGS, poll_hold=0) as upstream:
         with dpsim.Proxy(upstream.endpoint_url, settings=SETTINGS, tolerance=0.3) as proxy:
             yield upstream, proxy
-
-
-def wait_for(condition, what, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def saw(runner, what):
-    return any(event == what for event, _ in runner.events)
 
 
 def test_a_lost_ack_behind_the_proxy_is_told_from_the_outside(proxied):

@@ -6,31 +6,9 @@ runner's reports get through again they are answered `canceled: true`: it stops.
 ownership log says all of it, and the report's invariants hold.
 """
 
-import time
-
 from dpsim import faults
 from runner import TaskRunner
-
-DEFINITION = [
-    {"id": "Default", "name": "Default", "fields": [{"key": "scheduleType", "stringValue": "ondemand"}]},
-    {"id": "Copy", "name": "Copy", "fields": [
-        {"key": "type", "stringValue": "ShellCommandActivity"},
-        {"key": "command", "stringValue": "echo hi"},
-        {"key": "workerGroup", "stringValue": "wg-1"}]},
-]
-
-
-def wait_for(condition, what, seconds=20):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def saw(runner, what):
-    return any(event == what for event, _ in runner.events)
+from threads import DEFINITION, saw, wait_for
 
 
 def test_a_lost_ack_expires_the_lease_and_the_late_report_hears_canceled(dpsim):

@@ -41,9 +41,10 @@ use crate::time::Millis;
 use crate::trace::{Recorder, Trace};
 use crate::wire::sigv4::Credentials;
 
+use crate::wire::clock::{MachineClock, machine_ms};
 use credentials::UpstreamSigning;
 use outside::{Outside, Rules};
-use upstream::{Upstream, wall_ms};
+use upstream::Upstream;
 
 /// The default `--tolerance`: real services decide on their own clock, to the second at best.
 pub const DEFAULT_TOLERANCE_MS: Millis = 1_000;
@@ -208,7 +209,7 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
         None => crate::serve::empty_scenario(),
     };
     let rules = Rules { numbers: crate::check::rules::Numbers::of(&scenario), tolerance_ms: options.tolerance_ms };
-    let origin = wall_ms();
+    let origin = machine_ms();
     let outside = Outside::new(rules);
     let region = signing_region(options);
     let signing = match (&options.upstream_credentials_provider, &options.upstream_credentials) {
@@ -222,7 +223,7 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
         route::connector(&options.upstream, &options.upstream_proxy, options.upstream_ca.as_deref())
             .map_err(ProxyError::Options)?;
     let backend = Upstream::new(options.upstream.clone(), connector, signing, outside, options.upstream_timeout);
-    let clock: Arc<dyn crate::wire::Clock> = Arc::new(WallClock);
+    let clock: Arc<dyn crate::wire::Clock> = Arc::new(MachineClock);
     let recorder = Recorder::bounded(clock, TRACE_LIMIT);
     let edge = EdgeCtx { host: backend, faults: FaultTable::new(0), recorder, origin };
     Ok(Proxy {
@@ -234,16 +235,6 @@ fn proxy(options: &ProxyOptions) -> Result<Proxy, ProxyError> {
         tolerance_ms: options.tolerance_ms,
         through,
     })
-}
-
-/// The machine's clock, which the proxy records calls with.
-#[derive(Debug)]
-struct WallClock;
-
-impl crate::wire::Clock for WallClock {
-    fn now(&self) -> Millis {
-        wall_ms()
-    }
 }
 
 impl Proxy {
@@ -279,7 +270,7 @@ impl Proxy {
             observations,
             calls,
             calls_dropped: dropped_calls + dropped_observations,
-            end_ms: wall_ms().saturating_sub(self.origin),
+            end_ms: machine_ms().saturating_sub(self.origin),
             finished_early: false,
             served: true,
             pipeline_names: Default::default(),
@@ -307,7 +298,10 @@ impl Proxy {
     /// The report as JSON: what `serve` answers, plus which invariants were judged, which
     /// could not be, and whom each breach points at.
     fn report_json(&self) -> Value {
-        let (report, _) = self.report();
+        self.report_json_of(&self.report().0)
+    }
+
+    fn report_json_of(&self, report: &Report) -> Value {
         let invariants: Vec<Value> = JUDGED
             .iter()
             .map(|(invariant, side)| {
@@ -423,9 +417,6 @@ impl Proxying {
 }
 
 fn write_out(proxy: &Proxy, dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
     let (report, trace) = proxy.report();
-    std::fs::write(dir.join("log.txt"), report.snapshot_text())?;
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&proxy.report_json()).unwrap_or_default())?;
-    std::fs::write(dir.join("report.html"), crate::report::page::render("dpsim proxy", &report, &trace))
+    crate::report::out_dir::write(dir, "dpsim proxy", &report, &proxy.report_json_of(&report), &trace)
 }

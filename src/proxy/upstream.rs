@@ -5,7 +5,7 @@
 //! came. Bounded in size and time as `serve` bounds its requests.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -19,6 +19,7 @@ use crate::faults::backend::{Backend, TaskView};
 use crate::protocol::{ErrorCode, Operation, ServiceError};
 use crate::time::Millis;
 use crate::trace::CallOutcome;
+use crate::wire::clock::machine_ms;
 use crate::wire::http::{MAX_BODY_BYTES, operation};
 use crate::wire::signing::Signer;
 
@@ -196,11 +197,6 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     words
 }
 
-/// The wall clock, in milliseconds since the epoch.
-pub(crate) fn wall_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// What an upstream answer says, read from the outside.
 fn read(relayed: &Relayed) -> (CallOutcome, bool) {
     match relayed {
@@ -241,11 +237,11 @@ impl Backend for Upstream {
     type Answer = Relayed;
 
     fn now(&self) -> Millis {
-        wall_ms()
+        machine_ms()
     }
 
     async fn sleep_until(&self, at: Millis) {
-        let now = wall_ms();
+        let now = machine_ms();
         if at > now {
             tokio::time::sleep(Duration::from_millis(at - now)).await;
         }
@@ -253,7 +249,7 @@ impl Backend for Upstream {
 
     async fn deliver(&self, parts: &Parts, body: &Bytes) -> (Relayed, Millis) {
         let relayed = self.forward(parts, body).await;
-        let now = wall_ms();
+        let now = machine_ms();
         // The outside lease model learns from every answer a runner was told.
         let answer: &[u8] = match &relayed {
             Relayed::Answer { body, .. } => body,

@@ -6,6 +6,7 @@
 
 pub(crate) mod expect;
 mod groups;
+pub(crate) mod out_dir;
 pub(crate) mod page;
 pub(crate) mod timeline;
 

@@ -95,7 +95,7 @@ impl RunnerEnv {
     fn now_ms(&self) -> Millis {
         match &self.inner.network {
             None => sim_now(),
-            Some(_) => super::network::wall_ms(),
+            Some(_) => crate::wire::clock::machine_ms(),
         }
     }
 

@@ -9,7 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use http::Uri;
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::scenario::Scenario;
 use crate::scenario::model::RunnerSpec;
 use crate::time::Millis;
 use crate::trace::{ObservationKind, Recorder};
+use crate::wire::clock::{MachineClock, machine_ms};
 use crate::wire::signing::Signer;
 use crate::wire::sigv4::Credentials;
 
@@ -27,11 +28,6 @@ use super::env::{EnvInner, RunnerEnv};
 
 /// AWS's long-poll hold: a PollForTask may be held this long before it answers empty.
 const AWS_POLL_HOLD: Duration = Duration::from_secs(90);
-
-/// The machine's clock, in milliseconds since the Unix epoch.
-pub(crate) fn wall_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
 
 /// What a runner on a real network has beside what every runner has.
 pub(crate) struct Network {
@@ -45,7 +41,7 @@ impl Network {
     /// Tells the sink what `runner` did or learned, naming the endpoint's taskId.
     pub(crate) fn tell(&self, runner: &str, task_id: Option<&str>, kind: &ObservationKind) {
         (self.sink)(&RunnerEvent {
-            at: crate::time::format_rfc3339(wall_ms()),
+            at: crate::time::format_rfc3339(machine_ms()),
             runner: runner.to_string(),
             task_id: task_id.map(str::to_string),
             kind: kind.clone(),
@@ -224,8 +220,8 @@ impl NetworkRunner {
                 seed: self.seed,
                 control: RunnerControl::new(work_factor),
                 // Events go to the sink as they happen; nothing reads the recorder.
-                recorder: Recorder::bounded(Arc::new(crate::serve::clock::OffsetClock::start()), 1),
-                network: Some(Network { endpoint, started_ms: wall_ms(), sink: Arc::new(on_event) }),
+                recorder: Recorder::bounded(Arc::new(MachineClock), 1),
+                network: Some(Network { endpoint, started_ms: machine_ms(), sink: Arc::new(on_event) }),
             }),
         };
         let local = tokio::task::LocalSet::new();

@@ -344,6 +344,11 @@ async fn get_log(server: Server, request: Request) -> Answer {
 /// The report as JSON: counts, expectation verdicts, each invariant's verdict, the log lines.
 pub fn report_json(server: &Server) -> Value {
     let (report, forgotten) = server.report();
+    report_json_of(server, &report, forgotten)
+}
+
+/// [`report_json`] of a report already made (with how many records the bound `forgot`).
+pub(crate) fn report_json_of(server: &Server, report: &crate::report::Report, forgotten: u64) -> Value {
     let invariants: Vec<Value> = check::Invariant::ALL
         .into_iter()
         .map(|invariant| {

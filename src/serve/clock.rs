@@ -2,7 +2,7 @@
 //! still clock that moves only when a test moves it (`--clock manual`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use crate::time::Millis;
 use crate::wire::{Clock, ManualClock};
@@ -18,7 +18,7 @@ pub struct OffsetClock {
 impl OffsetClock {
     /// A clock that reads the machine's time now.
     pub fn start() -> OffsetClock {
-        let started_at = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        let started_at = crate::wire::clock::machine_ms();
         OffsetClock { started_at, started: Instant::now(), offset_ms: AtomicU64::new(0) }
     }
 }

@@ -177,8 +177,14 @@ impl Server {
     /// The report of what `serve` saw: the ownership log, counts, the scenario's expectations
     /// and every invariant that can be judged from the service's side.
     pub fn report(&self) -> (Report, u64) {
+        let (report, _, dropped) = self.report_and_trace();
+        (report, dropped)
+    }
+
+    /// [`Server::report`] with the trace it was made from.
+    pub(crate) fn report_and_trace(&self) -> (Report, Trace, u64) {
         let (trace, dropped) = self.trace();
-        (Report::new("serve", &self.scenario, &trace), dropped)
+        (Report::new("serve", &self.scenario, &trace), trace, dropped)
     }
 
     /// Answers every held poll `{}`, as at shutdown.

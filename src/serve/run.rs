@@ -192,11 +192,7 @@ impl Serving {
 
 /// Writes the ownership log, the JSON report and the report page of what `serve` saw.
 pub(crate) fn write_out(server: &Server, dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let (report, _) = server.report();
-    std::fs::write(dir.join("log.txt"), report.snapshot_text())?;
-    let json = crate::serve::admin::report_json(server);
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&json).unwrap_or_default())?;
-    let (trace, _) = server.trace();
-    std::fs::write(dir.join("report.html"), crate::report::page::render("dpsim serve", &report, &trace))
+    let (report, trace, forgotten) = server.report_and_trace();
+    let json = crate::serve::admin::report_json_of(server, &report, forgotten);
+    crate::report::out_dir::write(dir, "dpsim serve", &report, &json, &trace)
 }

@@ -29,6 +29,22 @@ pub trait Clock: Send + Sync + 'static {
     }
 }
 
+/// The machine's clock, in milliseconds since the Unix epoch: for the edges that face real
+/// time (`serve`'s wall clock, the proxy, dpsim's runner on a network), never the simulation.
+pub(crate) fn machine_ms() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The machine's clock as a [`Clock`]: what the proxy and a runner on a network record with.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct MachineClock;
+
+impl Clock for MachineClock {
+    fn now(&self) -> Millis {
+        machine_ms()
+    }
+}
+
 /// A clock that only moves when told to; for tests.
 #[derive(Clone, Debug, Default)]
 pub struct ManualClock(Arc<AtomicU64>);
